@@ -1,0 +1,1 @@
+//! Cisco ASA CLI parser, diagnostics, checks and lowering.

@@ -1,0 +1,1 @@
+//! The gateway process: sockets, TUN, netlink, timers and the control socket.

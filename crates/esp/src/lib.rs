@@ -1,0 +1,1 @@
+//! ESP (RFC 4303) security association database and packet transforms.

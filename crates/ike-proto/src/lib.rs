@@ -1,0 +1,7 @@
+//! A sans-IO IKEv2 engine (RFC 7296).
+//!
+//! The engine is fed datagrams and the current time and returns datagrams to send, the
+//! next timer deadline and events (SAs to install or remove, failures). It owns no
+//! socket and reads no clock, so tests drive two engines against each other in memory.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Simulated network and virtual clock for driving IKEv2 engines in tests.
