@@ -172,6 +172,10 @@ pub struct PeerConfig {
     pub local_addr: IpAddr,
     pub remote_addrs: Vec<IpAddr>,
     pub local_identity: LocalIdentity,
+    /// Identity the peer is expected to send, when known. With `peer-id-validate
+    /// nocheck` any identity is accepted; a responder without a matching address may
+    /// still select this peer by identity.
+    pub remote_identity: Option<Identity>,
     pub peer_id_validate: PeerIdValidate,
     /// Signs our AUTH payload (`ikev2 local-authentication pre-shared-key`).
     pub local_psk: Psk,
