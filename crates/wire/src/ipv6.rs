@@ -1,0 +1,1 @@
+//! Placeholder: filled in by the packet-views work.
