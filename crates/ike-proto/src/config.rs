@@ -163,15 +163,14 @@ pub struct DpdConfig {
     pub retry: Duration,
 }
 
-/// A peer: one tunnel group with the crypto map entries that point to it. As initiator
-/// the engine works through `remote_addrs` in order (primary first).
+/// One remote gateway of a crypto map entry's `set peer` list, with the tunnel group
+/// that authenticates it. On an ASA an ipsec-l2l tunnel group is named by the peer's
+/// address, so the primary and the backup each have their own keys.
 #[derive(Clone, Debug, Serialize)]
-pub struct PeerConfig {
+pub struct RemotePeer {
+    pub addr: IpAddr,
     /// Tunnel group name (the peer's address for ipsec-l2l groups).
-    pub name: String,
-    pub local_addr: IpAddr,
-    pub remote_addrs: Vec<IpAddr>,
-    pub local_identity: LocalIdentity,
+    pub tunnel_group: String,
     /// Identity the peer is expected to send, when known. With `peer-id-validate
     /// nocheck` any identity is accepted; a responder without a matching address may
     /// still select this peer by identity.
@@ -181,9 +180,20 @@ pub struct PeerConfig {
     pub local_psk: Psk,
     /// Verifies the peer's AUTH payload (`ikev2 remote-authentication pre-shared-key`).
     pub remote_psk: Psk,
+    pub dpd: DpdConfig,
+}
+
+/// A peer: one crypto map entry with peers. As initiator the engine works through
+/// `remotes` in order, primary first, and only one of them carries traffic at a time.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerConfig {
+    /// Crypto map name and sequence, such as `outside_map 65000`, for logs.
+    pub name: String,
+    pub local_addr: IpAddr,
+    pub remotes: Vec<RemotePeer>,
+    pub local_identity: LocalIdentity,
     pub ike_proposals: Vec<IkeProposal>,
     pub children: Vec<ChildConfig>,
-    pub dpd: DpdConfig,
 }
 
 /// Retransmission policy (RFC 7296 section 2.1): the timeout doubles after each try.
