@@ -348,7 +348,10 @@ mod tests {
     #[test]
     fn transform_ids_round_trip() {
         for g in [1u16, 2, 5, 14, 15, 19, 20, 21, 24, 31] {
-            assert_eq!(DhGroup::from_transform(g).map(|d| d.transform_id()), Some(g));
+            assert_eq!(
+                DhGroup::from_transform(g).map(|d| d.transform_id()),
+                Some(g)
+            );
         }
         for i in [1u16, 2, 12, 13, 14] {
             assert_eq!(Integ::from_transform(i).map(|x| x.transform_id()), Some(i));
@@ -356,7 +359,10 @@ mod tests {
         for p in [1u16, 2, 5, 6, 7] {
             assert_eq!(Prf::from_transform(p).map(|x| x.transform_id()), Some(p));
         }
-        assert_eq!(Encr::from_transform(20, Some(256)), Some(Encr::AesGcm16 { key_bits: 256 }));
+        assert_eq!(
+            Encr::from_transform(20, Some(256)),
+            Some(Encr::AesGcm16 { key_bits: 256 })
+        );
         assert_eq!(Encr::from_transform(20, Some(100)), None);
         assert_eq!(Encr::from_transform(11, None), Some(Encr::Null));
     }
