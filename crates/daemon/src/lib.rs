@@ -1,1 +1,12 @@
 //! The gateway process: sockets, TUN, netlink, timers and the control socket.
+
+pub mod error;
+pub mod nat_t;
+pub mod netlink;
+pub mod privilege;
+pub mod raw_esp;
+pub mod route_plan;
+pub mod tun;
+pub mod udp;
+
+pub use error::Error;

@@ -1,0 +1,96 @@
+//! The outside UDP sockets: port 500 for IKE, port 4500 for IKE behind the non-ESP
+//! marker and for ESP in UDP (RFC 3948). quinn-udp provides batched receive (recvmmsg
+//! with GRO) and segmented send (UDP GSO).
+
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::error::Error;
+use crate::nat_t::{self, NON_ESP_MARKER};
+
+pub const IKE_PORT: u16 = 500;
+pub const NAT_T_PORT: u16 = 4500;
+
+/// Socket buffer size requested for both directions; the kernel caps it at
+/// net.core.rmem_max / wmem_max.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// A bound UDP socket with its quinn-udp state (GSO/GRO capabilities).
+pub struct OutsideSocket {
+    pub socket: UdpSocket,
+    pub state: UdpSocketState,
+    pub local: SocketAddr,
+}
+
+impl OutsideSocket {
+    /// Binds `addr:port`. The read timeout lets a blocked worker notice shutdown and
+    /// SA changes.
+    pub fn bind(addr: IpAddr, port: u16, read_timeout: Duration) -> Result<OutsideSocket, Error> {
+        let local = SocketAddr::new(addr, port);
+        let context = |what: &str| format!("{what} UDP socket {local}");
+        let socket = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))
+            .map_err(|e| Error::io(context("creating"), e))?;
+        socket.set_reuse_address(true).map_err(|e| Error::io(context("configuring"), e))?;
+        socket.bind(&local.into()).map_err(|e| Error::io(context("binding"), e))?;
+        let socket: UdpSocket = socket.into();
+        socket.set_read_timeout(Some(read_timeout)).map_err(|e| Error::io(context("configuring"), e))?;
+        let state = UdpSocketState::new((&socket).into()).map_err(|e| Error::io(context("configuring"), e))?;
+        // Larger buffers absorb bursts between two batches; failure only costs speed.
+        let _ = state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER);
+        let _ = state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER);
+        Ok(OutsideSocket { socket, state, local })
+    }
+
+    /// Receives a batch of datagrams. Returns 0 when the read timeout expired.
+    pub fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        match self.state.recv((&self.socket).into(), bufs, meta) {
+            Ok(n) => Ok(n),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends `contents` to `destination`, as one datagram or, with `segment_size`, as
+    /// datagrams of that size through UDP GSO.
+    pub fn send(&self, destination: SocketAddr, contents: &[u8], segment_size: Option<usize>) -> io::Result<()> {
+        let transmit = Transmit { destination, ecn: None, contents, segment_size, src_ip: None };
+        self.state.try_send((&self.socket).into(), &transmit)
+    }
+
+    /// The number of segments one GSO send may carry; 1 without GSO.
+    pub fn max_gso_segments(&self) -> usize {
+        self.state.max_gso_segments()
+    }
+}
+
+/// The two outside UDP sockets.
+pub struct OutsideUdp {
+    pub ike: OutsideSocket,
+    pub nat_t: OutsideSocket,
+}
+
+impl OutsideUdp {
+    pub fn bind(addr: IpAddr, read_timeout: Duration) -> Result<OutsideUdp, Error> {
+        Ok(OutsideUdp {
+            ike: OutsideSocket::bind(addr, IKE_PORT, read_timeout)?,
+            nat_t: OutsideSocket::bind(addr, NAT_T_PORT, read_timeout)?,
+        })
+    }
+
+    /// Sends an IKE message from the engine's local port, with the non-ESP marker in
+    /// front when either port is 4500. A NAT-keepalive goes out as it is.
+    pub fn send_ike(&self, local_port: u16, remote: SocketAddr, payload: &[u8], keepalive: bool) -> io::Result<()> {
+        let socket = if local_port == NAT_T_PORT { &self.nat_t } else { &self.ike };
+        if keepalive || !nat_t::needs_marker(local_port, remote.port()) {
+            return socket.send(remote, payload, None);
+        }
+        let mut datagram = Vec::with_capacity(NON_ESP_MARKER.len() + payload.len());
+        datagram.extend_from_slice(&NON_ESP_MARKER);
+        datagram.extend_from_slice(payload);
+        socket.send(remote, &datagram, None)
+    }
+}
