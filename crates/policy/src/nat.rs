@@ -362,3 +362,220 @@ pub(crate) fn format_endpoint(flow: &Flow, source: bool) -> String {
     let port = if flow.has_ports() { port } else { 0 };
     format!("{addr}/{port}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::PROTO_TCP;
+    use crate::testutil::*;
+
+    fn rule(section: NatSection, kind: NatKind, real: &str, mapped: NatMapped, line: u32) -> NatRule {
+        NatRule {
+            section,
+            real_interface: Some("inside".to_string()),
+            mapped_interface: Some("outside".to_string()),
+            kind,
+            real_source: vec![net(real)],
+            mapped_source: mapped,
+            destination: None,
+            service: None,
+            no_proxy_arp: false,
+            route_lookup: false,
+            origin: origin(line, "nat"),
+        }
+    }
+
+    fn table(rules: Vec<NatRule>) -> NatTable {
+        let mut config = guide_config();
+        config.interfaces.push(interface("dmz", 50, [198, 51, 100, 1], 24));
+        config.nat_rules = rules;
+        NatTable::new(&config).expect("valid NAT rules")
+    }
+
+    fn pool(text: &str) -> NatMapped {
+        NatMapped::Addresses(vec![net(text)])
+    }
+
+    const FLOW: (&str, u16, &str, u16) = ("10.10.1.5", 40000, "198.18.5.5", 443);
+
+    fn forward(t: &NatTable) -> Option<NatMatch> {
+        t.translate(&tcp(FLOW.0, FLOW.1, FLOW.2, FLOW.3), "inside", "outside")
+    }
+
+    #[test]
+    fn order_manual_before_object() {
+        let t = table(vec![
+            rule(NatSection::Object, NatKind::Static, "10.10.1.5/32", pool("203.0.113.50/32"), 2),
+            rule(NatSection::Manual, NatKind::Static, "10.10.0.0/16", NatMapped::Identity, 1),
+        ]);
+        assert_eq!(forward(&t).map(|m| m.rule), Some(1));
+    }
+
+    #[test]
+    fn order_object_before_after_auto() {
+        let t = table(vec![
+            rule(NatSection::AfterAuto, NatKind::Dynamic, "0.0.0.0/0", NatMapped::Interface, 1),
+            rule(NatSection::Object, NatKind::Dynamic, "10.10.0.0/16", pool("203.0.113.60/32"), 2),
+        ]);
+        assert_eq!(forward(&t).map(|m| m.rule), Some(1));
+    }
+
+    #[test]
+    fn order_static_before_dynamic() {
+        let t = table(vec![
+            rule(NatSection::Object, NatKind::Dynamic, "10.10.1.5/32", pool("203.0.113.60/32"), 1),
+            rule(NatSection::Object, NatKind::Static, "10.10.0.0/16", NatMapped::Identity, 2),
+        ]);
+        assert_eq!(forward(&t).map(|m| m.rule), Some(1));
+    }
+
+    #[test]
+    fn order_fewest_addresses_first() {
+        let t = table(vec![
+            rule(NatSection::Object, NatKind::Static, "10.10.0.0/16", NatMapped::Identity, 1),
+            rule(NatSection::Object, NatKind::Static, "10.10.1.0/24", pool("203.0.113.0/24"), 2),
+        ]);
+        let m = forward(&t).expect("match");
+        assert_eq!(m.rule, 1);
+        assert_eq!(m.flow.src, ip("203.0.113.5"));
+    }
+
+    #[test]
+    fn order_lowest_address_first() {
+        let t = table(vec![
+            rule(NatSection::Object, NatKind::Dynamic, "10.10.1.0/24", pool("203.0.113.70/32"), 1),
+            rule(NatSection::Object, NatKind::Dynamic, "0.0.0.0/8", pool("203.0.113.71/32"), 2),
+            rule(NatSection::Object, NatKind::Dynamic, "10.10.0.0/24", pool("203.0.113.72/32"), 3),
+        ]);
+        let order: Vec<usize> = t.order().collect();
+        assert_eq!(order, vec![2, 0, 1]);
+    }
+
+    #[test]
+    fn order_manual_keeps_config_order() {
+        let t = table(vec![
+            rule(NatSection::Manual, NatKind::Dynamic, "0.0.0.0/0", NatMapped::Interface, 1),
+            rule(NatSection::Manual, NatKind::Static, "10.10.1.5/32", NatMapped::Identity, 2),
+        ]);
+        assert_eq!(forward(&t).map(|m| m.rule), Some(0));
+    }
+
+    #[test]
+    fn dynamic_single_address_is_pat() {
+        let t = table(vec![rule(NatSection::Object, NatKind::Dynamic, "10.10.0.0/16", pool("203.0.113.60/32"), 1)]);
+        assert_eq!(forward(&t).map(|m| m.kind), Some(TranslationKind::DynamicPat { address: ip("203.0.113.60") }));
+    }
+
+    #[test]
+    fn dynamic_pool_is_nat() {
+        let t = table(vec![rule(NatSection::Object, NatKind::Dynamic, "10.10.0.0/16", pool("203.0.113.64/28"), 1)]);
+        let kind = forward(&t).map(|m| m.kind);
+        assert_eq!(kind, Some(TranslationKind::DynamicNat { pool: vec![net("203.0.113.64/28")] }));
+    }
+
+    #[test]
+    fn mapped_interface_must_match_egress() {
+        let t = table(vec![rule(NatSection::Manual, NatKind::Dynamic, "0.0.0.0/0", NatMapped::Interface, 1)]);
+        let flow = tcp(FLOW.0, FLOW.1, "198.51.100.7", 443);
+        assert_eq!(t.translate(&flow, "inside", "dmz"), None);
+    }
+
+    #[test]
+    fn any_mapped_interface_uses_egress_address() {
+        let mut r = rule(NatSection::Manual, NatKind::Dynamic, "0.0.0.0/0", NatMapped::Interface, 1);
+        r.mapped_interface = None;
+        let t = table(vec![r]);
+        let flow = tcp(FLOW.0, FLOW.1, "198.51.100.7", 443);
+        let m = t.translate(&flow, "inside", "dmz").expect("match");
+        assert_eq!(m.flow.src, ip("198.51.100.1"));
+    }
+
+    #[test]
+    fn service_matches_destination_port_only() {
+        let t = table(vec![identity_service_nat(80, 1, "http")]);
+        assert!(t.translate(&tcp(FLOW.0, FLOW.1, FLOW.2, 80), "inside", "outside").is_some());
+        assert!(t.translate(&tcp(FLOW.0, 80, FLOW.2, 8080), "inside", "outside").is_none());
+        assert!(t.translate(&udp(FLOW.0, FLOW.1, FLOW.2, 80), "inside", "outside").is_none());
+    }
+
+    #[test]
+    fn service_source_port_static_pat() {
+        // Static PAT: the server's port 80 is published as 8080 on 203.0.113.100.
+        let mut r = rule(NatSection::Manual, NatKind::Static, "10.10.1.100/32", pool("203.0.113.100/32"), 1);
+        r.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange::single(80), mapped: PortRange::single(8080) });
+        let t = table(vec![r]);
+        let reply = t.translate(&tcp("10.10.1.100", 80, "198.18.5.5", 50000), "inside", "outside").expect("forward");
+        assert_eq!((reply.flow.src, reply.flow.src_port), (ip("203.0.113.100"), 8080));
+        let inbound = t.untranslate(&tcp("198.18.5.5", 50000, "203.0.113.100", 8080), "outside").expect("reverse");
+        assert_eq!((inbound.flow.dst, inbound.flow.dst_port), (ip("10.10.1.100"), 80));
+        assert_eq!(inbound.divert.as_deref(), Some("inside"));
+        assert!(t.untranslate(&tcp("198.18.5.5", 50000, "203.0.113.100", 80), "outside").is_none());
+    }
+
+    #[test]
+    fn reverse_identity_service_uses_source_port() {
+        let t = table(vec![identity_service_nat(80, 1, "http")]);
+        let m = t.untranslate(&tcp("198.18.5.5", 80, "10.10.1.5", 40000), "outside").expect("reverse");
+        assert_eq!(m.kind, TranslationKind::StaticIdentity);
+        assert_eq!(m.divert.as_deref(), Some("inside"));
+        assert!(t.untranslate(&tcp("198.18.5.5", 81, "10.10.1.5", 40000), "outside").is_none());
+    }
+
+    #[test]
+    fn reverse_ignores_dynamic_rules() {
+        let t = table(vec![rule(NatSection::Object, NatKind::Dynamic, "10.10.0.0/16", pool("203.0.113.60/32"), 1)]);
+        assert!(t.untranslate(&tcp("198.18.5.5", 80, "203.0.113.60", 40000), "outside").is_none());
+    }
+
+    #[test]
+    fn twice_nat_destination_diverts() {
+        let mut r = rule(NatSection::Manual, NatKind::Static, "10.10.0.0/16", NatMapped::Identity, 1);
+        r.destination = Some((vec![net("198.18.0.0/15")], vec![net("198.18.0.0/15")]));
+        let t = table(vec![r.clone()]);
+        let m = t.untranslate(&tcp(FLOW.0, FLOW.1, FLOW.2, FLOW.3), "inside").expect("destination match");
+        assert_eq!(m.divert.as_deref(), Some("outside"));
+        assert!(!m.reverse);
+        r.route_lookup = true;
+        let t = table(vec![r]);
+        let m = t.untranslate(&tcp(FLOW.0, FLOW.1, FLOW.2, FLOW.3), "inside").expect("destination match");
+        assert_eq!(m.divert, None);
+    }
+
+    #[test]
+    fn twice_nat_translates_destination() {
+        let mut r = rule(NatSection::Manual, NatKind::Static, "10.10.0.0/16", NatMapped::Identity, 1);
+        r.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.0/24")]));
+        let t = table(vec![r]);
+        let m = t.translate(&tcp(FLOW.0, FLOW.1, "192.168.50.9", 443), "inside", "outside").expect("match");
+        assert_eq!(m.flow.dst, ip("198.18.50.9"));
+        assert_eq!(m.kind, TranslationKind::Static);
+    }
+
+    #[test]
+    fn static_interface_reverse() {
+        let mut r = rule(NatSection::Object, NatKind::Static, "10.10.1.100/32", NatMapped::Interface, 1);
+        r.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange::single(22), mapped: PortRange::single(2222) });
+        let t = table(vec![r]);
+        let m = t.untranslate(&tcp("198.18.5.5", 50000, OUTSIDE_ADDR, 2222), "outside").expect("reverse");
+        assert_eq!((m.flow.dst, m.flow.dst_port), (ip("10.10.1.100"), 22));
+    }
+
+    #[test]
+    fn unknown_interface_rejected() {
+        let mut config = guide_config();
+        let mut r = rule(NatSection::Manual, NatKind::Static, "10.10.0.0/16", NatMapped::Identity, 9);
+        r.mapped_interface = Some("wan".to_string());
+        config.nat_rules = vec![r];
+        let err = NatTable::new(&config).expect_err("unknown interface");
+        assert_eq!(err, PolicyError::UnknownNatInterface { interface: "wan".to_string(), line: 9 });
+    }
+
+    #[test]
+    fn interface_without_address_rejected() {
+        let mut config = guide_config();
+        config.interfaces[1].address = None;
+        config.nat_rules = vec![after_auto_pat(9)];
+        let err = NatTable::new(&config).expect_err("no address");
+        assert_eq!(err, PolicyError::NatInterfaceWithoutAddress { interface: "outside".to_string(), line: 9 });
+    }
+}

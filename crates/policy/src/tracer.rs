@@ -135,3 +135,228 @@ fn write_phase(out: &mut String, phase: &Phase, detailed: bool) {
     }
     out.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::PolicyEngine;
+    use crate::model::AddrRange;
+    use crate::testutil::*;
+
+    const OFFLINE: TraceOptions = TraceOptions { detailed: false, offline: true };
+
+    fn trace(config: crate::model::PolicyConfig, flow: &Flow, ingress: &str) -> TraceReport {
+        let engine = PolicyEngine::new(config).expect("valid policy");
+        TraceReport::new(&engine.evaluate(flow, ingress, true), flow, ingress, OFFLINE)
+    }
+
+    const MAC_AND_ROUTE: &str = "\
+Phase: 1
+Type: ACCESS-LIST
+Subtype: 
+Result: ALLOW
+Config:
+Implicit Rule
+Additional Information:
+MAC Access list
+
+Phase: 2
+Type: ROUTE-LOOKUP
+Subtype: Resolve Egress Interface
+Result: ALLOW
+Config:
+Additional Information:
+found next-hop 203.0.113.1 using egress ifc  outside
+
+Phase: 3
+Type: ACCESS-LIST
+Subtype: 
+Result: ALLOW
+Config:
+Implicit Rule
+Additional Information:
+
+";
+
+    const RESULT_ALLOW: &str = "\
+Result:
+input-interface: inside
+input-status: up
+input-line-status: up
+output-interface: outside
+output-status: up
+output-line-status: up
+Action: allow
+";
+
+    #[test]
+    fn text_tunnelled_https() {
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 443);
+        let text = trace(guide_config_port_filter(), &flow, "inside").to_text(OFFLINE);
+        let expected = format!(
+            "{MAC_AND_ROUTE}\
+Phase: 4
+Type: NAT
+Subtype: static
+Result: ALLOW
+Config:
+nat (inside,outside) source static flow_traffic flow_traffic service https https
+Additional Information:
+Static translate 10.10.1.5/40000 to 10.10.1.5/40000
+
+Phase: 5
+Type: VPN
+Subtype: encrypt
+Result: ALLOW
+Config:
+crypto map outside_map 65000 match address Zscaler_MAP
+access-list Zscaler_MAP extended permit ip object flow_traffic any
+Additional Information:
+{OFFLINE_VPN_INFO}
+
+Phase: 6
+Type: FLOW-CREATION
+Subtype: 
+Result: ALLOW
+Config:
+Additional Information:
+{OFFLINE_FLOW_INFO}
+
+{RESULT_ALLOW}"
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn text_pat_ssh() {
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let text = trace(guide_config_port_filter(), &flow, "inside").to_text(OFFLINE);
+        let expected = format!(
+            "{MAC_AND_ROUTE}\
+Phase: 4
+Type: NAT
+Subtype: dynamic
+Result: ALLOW
+Config:
+nat (inside,outside) after-auto source dynamic any interface
+Additional Information:
+Dynamic translate 10.10.1.5/40000 to 203.0.113.2/40000
+
+Phase: 5
+Type: FLOW-CREATION
+Subtype: 
+Result: ALLOW
+Config:
+Additional Information:
+{OFFLINE_FLOW_INFO}
+
+{RESULT_ALLOW}"
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn text_no_route_drop() {
+        let mut config = guide_config();
+        config.routes.clear();
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let text = trace(config, &flow, "inside").to_text(OFFLINE);
+        let expected = "\
+Phase: 1
+Type: ACCESS-LIST
+Subtype: 
+Result: ALLOW
+Config:
+Implicit Rule
+Additional Information:
+MAC Access list
+
+Phase: 2
+Type: ROUTE-LOOKUP
+Subtype: Resolve Egress Interface
+Result: DROP
+Config:
+Additional Information:
+no route to 198.18.5.5
+
+Result:
+input-interface: inside
+input-status: up
+input-line-status: up
+Action: drop
+Drop-reason: (no-route) No route to host
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn text_acl_drop() {
+        let mut config = guide_config();
+        let mut deny = ace(crate::model::Action::Deny, None, AddrRange::ANY_V4, net("198.18.0.0/15"));
+        deny.origin = origin(20, "access-list inside_in extended deny ip any 198.18.0.0 255.254.0.0");
+        config.acls.push(crate::model::Acl { name: "inside_in".to_string(), entries: vec![deny] });
+        config.access_groups.push(crate::model::AccessGroup {
+            acl: "inside_in".to_string(),
+            inbound: true,
+            interface: "inside".to_string(),
+        });
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let text = trace(config, &flow, "inside").to_text(TraceOptions { detailed: true, offline: true });
+        let expected = "\
+Phase: 3
+Type: ACCESS-LIST
+Subtype: log
+Result: DROP
+Config:
+access-group inside_in in interface inside
+access-list inside_in extended deny ip any 198.18.0.0 255.254.0.0
+Additional Information:
+ access-list inside_in entry 0: deny ip any 198.18.0.0 255.254.0.0
+
+Result:
+input-interface: inside
+input-status: up
+input-line-status: up
+output-interface: outside
+output-status: up
+output-line-status: up
+Action: drop
+Drop-reason: (acl-drop) Flow is denied by configured rule
+";
+        assert!(text.ends_with(expected), "{text}");
+    }
+
+    #[test]
+    fn json_shape() {
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 443);
+        let report = trace(guide_config_port_filter(), &flow, "inside");
+        let value = serde_json::to_value(&report).expect("serializable");
+        assert_eq!(value["input_interface"], "inside");
+        assert_eq!(value["flow"]["dst_port"], 443);
+        assert_eq!(value["phases"][0]["type"], "ACCESS-LIST");
+        assert_eq!(value["phases"][4]["type"], "VPN");
+        assert_eq!(value["phases"][4]["subtype"], "encrypt");
+        assert_eq!(value["phases"][4]["result"], "ALLOW");
+        assert!(value["phases"][4]["config"].is_array());
+        assert!(value["phases"][4]["info"].is_array());
+        assert_eq!(value["result"]["action"], "allow");
+        assert_eq!(value["result"]["output_interface"], "outside");
+        assert!(value["result"]["drop_reason"].is_null());
+        assert_eq!(value["next_hop"], "203.0.113.1");
+        assert_eq!(value["translated"]["kind"]["type"], "static-identity");
+        assert_eq!(value["translated"]["rule"], 1);
+        assert_eq!(value["vpn"]["map"], "outside_map");
+        assert_eq!(value["vpn"]["sequence"], 65000);
+        assert_eq!(value["vpn"]["permit_index"], 0);
+        assert_eq!(value["vpn"]["peers"][1], BACKUP_PEER);
+    }
+
+    #[test]
+    fn online_trace_has_no_offline_notes() {
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 443);
+        let engine = PolicyEngine::new(guide_config()).expect("valid policy");
+        let report = TraceReport::new(&engine.evaluate(&flow, "inside", true), &flow, "inside", TraceOptions::default());
+        let text = report.to_text(TraceOptions::default());
+        assert!(!text.contains("rampart:"), "{text}");
+    }
+}

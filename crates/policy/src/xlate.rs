@@ -307,3 +307,205 @@ fn pool_addresses(pool: &[AddrRange]) -> impl Iterator<Item = IpAddr> + '_ {
         _ => Box::new(std::iter::empty()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn pat(flow: &Flow) -> Translation {
+        Translation {
+            flow: Flow { src: ip(OUTSIDE_ADDR), ..*flow },
+            rule: 0,
+            kind: TranslationKind::DynamicPat { address: ip(OUTSIDE_ADDR) },
+            reverse: false,
+        }
+    }
+
+    fn nat_pool(flow: &Flow, pool: &str) -> Translation {
+        Translation {
+            flow: *flow,
+            rule: 0,
+            kind: TranslationKind::DynamicNat { pool: vec![net(pool)] },
+            reverse: false,
+        }
+    }
+
+    fn icmp_echo(src: &str) -> Flow {
+        Flow { protocol: PROTO_ICMP, src: ip(src), dst: ip("198.18.5.5"), src_port: 8, dst_port: 0 }
+    }
+
+    #[test]
+    fn pat_keeps_free_real_port() {
+        let mut x = XlateTable::new(16);
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let out = x.translate_outbound(Instant::now(), &flow, &pat(&flow)).expect("xlate");
+        assert_eq!(out.src, ip(OUTSIDE_ADDR));
+        assert_eq!(out.src_port, 40000);
+        assert_eq!(x.len(), 1);
+    }
+
+    #[test]
+    fn pat_reuses_existing_xlate() {
+        let mut x = XlateTable::new(16);
+        let now = Instant::now();
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let first = x.translate_outbound(now, &flow, &pat(&flow));
+        let other_dst = Flow { dst: ip("198.18.9.9"), ..flow };
+        let second = x.translate_outbound(now, &other_dst, &pat(&other_dst));
+        assert_eq!(first.map(|f| f.src_port), second.map(|f| f.src_port));
+        assert_eq!(x.len(), 1);
+    }
+
+    #[test]
+    fn pat_port_collision_allocates_another() {
+        let mut x = XlateTable::new(16);
+        let now = Instant::now();
+        let a = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let b = tcp("10.10.1.6", 40000, "198.18.5.5", 22);
+        let pa = x.translate_outbound(now, &a, &pat(&a)).expect("xlate a").src_port;
+        let pb = x.translate_outbound(now, &b, &pat(&b)).expect("xlate b").src_port;
+        assert_ne!(pa, pb);
+        assert!(pb >= PAT_PORT_MIN);
+    }
+
+    #[test]
+    fn pat_low_port_moves_to_range() {
+        let mut x = XlateTable::new(16);
+        let flow = udp("10.10.1.5", 123, "198.18.5.5", 123);
+        let out = x.translate_outbound(Instant::now(), &flow, &pat(&flow)).expect("xlate");
+        assert!(out.src_port >= PAT_PORT_MIN);
+    }
+
+    #[test]
+    fn pat_protocols_have_separate_ports() {
+        let mut x = XlateTable::new(16);
+        let now = Instant::now();
+        let t = tcp("10.10.1.5", 40000, "198.18.5.5", 53);
+        let u = udp("10.10.1.6", 40000, "198.18.5.5", 53);
+        x.translate_outbound(now, &t, &pat(&t)).expect("tcp");
+        let out = x.translate_outbound(now, &u, &pat(&u)).expect("udp");
+        assert_eq!(out.src_port, 40000);
+    }
+
+    #[test]
+    fn inbound_reverses_pat() {
+        let mut x = XlateTable::new(16);
+        let now = Instant::now();
+        let a = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let b = tcp("10.10.1.6", 40000, "198.18.5.5", 22);
+        x.translate_outbound(now, &a, &pat(&a)).expect("a");
+        let mapped_b = x.translate_outbound(now, &b, &pat(&b)).expect("b");
+        let reply = mapped_b.reversed();
+        let back = x.translate_inbound(now, &reply).expect("xlate exists");
+        assert_eq!(back, b.reversed());
+    }
+
+    #[test]
+    fn inbound_without_xlate_fails() {
+        let mut x = XlateTable::new(16);
+        let reply = tcp("198.18.5.5", 22, OUTSIDE_ADDR, 40000);
+        assert_eq!(x.translate_inbound(Instant::now(), &reply), None);
+    }
+
+    #[test]
+    fn expire_by_protocol_timeout() {
+        let mut x = XlateTable::new(16);
+        let start = Instant::now();
+        let t = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let u = udp("10.10.1.5", 40001, "198.18.5.5", 53);
+        x.translate_outbound(start, &t, &pat(&t)).expect("tcp");
+        x.translate_outbound(start, &u, &pat(&u)).expect("udp");
+        x.expire(start + Duration::from_secs(121));
+        assert_eq!(x.len(), 1);
+        let reply = tcp("198.18.5.5", 22, OUTSIDE_ADDR, 40000);
+        assert!(x.translate_inbound(start + Duration::from_secs(122), &reply).is_some());
+        x.expire(start + Duration::from_secs(122 + 3601));
+        assert!(x.is_empty());
+    }
+
+    #[test]
+    fn use_refreshes_idle_time() {
+        let mut x = XlateTable::new(16);
+        let start = Instant::now();
+        let u = udp("10.10.1.5", 40001, "198.18.5.5", 53);
+        x.translate_outbound(start, &u, &pat(&u)).expect("udp");
+        x.translate_outbound(start + Duration::from_secs(100), &u, &pat(&u)).expect("udp again");
+        x.expire(start + Duration::from_secs(200));
+        assert_eq!(x.len(), 1);
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        let mut x = XlateTable::new(2);
+        let now = Instant::now();
+        for (i, src) in ["10.10.1.5", "10.10.1.6", "10.10.1.7"].iter().enumerate() {
+            let f = udp(src, 40000, "198.18.5.5", 53);
+            let out = x.translate_outbound(now, &f, &pat(&f));
+            assert_eq!(out.is_some(), i < 2, "flow {i}");
+        }
+        assert_eq!(x.len(), 2);
+        let later = now + Duration::from_secs(121);
+        let f = udp("10.10.1.7", 40000, "198.18.5.5", 53);
+        assert!(x.translate_outbound(later, &f, &pat(&f)).is_some());
+        assert_eq!(x.len(), 1);
+    }
+
+    #[test]
+    fn icmp_identifier_translated() {
+        let mut x = XlateTable::new(16);
+        let now = Instant::now();
+        let a = icmp_echo("10.10.1.5");
+        let b = icmp_echo("10.10.1.6");
+        let (_, ida) = x.translate_outbound_icmp(now, &a, 7, &pat(&a)).expect("a");
+        let (fb, idb) = x.translate_outbound_icmp(now, &b, 7, &pat(&b)).expect("b");
+        assert_ne!(ida, idb);
+        let reply = Flow { protocol: PROTO_ICMP, src: ip("198.18.5.5"), dst: fb.src, src_port: 0, dst_port: 0 };
+        let (back, ident) = x.translate_inbound_icmp(now, &reply, idb).expect("reply");
+        assert_eq!(back.dst, ip("10.10.1.6"));
+        assert_eq!(ident, 7);
+    }
+
+    #[test]
+    fn icmp_expires_after_30_seconds() {
+        let mut x = XlateTable::new(16);
+        let now = Instant::now();
+        let a = icmp_echo("10.10.1.5");
+        x.translate_outbound_icmp(now, &a, 7, &pat(&a)).expect("a");
+        x.expire(now + Duration::from_secs(30));
+        assert_eq!(x.len(), 1);
+        x.expire(now + Duration::from_secs(31));
+        assert!(x.is_empty());
+    }
+
+    #[test]
+    fn pat_rejects_other_protocols() {
+        let mut x = XlateTable::new(16);
+        let gre = Flow { protocol: 47, src: ip("10.10.1.5"), dst: ip("198.18.5.5"), src_port: 0, dst_port: 0 };
+        assert_eq!(x.translate_outbound(Instant::now(), &gre, &pat(&gre)), None);
+    }
+
+    #[test]
+    fn dynamic_nat_pool_allocation() {
+        let mut x = XlateTable::new(16);
+        let now = Instant::now();
+        let a = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        let b = udp("10.10.1.6", 40000, "198.18.5.5", 53);
+        let c = tcp("10.10.1.7", 40000, "198.18.5.5", 22);
+        let pool = "203.0.113.64/31";
+        assert_eq!(x.translate_outbound(now, &a, &nat_pool(&a, pool)).map(|f| f.src), Some(ip("203.0.113.64")));
+        assert_eq!(x.translate_outbound(now, &b, &nat_pool(&b, pool)).map(|f| f.src), Some(ip("203.0.113.65")));
+        assert_eq!(x.translate_outbound(now, &c, &nat_pool(&c, pool)), None);
+        let reply = udp("198.18.5.5", 53, "203.0.113.65", 40000);
+        assert_eq!(x.translate_inbound(now, &reply).map(|f| f.dst), Some(ip("10.10.1.6")));
+    }
+
+    #[test]
+    fn static_passes_through() {
+        let mut x = XlateTable::new(0);
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 443);
+        let identity = Translation { flow, rule: 0, kind: TranslationKind::StaticIdentity, reverse: false };
+        assert_eq!(x.translate_outbound(Instant::now(), &flow, &identity), Some(flow));
+        assert!(x.is_empty());
+    }
+}
