@@ -52,3 +52,94 @@ pub fn verify_psk_auth(
         Err(_) => false,
     }
 }
+
+/// The known answer was computed with CPython's hmac module by testdata/kat.py from the
+/// same inputs (SK_pi of its PRF-SHA1 IKE SA).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::hex;
+
+    const PSK: &[u8] = b"branch-to-edge secret";
+
+    fn message() -> Vec<u8> {
+        (0..200u32).map(|i| ((i * 5) & 0xff) as u8).collect()
+    }
+
+    fn nr() -> Vec<u8> {
+        (0x40..0x60).collect()
+    }
+
+    fn id_body() -> Vec<u8> {
+        [&[2u8, 0, 0, 0][..], b"branch.example.com"].concat()
+    }
+
+    fn sk_pi() -> Vec<u8> {
+        hex("f59642619bcd3e73f9a9631ea14aa9a57a6e051a")
+    }
+
+    const EXPECTED: &str = "260643b716227be63d2f69b6505c2fb7c0c8b049";
+
+    #[test]
+    fn psk_auth_known_answer() {
+        let auth = psk_auth(Prf::HmacSha1, PSK, &message(), &nr(), &sk_pi(), &id_body()).unwrap();
+        assert_eq!(*auth, hex(EXPECTED));
+    }
+
+    #[test]
+    fn verify_psk_auth_accepts_match() {
+        let ok = verify_psk_auth(
+            Prf::HmacSha1,
+            PSK,
+            &message(),
+            &nr(),
+            &sk_pi(),
+            &id_body(),
+            &hex(EXPECTED),
+        );
+        assert!(ok);
+    }
+
+    #[test]
+    fn verify_psk_auth_rejects_wrong_psk() {
+        let ok = verify_psk_auth(
+            Prf::HmacSha1,
+            b"wrong secret",
+            &message(),
+            &nr(),
+            &sk_pi(),
+            &id_body(),
+            &hex(EXPECTED),
+        );
+        assert!(!ok);
+    }
+
+    #[test]
+    fn verify_psk_auth_rejects_truncated_value() {
+        let received = hex(EXPECTED);
+        let ok = verify_psk_auth(
+            Prf::HmacSha1,
+            PSK,
+            &message(),
+            &nr(),
+            &sk_pi(),
+            &id_body(),
+            &received[..received.len() - 1],
+        );
+        assert!(!ok);
+    }
+
+    #[test]
+    fn verify_psk_auth_rejects_md5() {
+        let ok = verify_psk_auth(
+            Prf::HmacMd5,
+            PSK,
+            &message(),
+            &nr(),
+            &sk_pi(),
+            &id_body(),
+            &[0; 16],
+        );
+        assert!(!ok);
+    }
+}

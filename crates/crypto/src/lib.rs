@@ -24,6 +24,33 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
+/// Helpers shared by the unit tests of every module.
+#[cfg(test)]
+pub(crate) mod test_util {
+    /// Decodes a hex string, ignoring spaces. Test vectors only, so bad input panics.
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        assert!(
+            digits.len().is_multiple_of(2),
+            "odd number of hex digits in test vector"
+        );
+        digits
+            .chunks(2)
+            .map(|pair| {
+                let text = std::str::from_utf8(pair).expect("hex digits are ASCII");
+                u8::from_str_radix(text, 16).expect("test vector is valid hex")
+            })
+            .collect()
+    }
+
+    /// SHA-256 of `data`, to compare long values against short known answers.
+    pub(crate) fn sha256(data: &[u8]) -> Vec<u8> {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+            .as_ref()
+            .to_vec()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -243,3 +243,19 @@ fn describe_check_flags(flags: std::os::raw::c_int) -> &'static str {
         "peer value is not in the prime-order subgroup"
     }
 }
+
+/// The prime p of `group`, big-endian and padded to its full length, for tests.
+#[cfg(test)]
+pub(super) fn prime_bytes(group: DhGroup) -> Result<Vec<u8>, CryptoError> {
+    let dh = new_group(group)?;
+    let mut out = vec![0u8; group.public_len()];
+    // SAFETY: the DH is valid and has p set; `out` holds len(p) octets.
+    let ok =
+        unsafe { ffi::BN_bn2bin_padded(out.as_mut_ptr(), out.len(), ffi::DH_get0_p(dh.as_ptr())) };
+    // SAFETY: the DH is ours and no longer used.
+    unsafe { ffi::DH_free(dh.as_ptr()) };
+    if ok != 1 {
+        return Err(backend("BN_bn2bin_padded"));
+    }
+    Ok(out)
+}
