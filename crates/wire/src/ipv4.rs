@@ -358,7 +358,7 @@ mod tests {
 
     #[test]
     fn checked_short_total_len() {
-        let mut buf = vec![0u8; 40];
+        let mut buf = [0u8; 40];
         sample().emit(&mut Packet::new_unchecked(&mut buf[..]));
         buf[2..4].copy_from_slice(&60u16.to_be_bytes());
         assert!(Packet::new_checked(&buf[..]).is_err());
@@ -366,7 +366,7 @@ mod tests {
 
     #[test]
     fn checked_bad_ihl() {
-        let mut buf = vec![0u8; 40];
+        let mut buf = [0u8; 40];
         sample().emit(&mut Packet::new_unchecked(&mut buf[..]));
         buf[0] = 0x44;
         assert!(Packet::new_checked(&buf[..]).is_err());
@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn parse_bad_checksum() {
-        let mut buf = vec![0u8; 32];
+        let mut buf = [0u8; 32];
         sample().emit(&mut Packet::new_unchecked(&mut buf[..]));
         buf[8] = 1;
         assert!(Repr::parse(&Packet::new_unchecked(&buf[..])).is_err());
@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn fragment_fields() {
-        let mut buf = vec![0u8; 32];
+        let mut buf = [0u8; 32];
         let mut p = Packet::new_unchecked(&mut buf[..]);
         sample().emit(&mut p);
         p.set_flags_and_offset(false, true, 1480);
@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn payload_excludes_link_padding() {
-        let mut buf = vec![0u8; 64];
+        let mut buf = [0u8; 64];
         sample().emit(&mut Packet::new_unchecked(&mut buf[..]));
         assert_eq!(Packet::new_checked(&buf[..]).map(|p| p.payload().len()), Ok(12));
     }

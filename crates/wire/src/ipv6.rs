@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn repr_round_trip_junk_buffer() {
         let repr = sample();
-        let mut buf = vec![0x5au8; HEADER_LEN + 8];
+        let mut buf = [0x5au8; HEADER_LEN + 8];
         repr.emit(&mut Packet::new_unchecked(&mut buf[..]));
         let packet = Packet::new_checked(&buf[..]).expect("emitted header is valid");
         assert_eq!(Repr::parse(&packet), Ok(repr));
@@ -264,14 +264,14 @@ mod tests {
 
     #[test]
     fn checked_truncated_payload() {
-        let mut buf = vec![0u8; HEADER_LEN + 4];
+        let mut buf = [0u8; HEADER_LEN + 4];
         sample().emit(&mut Packet::new_unchecked(&mut buf[..]));
         assert!(Packet::new_checked(&buf[..]).is_err());
     }
 
     #[test]
     fn upper_layer_skips_extensions() {
-        let mut buf = vec![0u8; HEADER_LEN + 8 + 8 + 8];
+        let mut buf = [0u8; HEADER_LEN + 8 + 8 + 8];
         let mut repr = sample();
         repr.next_header = IpProtocol::HOP_BY_HOP;
         repr.payload_len = 24;
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn upper_layer_truncated_extension() {
-        let mut buf = vec![0u8; HEADER_LEN + 8];
+        let mut buf = [0u8; HEADER_LEN + 8];
         let mut repr = sample();
         repr.next_header = IpProtocol::IPV6_DEST_OPTIONS;
         repr.emit(&mut Packet::new_unchecked(&mut buf[..]));

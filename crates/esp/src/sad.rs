@@ -1,0 +1,459 @@
+//! The security association database: inbound SAs by SPI, outbound SAs by Child SA,
+//! with make-before-break rekeying (RFC 7296 section 2.8).
+//!
+//! A Child SA is named by a [`ChildKey`] chosen by the daemon and addressed on the
+//! packet path by a [`ChildHandle`], an index into a slab that stays valid across
+//! rekeys, so the outbound path needs no hash lookup.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+use std::time::Instant;
+
+use rampart_crypto::CryptoError;
+
+use crate::sa::{Decapsulated, InboundSa, LifetimeState, OutboundSa, SaParams};
+use crate::stats::{Direction, IpsecStats, SaCounters};
+use crate::DropReason;
+
+/// Names one Child SA: the peer and a number the daemon assigns (for example the
+/// crypto map ACE the SA protects).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildKey {
+    pub peer: IpAddr,
+    pub child: u32,
+}
+
+/// Packet-path reference to a Child SA. A handle of a removed child is detected by its
+/// generation and yields [`DropReason::MissingSa`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChildHandle {
+    index: u32,
+    generation: u32,
+}
+
+/// Failure of a SAD update.
+#[derive(Debug, thiserror::Error)]
+pub enum SadError {
+    #[error("Child SA {0:?} is already installed; rekey it instead")]
+    ChildExists(ChildKey),
+    #[error("Child SA {0:?} is not installed")]
+    ChildNotFound(ChildKey),
+    #[error("inbound SPI {0:#010x} is already in use; allocate another SPI")]
+    SpiInUse(u32),
+    #[error("cannot install SA {spi:#010x}: {source}")]
+    Crypto {
+        spi: u32,
+        #[source]
+        source: CryptoError,
+    },
+}
+
+/// Hashes SPIs by multiplication. SPIs of inbound SAs are chosen at random by us, so a
+/// peer cannot pick values that collide in the table, and a keyed hash would only cost
+/// time on every inbound packet.
+#[derive(Default)]
+pub struct SpiHasher(u64);
+
+impl Hasher for SpiHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.0 = u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type SpiMap<V> = HashMap<u32, V, BuildHasherDefault<SpiHasher>>;
+
+struct ChildEntry {
+    key: ChildKey,
+    generation: u32,
+    outbound: Option<OutboundSa>,
+    /// Inbound SPIs of this child, oldest first.
+    inbound: Vec<u32>,
+    /// Counters of the child that are not tied to one SA: fragmentation, PMTU, send
+    /// errors. They survive rekeys.
+    child_counters: SaCounters,
+    /// Path MTU of the outer path, 0 when unknown.
+    path_mtu: u16,
+    /// Highest lifetime state already reported for the current SAs.
+    reported: LifetimeState,
+}
+
+struct InboundEntry {
+    sa: InboundSa,
+    child: u32,
+}
+
+/// A Child SA that reached a lifetime limit or the end of its sequence space, reported
+/// once per SA and state by [`Sad::poll_lifetime`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LifetimeEvent {
+    pub key: ChildKey,
+    pub handle: ChildHandle,
+    pub state: LifetimeState,
+    /// SPI of the SA that triggered the event.
+    pub spi: u32,
+    /// True when the outbound sequence counter is near its end, not a configured limit.
+    pub seq_near_wrap: bool,
+}
+
+/// Result of [`Sad::decapsulate`]: the Child SA the packet arrived on and the packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub handle: ChildHandle,
+    pub key: ChildKey,
+    pub packet: Decapsulated,
+}
+
+/// The SA database of one data-plane worker.
+#[derive(Default)]
+pub struct Sad {
+    children: Vec<Option<ChildEntry>>,
+    free: Vec<u32>,
+    next_generation: u32,
+    by_key: HashMap<ChildKey, u32>,
+    inbound: SpiMap<InboundEntry>,
+    stats: IpsecStats,
+    /// Tunnels removed since start, for `Previous tunnels`.
+    previous_tunnels: u64,
+}
+
+impl Sad {
+    pub fn new() -> Sad {
+        Sad::default()
+    }
+
+    /// Installs a new Child SA with its inbound and outbound SAs.
+    pub fn install(&mut self, key: ChildKey, inbound: SaParams, outbound: SaParams, now: Instant) -> Result<ChildHandle, SadError> {
+        if self.by_key.contains_key(&key) {
+            return Err(SadError::ChildExists(key));
+        }
+        if self.inbound.contains_key(&inbound.spi) {
+            return Err(SadError::SpiInUse(inbound.spi));
+        }
+        let in_spi = inbound.spi;
+        let in_sa = InboundSa::new(inbound, now).map_err(|source| SadError::Crypto { spi: in_spi, source })?;
+        let out_spi = outbound.spi;
+        let out_sa = OutboundSa::new(outbound, now).map_err(|source| SadError::Crypto { spi: out_spi, source })?;
+
+        self.next_generation = self.next_generation.wrapping_add(1);
+        let entry = ChildEntry {
+            key,
+            generation: self.next_generation,
+            outbound: Some(out_sa),
+            inbound: vec![in_spi],
+            child_counters: SaCounters::default(),
+            path_mtu: 0,
+            reported: LifetimeState::Valid,
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.children[i as usize] = Some(entry);
+                i
+            }
+            None => {
+                self.children.push(Some(entry));
+                (self.children.len() - 1) as u32
+            }
+        };
+        self.by_key.insert(key, index);
+        self.inbound.insert(in_spi, InboundEntry { sa: in_sa, child: index });
+        tracing::info!(peer = %key.peer, child = key.child, spi_in = format_args!("{in_spi:#010x}"), spi_out = format_args!("{out_spi:#010x}"), "Child SA installed");
+        Ok(ChildHandle { index, generation: self.next_generation })
+    }
+
+    /// Adds a new inbound SA next to the current ones, the first step of a
+    /// make-before-break rekey: the peer may start using it before we switch.
+    pub fn add_inbound(&mut self, key: &ChildKey, params: SaParams, now: Instant) -> Result<(), SadError> {
+        let index = *self.by_key.get(key).ok_or(SadError::ChildNotFound(*key))?;
+        if self.inbound.contains_key(&params.spi) {
+            return Err(SadError::SpiInUse(params.spi));
+        }
+        let spi = params.spi;
+        let sa = InboundSa::new(params, now).map_err(|source| SadError::Crypto { spi, source })?;
+        self.inbound.insert(spi, InboundEntry { sa, child: index });
+        if let Some(entry) = self.children[index as usize].as_mut() {
+            entry.inbound.push(spi);
+            entry.reported = LifetimeState::Valid;
+        }
+        tracing::info!(peer = %key.peer, child = key.child, spi_in = format_args!("{spi:#010x}"), "inbound SA added");
+        Ok(())
+    }
+
+    /// Replaces the outbound SA; packets sent after this call use the new SA.
+    pub fn switch_outbound(&mut self, key: &ChildKey, params: SaParams, now: Instant) -> Result<(), SadError> {
+        let index = *self.by_key.get(key).ok_or(SadError::ChildNotFound(*key))?;
+        let spi = params.spi;
+        let sa = OutboundSa::new(params, now).map_err(|source| SadError::Crypto { spi, source })?;
+        if let Some(entry) = self.children[index as usize].as_mut() {
+            let old = entry.outbound.replace(sa).map(|o| o.spi());
+            entry.reported = LifetimeState::Valid;
+            tracing::info!(peer = %key.peer, child = key.child, old_spi_out = ?old.map(|s| format!("{s:#010x}")), spi_out = format_args!("{spi:#010x}"), "outbound SA switched");
+        }
+        Ok(())
+    }
+
+    /// Rekeys a Child SA: installs the new inbound SA, then switches the outbound SA.
+    /// The old inbound SA stays until [`Sad::remove_inbound`], so packets in flight on it
+    /// are still accepted.
+    pub fn rekey(&mut self, key: &ChildKey, inbound: SaParams, outbound: SaParams, now: Instant) -> Result<(), SadError> {
+        self.add_inbound(key, inbound, now)?;
+        self.switch_outbound(key, outbound, now)
+    }
+
+    /// Removes one inbound SA (the old one after a rekey). Returns false when the SPI is
+    /// not installed.
+    pub fn remove_inbound(&mut self, spi: u32) -> bool {
+        let Some(entry) = self.inbound.remove(&spi) else { return false };
+        if let Some(child) = self.children.get_mut(entry.child as usize).and_then(Option::as_mut) {
+            child.inbound.retain(|&s| s != spi);
+        }
+        tracing::info!(spi_in = format_args!("{spi:#010x}"), "inbound SA removed");
+        true
+    }
+
+    /// Removes a Child SA with all its SAs. Returns the removed inbound SPIs.
+    pub fn remove_child(&mut self, key: &ChildKey) -> Option<Vec<u32>> {
+        let index = self.by_key.remove(key)?;
+        let entry = self.children.get_mut(index as usize)?.take()?;
+        for spi in &entry.inbound {
+            self.inbound.remove(spi);
+        }
+        self.free.push(index);
+        self.previous_tunnels += 1;
+        tracing::info!(peer = %key.peer, child = key.child, "Child SA removed");
+        Some(entry.inbound)
+    }
+
+    pub fn handle(&self, key: &ChildKey) -> Option<ChildHandle> {
+        let index = *self.by_key.get(key)?;
+        let entry = self.children.get(index as usize)?.as_ref()?;
+        Some(ChildHandle { index, generation: entry.generation })
+    }
+
+    #[inline]
+    fn entry_mut(&mut self, handle: ChildHandle) -> Option<&mut ChildEntry> {
+        self.children.get_mut(handle.index as usize)?.as_mut().filter(|e| e.generation == handle.generation)
+    }
+
+    #[inline]
+    fn entry(&self, handle: ChildHandle) -> Option<&ChildEntry> {
+        self.children.get(handle.index as usize)?.as_ref().filter(|e| e.generation == handle.generation)
+    }
+
+    pub fn key(&self, handle: ChildHandle) -> Option<ChildKey> {
+        self.entry(handle).map(|e| e.key)
+    }
+
+    /// The current outbound SA of a child, for direct use on a worker's fast path.
+    #[inline]
+    pub fn outbound_mut(&mut self, handle: ChildHandle) -> Option<&mut OutboundSa> {
+        self.entry_mut(handle)?.outbound.as_mut()
+    }
+
+    pub fn outbound(&self, handle: ChildHandle) -> Option<&OutboundSa> {
+        self.entry(handle)?.outbound.as_ref()
+    }
+
+    /// The inbound SAs of a child, oldest first.
+    pub fn inbound_sas(&self, handle: ChildHandle) -> impl Iterator<Item = &InboundSa> {
+        let spis = self.entry(handle).map(|e| e.inbound.as_slice()).unwrap_or(&[]);
+        spis.iter().filter_map(|spi| self.inbound.get(spi).map(|e| &e.sa))
+    }
+
+    pub fn inbound_by_spi(&self, spi: u32) -> Option<&InboundSa> {
+        self.inbound.get(&spi).map(|e| &e.sa)
+    }
+
+    /// Encapsulates an inner packet on a child's current outbound SA, counting the
+    /// result. See [`OutboundSa::encapsulate`].
+    #[inline]
+    pub fn encapsulate(&mut self, handle: ChildHandle, inner: &[u8], out: &mut [u8]) -> Result<usize, DropReason> {
+        let result = match self.entry_mut(handle).and_then(|e| e.outbound.as_mut()) {
+            Some(sa) => sa.encapsulate(inner, out),
+            None => Err(DropReason::MissingSa),
+        };
+        self.count_outbound(handle, inner.len(), &result);
+        result
+    }
+
+    /// In-place variant of [`Sad::encapsulate`]; see [`OutboundSa::encapsulate_in_place`].
+    #[inline]
+    pub fn encapsulate_in_place(&mut self, handle: ChildHandle, buf: &mut [u8], inner_len: usize) -> Result<usize, DropReason> {
+        let result = match self.entry_mut(handle).and_then(|e| e.outbound.as_mut()) {
+            Some(sa) => sa.encapsulate_in_place(buf, inner_len),
+            None => Err(DropReason::MissingSa),
+        };
+        self.count_outbound(handle, inner_len, &result);
+        result
+    }
+
+    #[inline]
+    fn count_outbound(&mut self, handle: ChildHandle, inner_len: usize, result: &Result<usize, DropReason>) {
+        match result {
+            Ok(_) => {
+                let encrypted = self.outbound(handle).is_some_and(|sa| sa.info().encr != rampart_crypto::alg::Encr::Null);
+                self.stats.record_encapsulated(inner_len, encrypted);
+            }
+            Err(reason) => self.record_drop(Direction::Outbound, *reason),
+        }
+    }
+
+    /// Looks up the inbound SA by SPI and decapsulates the packet in place.
+    #[inline]
+    pub fn decapsulate(&mut self, esp: &mut [u8]) -> Result<Received, DropReason> {
+        let result = self.decapsulate_inner(esp);
+        match &result {
+            Ok(r) => {
+                let decrypted = self.inbound.get(&r.packet.spi).is_some_and(|e| e.sa.info().encr != rampart_crypto::alg::Encr::Null);
+                self.stats.record_decapsulated(r.packet.inner.len(), decrypted, r.packet.fragment);
+            }
+            Err(reason) => self.record_drop(Direction::Inbound, *reason),
+        }
+        result
+    }
+
+    fn decapsulate_inner(&mut self, esp: &mut [u8]) -> Result<Received, DropReason> {
+        if esp.len() < rampart_wire::esp::HEADER_LEN {
+            return Err(DropReason::Truncated);
+        }
+        let spi = u32::from_be_bytes([esp[0], esp[1], esp[2], esp[3]]);
+        let entry = self.inbound.get_mut(&spi).ok_or(DropReason::MissingSa)?;
+        let index = entry.child;
+        let packet = entry.sa.decapsulate(esp)?;
+        let child = self.children.get(index as usize).and_then(Option::as_ref).ok_or(DropReason::MissingSa)?;
+        Ok(Received { handle: ChildHandle { index, generation: child.generation }, key: child.key, packet })
+    }
+
+    /// Counts a drop that happened outside the SAD (in the daemon or the MTU checks).
+    pub fn record_drop(&mut self, direction: Direction, reason: DropReason) {
+        self.stats.record_drop(direction, reason);
+    }
+
+    /// Counters of a child that live outside its SAs (fragmentation, PMTU, errors), for
+    /// the daemon and the MTU checks to update.
+    pub fn child_counters_mut(&mut self, handle: ChildHandle) -> Option<&mut SaCounters> {
+        self.entry_mut(handle).map(|e| &mut e.child_counters)
+    }
+
+    /// Counts a packet fragmented before encryption into `fragments` pieces.
+    pub fn record_pre_fragmentation(&mut self, handle: ChildHandle, fragments: u64) {
+        self.stats.record_pre_fragmentation(fragments);
+        if let Some(c) = self.child_counters_mut(handle) {
+            c.pre_frag_successes += 1;
+            c.fragments_created += fragments;
+        }
+    }
+
+    /// Counts a packet that needed fragmentation and failed it.
+    pub fn record_pre_fragmentation_failure(&mut self, handle: ChildHandle) {
+        self.record_drop(Direction::Outbound, DropReason::FragmentationFailed);
+        if let Some(c) = self.child_counters_mut(handle) {
+            c.pre_frag_failures += 1;
+        }
+    }
+
+    /// Counts an ICMP "fragmentation needed" or "packet too big" sent to an inside host.
+    pub fn record_pmtu_sent(&mut self, handle: ChildHandle) {
+        self.record_drop(Direction::Outbound, DropReason::FragmentationNeeded);
+        if let Some(c) = self.child_counters_mut(handle) {
+            c.pmtus_sent += 1;
+        }
+    }
+
+    /// Records a path MTU learned from an ICMP error about our ESP packets.
+    pub fn record_pmtu_received(&mut self, handle: ChildHandle, path_mtu: u16) {
+        self.stats.outbound.pmtus_rcvd += 1;
+        if let Some(e) = self.entry_mut(handle) {
+            e.child_counters.pmtus_rcvd += 1;
+            e.path_mtu = path_mtu;
+        }
+    }
+
+    /// Path MTU learned for a child, `None` until one was recorded.
+    pub fn path_mtu(&self, handle: ChildHandle) -> Option<u16> {
+        self.entry(handle).map(|e| e.path_mtu).filter(|&m| m != 0)
+    }
+
+    /// Counters of a child for `show crypto ipsec sa`: its outbound SA, its newest
+    /// inbound SA and the child-level counters.
+    pub fn counters(&self, handle: ChildHandle) -> Option<SaCounters> {
+        let entry = self.entry(handle)?;
+        let mut c = entry.child_counters;
+        if let Some(out) = &entry.outbound {
+            c += *out.counters();
+        }
+        if let Some(sa) = entry.inbound.last().and_then(|spi| self.inbound.get(spi)) {
+            c += *sa.sa.counters();
+        }
+        Some(c)
+    }
+
+    /// Every installed child, ordered by key.
+    pub fn children(&self) -> Vec<(ChildKey, ChildHandle)> {
+        let mut v: Vec<_> = self
+            .children
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (e.key, ChildHandle { index: i as u32, generation: e.generation })))
+            .collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+
+    pub fn stats(&self) -> &IpsecStats {
+        &self.stats
+    }
+
+    /// `Active tunnels` of `show crypto ipsec stats`.
+    pub fn active_tunnels(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// `Previous tunnels` of `show crypto ipsec stats`.
+    pub fn previous_tunnels(&self) -> u64 {
+        self.previous_tunnels
+    }
+
+    /// Reports children whose current SAs passed a soft or hard lifetime, or whose
+    /// outbound sequence counter is near its end, once per SA set and state. The IKE
+    /// engine rekeys on `Soft` and deletes on `Hard`.
+    pub fn poll_lifetime(&mut self, now: Instant) -> Vec<LifetimeEvent> {
+        let mut events = Vec::new();
+        for (index, slot) in self.children.iter_mut().enumerate() {
+            let Some(entry) = slot.as_mut() else { continue };
+            let handle = ChildHandle { index: index as u32, generation: entry.generation };
+            let mut worst = (LifetimeState::Valid, 0u32, false);
+            if let Some(out) = &entry.outbound {
+                let mut state = out.lifetime_state(now);
+                let near_wrap = out.seq_near_wrap();
+                if near_wrap && state == LifetimeState::Valid {
+                    state = LifetimeState::Soft;
+                }
+                if state > worst.0 {
+                    worst = (state, out.spi(), near_wrap && state == LifetimeState::Soft);
+                }
+            }
+            if let Some(sa) = entry.inbound.last().and_then(|spi| self.inbound.get(spi)) {
+                let state = sa.sa.lifetime_state(now);
+                if state > worst.0 {
+                    worst = (state, sa.sa.spi(), false);
+                }
+            }
+            if worst.0 > entry.reported {
+                entry.reported = worst.0;
+                events.push(LifetimeEvent { key: entry.key, handle, state: worst.0, spi: worst.1, seq_near_wrap: worst.2 });
+            }
+        }
+        events
+    }
+}

@@ -1,0 +1,493 @@
+//! Encapsulation and decapsulation through the public API: every transform, replay,
+//! tampering, malformed packets, selectors, sequence exhaustion and rekeying.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rampart_crypto::alg::{Encr, Integ};
+use rampart_crypto::cipher::SaCipher;
+use rampart_esp::{ChildKey, DropReason, InboundSa, Lifetime, LifetimeState, OutboundSa, SaParams, Sad, Selector};
+use rampart_wire::ipv4::{self, IpProtocol};
+use rampart_wire::ipv6;
+
+const SPI_IN: u32 = 0xc001_0001;
+const SPI_OUT: u32 = 0xc001_0002;
+
+fn transforms() -> Vec<(Encr, Option<Integ>)> {
+    let mut v = vec![(Encr::AesGcm16 { key_bits: 128 }, None), (Encr::AesGcm16 { key_bits: 256 }, None)];
+    let integs = [Integ::HmacSha1_96, Integ::HmacSha2_256_128, Integ::HmacSha2_384_192, Integ::HmacSha2_512_256];
+    for encr in [Encr::AesCbc { key_bits: 128 }, Encr::AesCbc { key_bits: 256 }, Encr::Null] {
+        for integ in integs {
+            v.push((encr, Some(integ)));
+        }
+    }
+    v
+}
+
+fn key(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| seed.wrapping_add(i as u8).wrapping_mul(31)).collect()
+}
+
+fn net(a: [u8; 4], b: [u8; 4]) -> Selector {
+    Selector { protocol: 0, start_addr: IpAddr::V4(a.into()), end_addr: IpAddr::V4(b.into()), start_port: 0, end_port: u16::MAX }
+}
+
+/// Parameters of the SA from the peer (10.1.0.0/24) to us (10.0.0.0/24); the same keys
+/// serve the sender and the receiver.
+fn params(spi: u32, encr: Encr, integ: Option<Integ>) -> SaParams {
+    let integ_len = integ.map_or(0, |i| i.key_len());
+    let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 4500);
+    let remote = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), 4500);
+    let mut p = SaParams::new(spi, encr, integ, &key(encr.keymat_len(), spi as u8), &key(integ_len, 7), local, remote);
+    p.udp_encap = true;
+    p.local_ts = vec![net([10, 0, 0, 0], [10, 0, 0, 255])];
+    p.remote_ts = vec![net([10, 1, 0, 0], [10, 1, 0, 255])];
+    p
+}
+
+fn pair(encr: Encr, integ: Option<Integ>) -> (OutboundSa, InboundSa) {
+    let now = Instant::now();
+    let out = OutboundSa::new(params(SPI_IN, encr, integ), now).expect("valid keys");
+    let inb = InboundSa::new(params(SPI_IN, encr, integ), now).expect("valid keys");
+    (out, inb)
+}
+
+/// An IPv4 UDP packet from `src` to 10.0.0.9 with `payload_len` octets of payload.
+fn ipv4_udp(src: [u8; 4], payload_len: usize) -> Vec<u8> {
+    let repr = ipv4::Repr {
+        src_addr: src.into(),
+        dst_addr: Ipv4Addr::new(10, 0, 0, 9),
+        protocol: IpProtocol::UDP,
+        payload_len: 8 + payload_len,
+        ttl: 64,
+        dscp_ecn: 0,
+        ident: 0x1234,
+        dont_frag: true,
+    };
+    let mut buf = vec![0u8; 20 + 8 + payload_len];
+    repr.emit(&mut ipv4::Packet::new_unchecked(&mut buf[..]));
+    buf[20..22].copy_from_slice(&5000u16.to_be_bytes());
+    buf[22..24].copy_from_slice(&53u16.to_be_bytes());
+    buf[24..26].copy_from_slice(&((8 + payload_len) as u16).to_be_bytes());
+    for (i, b) in buf[28..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    buf
+}
+
+fn peer_packet(payload_len: usize) -> Vec<u8> {
+    ipv4_udp([10, 1, 0, 7], payload_len)
+}
+
+fn seal(out: &mut OutboundSa, inner: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0xa5u8; inner.len() + 128];
+    let n = out.encapsulate(inner, &mut buf).expect("encapsulate");
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn round_trip_every_transform() {
+    for (encr, integ) in transforms() {
+        let (mut out, mut inb) = pair(encr, integ);
+        for payload_len in [0usize, 1, 2, 3, 36, 1372, 8164] {
+            let inner = peer_packet(payload_len);
+            let mut esp = seal(&mut out, &inner);
+            assert_eq!(esp.len(), out.esp_len(inner.len()), "{encr:?}/{integ:?} len {payload_len}");
+            let d = inb.decapsulate(&mut esp).unwrap_or_else(|e| panic!("{encr:?}/{integ:?} len {payload_len}: {e}"));
+            assert_eq!(&esp[d.inner.clone()], &inner[..], "{encr:?}/{integ:?} len {payload_len}");
+            assert_eq!(d.next_header, IpProtocol::IPV4);
+        }
+    }
+}
+
+#[test]
+fn round_trip_ipv6_inner() {
+    let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().expect("literal");
+    let sel = |a: &str, b: &str| Selector { protocol: 0, start_addr: IpAddr::V6(v6(a)), end_addr: IpAddr::V6(v6(b)), start_port: 0, end_port: u16::MAX };
+    let mut p = params(SPI_IN, Encr::AesGcm16 { key_bits: 256 }, None);
+    p.remote_ts = vec![sel("2001:db8:1::", "2001:db8:1::ffff")];
+    p.local_ts = vec![sel("2001:db8::", "2001:db8::ffff")];
+    inb = InboundSa::new(p, Instant::now()).unwrap_or(inb);
+    let repr = ipv6::Repr {
+        src_addr: v6("2001:db8:1::5"),
+        dst_addr: v6("2001:db8::5"),
+        next_header: IpProtocol::UDP,
+        payload_len: 8,
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let mut inner = vec![0u8; 48];
+    repr.emit(&mut ipv6::Packet::new_unchecked(&mut inner[..]));
+    let mut esp = seal(&mut out, &inner);
+    let d = inb.decapsulate(&mut esp).expect("decapsulate");
+    assert_eq!(d.next_header, IpProtocol::IPV6);
+    assert_eq!(&esp[d.inner], &inner[..]);
+}
+
+#[test]
+fn gcm_iv_is_sequence() {
+    let (mut out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let _ = seal(&mut out, &peer_packet(10));
+    let esp = seal(&mut out, &peer_packet(10));
+    assert_eq!(&esp[4..8], &2u32.to_be_bytes());
+    assert_eq!(&esp[8..16], &2u64.to_be_bytes());
+}
+
+#[test]
+fn cbc_alignment() {
+    let (mut out, _) = pair(Encr::AesCbc { key_bits: 256 }, Some(Integ::HmacSha2_256_128));
+    for len in 0..40 {
+        let esp = seal(&mut out, &peer_packet(len));
+        assert_eq!((esp.len() - 8 - 16 - 16) % 16, 0, "payload {len}");
+    }
+}
+
+#[test]
+fn replay_duplicate_dropped() {
+    let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let esp = seal(&mut out, &peer_packet(20));
+    assert!(inb.decapsulate(&mut esp.clone()).is_ok());
+    assert_eq!(inb.decapsulate(&mut esp.clone()), Err(DropReason::ReplayDuplicate));
+}
+
+#[test]
+fn replay_out_of_order_and_too_old() {
+    let (mut out, mut inb) = pair(Encr::Null, Some(Integ::HmacSha2_256_128));
+    let packets: Vec<Vec<u8>> = (0..1100).map(|_| seal(&mut out, &peer_packet(4))).collect();
+    assert!(inb.decapsulate(&mut packets[1099].clone()).is_ok());
+    assert!(inb.decapsulate(&mut packets[500].clone()).is_ok());
+    assert!(inb.decapsulate(&mut packets[80].clone()).is_ok());
+    assert_eq!(inb.decapsulate(&mut packets[60].clone()), Err(DropReason::ReplayTooOld));
+}
+
+#[test]
+fn corrupted_icv_dropped_without_window_update() {
+    for (encr, integ) in transforms() {
+        let (mut out, mut inb) = pair(encr, integ);
+        let esp = seal(&mut out, &peer_packet(100));
+        let mut bad = esp.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0x01;
+        assert_eq!(inb.decapsulate(&mut bad), Err(DropReason::AuthenticationFailed), "{encr:?}/{integ:?}");
+        assert!(inb.decapsulate(&mut esp.clone()).is_ok(), "{encr:?}/{integ:?}: window moved on a forgery");
+    }
+}
+
+#[test]
+fn corrupted_ciphertext_dropped() {
+    let (mut out, mut inb) = pair(Encr::AesCbc { key_bits: 128 }, Some(Integ::HmacSha1_96));
+    let mut esp = seal(&mut out, &peer_packet(100));
+    esp[40] ^= 0x80;
+    assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::AuthenticationFailed));
+}
+
+#[test]
+fn truncated_packets_dropped() {
+    for (encr, integ) in transforms() {
+        let (mut out, mut inb) = pair(encr, integ);
+        let esp = seal(&mut out, &peer_packet(30));
+        for len in 0..esp.len() {
+            let r = inb.decapsulate(&mut esp[..len].to_vec());
+            assert!(r.is_err(), "{encr:?}/{integ:?} accepted {len} octets");
+        }
+    }
+}
+
+#[test]
+fn wrong_spi_dropped() {
+    let mut sad = Sad::new();
+    let now = Instant::now();
+    let key = ChildKey { peer: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), child: 1 };
+    let g = Encr::AesGcm16 { key_bits: 256 };
+    sad.install(key, params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
+    let (mut out, _) = pair(g, None);
+    let mut esp = seal(&mut out, &peer_packet(10));
+    esp[3] ^= 0xff;
+    assert_eq!(sad.decapsulate(&mut esp), Err(DropReason::MissingSa));
+    assert_eq!(sad.stats().missing_sa_failures, 1);
+}
+
+#[test]
+fn selector_mismatch_dropped() {
+    let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let mut esp = seal(&mut out, &ipv4_udp([10, 9, 0, 1], 10));
+    assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::SelectorMismatch));
+}
+
+/// Builds an ESP packet by hand with the RFC 4303 layout, sealing it with the crypto
+/// crate directly, so decapsulation is checked against an independent encoder.
+fn hand_built(encr: Encr, integ: Option<Integ>, seq: u32, payload: &[u8], padding: &[u8], next_header: u8) -> Vec<u8> {
+    let p = params(SPI_IN, encr, integ);
+    let cipher = SaCipher::new(encr, integ, &p.encr_key, &p.integ_key).expect("keys");
+    let mut buf = Vec::new();
+    buf.extend_from_slice(&SPI_IN.to_be_bytes());
+    buf.extend_from_slice(&seq.to_be_bytes());
+    buf.extend_from_slice(&vec![0x42; cipher.iv_len()]);
+    buf.extend_from_slice(payload);
+    buf.extend_from_slice(padding);
+    buf.push(padding.len() as u8);
+    buf.push(next_header);
+    buf.extend_from_slice(&vec![0; cipher.icv_len()]);
+    cipher.seal(&mut buf, 8).expect("seal");
+    buf
+}
+
+#[test]
+fn hand_built_packet_decapsulates() {
+    let inner = peer_packet(6);
+    let encr = Encr::AesCbc { key_bits: 256 };
+    let integ = Some(Integ::HmacSha2_256_128);
+    // 34 octets of inner packet + 12 of padding + 2 of trailer = 48, three AES blocks.
+    let mut esp = hand_built(encr, integ, 1, &inner, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 4);
+    let (_, mut inb) = pair(encr, integ);
+    let d = inb.decapsulate(&mut esp).expect("decapsulate");
+    assert_eq!(&esp[d.inner], &inner[..]);
+}
+
+#[test]
+fn tfc_padding_after_inner_packet_accepted() {
+    let inner = peer_packet(6);
+    let mut payload = inner.clone();
+    payload.extend_from_slice(&[0u8; 12]);
+    let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &payload, &[], 4);
+    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let d = inb.decapsulate(&mut esp).expect("decapsulate");
+    assert_eq!(&esp[d.inner], &inner[..]);
+}
+
+#[test]
+fn bad_padding_dropped() {
+    let inner = peer_packet(4);
+    let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &inner, &[1, 3], 4);
+    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::BadPadding));
+}
+
+#[test]
+fn pad_length_too_long_dropped() {
+    let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &[1, 2, 3, 4, 5, 6], &[], 4);
+    // Re-seal with a pad length of 200 in place of 0.
+    let n = esp.len();
+    let p = params(SPI_IN, Encr::AesGcm16 { key_bits: 128 }, None);
+    let cipher = SaCipher::new(p.encr, None, &p.encr_key, &[]).expect("keys");
+    let range = cipher.open(&mut esp, 8).expect("open");
+    esp[range.end - 2] = 200;
+    esp[n - 16..].fill(0);
+    cipher.seal(&mut esp, 8).expect("seal");
+    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::BadPadding));
+}
+
+#[test]
+fn next_header_not_ip_dropped() {
+    let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &peer_packet(2), &[], 17);
+    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::BadNextHeader));
+}
+
+#[test]
+fn dummy_packet_dropped() {
+    let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &[0; 10], &[], 59);
+    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::DummyPacket));
+    assert_eq!(inb.counters().tfc_rcvd, 1);
+}
+
+#[test]
+fn garbage_inner_packet_dropped() {
+    let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &[0x45, 0, 0, 99, 0, 0], &[], 4);
+    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::BadInnerPacket));
+}
+
+#[test]
+fn sequence_exhaustion() {
+    let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    out.set_next_sequence(u64::from(u32::MAX));
+    assert!(out.seq_near_wrap());
+    let mut esp = seal(&mut out, &peer_packet(10));
+    assert!(inb.decapsulate(&mut esp).is_ok());
+    let mut buf = vec![0u8; 200];
+    assert_eq!(out.encapsulate(&peer_packet(10), &mut buf), Err(DropReason::SeqExhausted));
+}
+
+#[test]
+fn seq_near_wrap_margin() {
+    let (mut out, _) = pair(Encr::Null, Some(Integ::HmacSha1_96));
+    assert!(!out.seq_near_wrap());
+    out.set_next_sequence(u64::from(u32::MAX) - rampart_esp::sa::SEQ_REKEY_MARGIN + 1);
+    assert!(out.seq_near_wrap());
+}
+
+#[test]
+fn output_buffer_too_small() {
+    let (mut out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let inner = peer_packet(100);
+    let mut buf = vec![0u8; out.esp_len(inner.len()) - 1];
+    assert_eq!(out.encapsulate(&inner, &mut buf), Err(DropReason::BufferTooSmall));
+}
+
+#[test]
+fn not_ip_inner_rejected() {
+    let (mut out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let mut buf = vec![0u8; 200];
+    assert_eq!(out.encapsulate(&[0x10; 30], &mut buf), Err(DropReason::BadInnerPacket));
+}
+
+#[test]
+fn encapsulate_in_place_matches_copy() {
+    let (mut a, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let (mut b, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let inner = peer_packet(50);
+    let copied = seal(&mut a, &inner);
+    let mut buf = vec![0u8; b.esp_len(inner.len())];
+    let h = b.headroom();
+    buf[h..h + inner.len()].copy_from_slice(&inner);
+    let n = b.encapsulate_in_place(&mut buf, inner.len()).expect("encapsulate");
+    assert_eq!(&buf[..n], &copied[..]);
+}
+
+#[test]
+fn null_counts_no_encryption() {
+    let (mut out, mut inb) = pair(Encr::Null, Some(Integ::HmacSha2_256_128));
+    let mut esp = seal(&mut out, &peer_packet(10));
+    inb.decapsulate(&mut esp).expect("decapsulate");
+    assert_eq!((out.counters().pkts_encaps, out.counters().pkts_encrypt, out.counters().pkts_digest), (1, 0, 1));
+    assert_eq!((inb.counters().pkts_decaps, inb.counters().pkts_decrypt, inb.counters().pkts_verify), (1, 0, 1));
+}
+
+fn child_key() -> ChildKey {
+    ChildKey { peer: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), child: 65000 }
+}
+
+#[test]
+fn sad_rekey_make_before_break() {
+    let g = Encr::AesGcm16 { key_bits: 256 };
+    let now = Instant::now();
+    let mut sad = Sad::new();
+    let key = child_key();
+    let handle = sad.install(key, params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
+
+    // The peer's old outbound SA is our old inbound SA.
+    let mut peer_old = OutboundSa::new(params(SPI_IN, g, None), now).expect("keys");
+    let mut peer_new = OutboundSa::new(params(SPI_IN + 100, g, None), now).expect("keys");
+    let in_flight = seal(&mut peer_old, &peer_packet(10));
+
+    sad.rekey(&key, params(SPI_IN + 100, g, None), params(SPI_OUT + 100, g, None), now).expect("rekey");
+    assert_eq!(sad.outbound(handle).map(|o| o.spi()), Some(SPI_OUT + 100));
+    assert!(sad.decapsulate(&mut in_flight.clone()).is_ok());
+    assert!(sad.decapsulate(&mut seal(&mut peer_new, &peer_packet(10))).is_ok());
+
+    assert!(sad.remove_inbound(SPI_IN));
+    assert_eq!(sad.decapsulate(&mut seal(&mut peer_old, &peer_packet(10))), Err(DropReason::MissingSa));
+    let mut buf = vec![0u8; 256];
+    let n = sad.encapsulate(handle, &peer_packet(10), &mut buf).expect("encapsulate");
+    assert_eq!(&buf[..4], &(SPI_OUT + 100).to_be_bytes());
+    assert_eq!(sad.stats().outbound.packets, 1);
+    assert!(n > 0);
+}
+
+#[test]
+fn sad_removed_child_handle_stale() {
+    let g = Encr::AesGcm16 { key_bits: 128 };
+    let now = Instant::now();
+    let mut sad = Sad::new();
+    let handle = sad.install(child_key(), params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
+    assert!(sad.remove_child(&child_key()).is_some());
+    let other = ChildKey { child: 2, ..child_key() };
+    sad.install(other, params(SPI_IN + 1, g, None), params(SPI_OUT + 1, g, None), now).expect("install");
+    let mut buf = vec![0u8; 256];
+    assert_eq!(sad.encapsulate(handle, &peer_packet(1), &mut buf), Err(DropReason::MissingSa));
+    assert_eq!(sad.previous_tunnels(), 1);
+}
+
+#[test]
+fn sad_duplicate_spi_rejected() {
+    let g = Encr::AesGcm16 { key_bits: 128 };
+    let now = Instant::now();
+    let mut sad = Sad::new();
+    sad.install(child_key(), params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
+    let other = ChildKey { child: 2, ..child_key() };
+    assert!(sad.install(other, params(SPI_IN, g, None), params(SPI_OUT, g, None), now).is_err());
+}
+
+#[test]
+fn sad_counts_replay_and_auth() {
+    let g = Encr::AesGcm16 { key_bits: 128 };
+    let now = Instant::now();
+    let mut sad = Sad::new();
+    sad.install(child_key(), params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
+    let (mut peer, _) = pair(g, None);
+    let esp = seal(&mut peer, &peer_packet(10));
+    assert!(sad.decapsulate(&mut esp.clone()).is_ok());
+    assert!(sad.decapsulate(&mut esp.clone()).is_err());
+    let mut forged = seal(&mut peer, &peer_packet(10));
+    forged[20] ^= 1;
+    assert!(sad.decapsulate(&mut forged).is_err());
+    let s = sad.stats();
+    assert_eq!(s.inbound.packets, 1);
+    assert_eq!(s.inbound.replay_failures, 1);
+    assert_eq!(s.inbound.authentication_failures, 1);
+    assert_eq!(s.inbound.dropped_packets, 2);
+}
+
+#[test]
+fn lifetime_bytes_soft_then_hard() {
+    let g = Encr::AesGcm16 { key_bits: 128 };
+    let now = Instant::now();
+    let mut sad = Sad::new();
+    let mut out_params = params(SPI_OUT, g, None);
+    out_params.lifetime = Lifetime::from_config(Duration::from_secs(28800), 1);
+    let handle = sad.install(child_key(), params(SPI_IN, g, None), out_params, now).expect("install");
+    let mut buf = vec![0u8; 2048];
+    assert!(sad.encapsulate(handle, &peer_packet(900), &mut buf).is_ok());
+    let events = sad.poll_lifetime(now);
+    assert_eq!(events.first().map(|e| e.state), Some(LifetimeState::Soft));
+    assert!(sad.poll_lifetime(now).is_empty());
+    assert!(sad.encapsulate(handle, &peer_packet(900), &mut buf).is_ok());
+    assert_eq!(sad.encapsulate(handle, &peer_packet(900), &mut buf), Err(DropReason::LifetimeExpired));
+    assert_eq!(sad.poll_lifetime(now).first().map(|e| e.state), Some(LifetimeState::Hard));
+}
+
+#[test]
+fn lifetime_time_soft() {
+    let g = Encr::AesGcm16 { key_bits: 128 };
+    let now = Instant::now();
+    let mut sad = Sad::new();
+    let mut out_params = params(SPI_OUT, g, None);
+    out_params.lifetime = Lifetime::from_config(Duration::from_secs(100), 0);
+    sad.install(child_key(), params(SPI_IN, g, None), out_params, now).expect("install");
+    assert!(sad.poll_lifetime(now + Duration::from_secs(89)).is_empty());
+    let events = sad.poll_lifetime(now + Duration::from_secs(91));
+    assert_eq!(events.first().map(|e| e.state), Some(LifetimeState::Soft));
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decapsulate_random_bytes(mut data in proptest::collection::vec(any::<u8>(), 0..300), known_spi in any::<bool>()) {
+            let g = Encr::AesCbc { key_bits: 128 };
+            let mut sad = Sad::new();
+            sad.install(child_key(), params(SPI_IN, g, Some(Integ::HmacSha1_96)), params(SPI_OUT, g, Some(Integ::HmacSha1_96)), Instant::now()).expect("install");
+            if known_spi && data.len() >= 4 {
+                data[..4].copy_from_slice(&SPI_IN.to_be_bytes());
+            }
+            prop_assert!(sad.decapsulate(&mut data).is_err());
+        }
+
+        #[test]
+        fn decapsulate_mutated_packet(pos in 0usize..200, flip in 1u8..=255) {
+            let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+            let mut esp = seal(&mut out, &peer_packet(100));
+            let i = pos % esp.len();
+            esp[i] ^= flip;
+            prop_assert!(inb.decapsulate(&mut esp).is_err());
+        }
+    }
+}
