@@ -6,25 +6,25 @@
 //! sequence number; for IKE it is the IKE header and the SK payload header. No call
 //! allocates: keys are expanded once in [`SaCipher::new`].
 
+mod icv;
+
 use core::ops::Range;
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::cipher::{
     DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext, UnboundCipherKey,
 };
-use aws_lc_rs::hmac;
 use aws_lc_rs::iv::FixedLength;
 use zeroize::Zeroizing;
 
 use crate::alg::{Encr, Integ};
 use crate::{CryptoError, constant_time_eq};
+use icv::{IcvKey, MAX_HMAC_LEN};
 
 /// Octets of salt at the end of AES-GCM keying material (RFC 4106 section 8.1).
 const GCM_SALT_LEN: usize = 4;
 /// AES block and CBC IV length.
 const AES_BLOCK_LEN: usize = 16;
-/// Longest HMAC output among the supported integrity algorithms (SHA-512).
-const MAX_HMAC_LEN: usize = 64;
 
 /// The expanded encryption key. The CBC key schedules (about 1 KiB) are boxed so that
 /// an AES-GCM SA, whose aws-lc-rs key already lives on the heap, stays small.
@@ -49,8 +49,7 @@ pub struct SaCipher {
     encr: Encr,
     integ: Option<Integ>,
     encryption: Encryption,
-    /// Boxed because aws-lc-rs keeps the whole HMAC_CTX (about 1.2 KiB) inline.
-    hmac_key: Option<Box<hmac::Key>>,
+    icv_key: Option<IcvKey>,
 }
 
 impl core::fmt::Debug for SaCipher {
@@ -93,18 +92,6 @@ fn aes_algorithm(key_bits: u16) -> Result<&'static aws_lc_rs::cipher::Algorithm,
         _ => Err(CryptoError::UnsupportedAlgorithm(format!(
             "AES-CBC with {key_bits}-bit key"
         ))),
-    }
-}
-
-fn hmac_algorithm(integ: Integ) -> Result<hmac::Algorithm, CryptoError> {
-    match integ {
-        Integ::HmacSha1_96 => Ok(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY),
-        Integ::HmacSha2_256_128 => Ok(hmac::HMAC_SHA256),
-        Integ::HmacSha2_384_192 => Ok(hmac::HMAC_SHA384),
-        Integ::HmacSha2_512_256 => Ok(hmac::HMAC_SHA512),
-        Integ::HmacMd5_96 => Err(CryptoError::UnsupportedAlgorithm(
-            "HMAC_MD5_96 is not provided by aws-lc-rs; configure SHA-1 or SHA-2 integrity".into(),
-        )),
     }
 }
 
@@ -153,14 +140,14 @@ impl SaCipher {
             Encr::Null => Encryption::Null,
         };
 
-        let hmac_key = match (encr.is_aead(), integ) {
+        let icv_key = match (encr.is_aead(), integ) {
             (true, None) => {
                 check_key_len("AEAD integrity", 0, integ_key)?;
                 None
             }
             (false, Some(i)) => {
                 check_key_len(i.name(), i.key_len(), integ_key)?;
-                Some(Box::new(hmac::Key::new(hmac_algorithm(i)?, integ_key)))
+                Some(IcvKey::new(i, integ_key))
             }
             (true, Some(i)) => {
                 return Err(CryptoError::UnsupportedAlgorithm(format!(
@@ -181,7 +168,7 @@ impl SaCipher {
             encr,
             integ,
             encryption,
-            hmac_key,
+            icv_key,
         })
     }
 
@@ -245,17 +232,6 @@ impl SaCipher {
         Nonce::assume_unique_for_key(nonce)
     }
 
-    /// Computes the full HMAC of `data` into `out` and returns its length.
-    fn hmac_into(
-        key: &hmac::Key,
-        data: &[u8],
-        out: &mut [u8; MAX_HMAC_LEN],
-    ) -> Result<usize, CryptoError> {
-        hmac::sign_to_buffer(key, data, out)
-            .map(|tag| tag.len())
-            .map_err(|_| backend("the HMAC computation"))
-    }
-
     /// Encrypts `buf[aad_len + iv_len .. len - icv_len]` in place and writes the ICV
     /// into the last `icv_len` octets. The caller has written the IV.
     ///
@@ -288,11 +264,11 @@ impl SaCipher {
         }
 
         let key = self
-            .hmac_key
-            .as_deref()
+            .icv_key
+            .as_ref()
             .ok_or_else(|| backend("a missing HMAC key"))?;
         let mut mac = [0u8; MAX_HMAC_LEN];
-        Self::hmac_into(key, &buf[..icv_start], &mut mac)?;
+        key.compute(&buf[..icv_start], &mut mac)?;
         let icv_len = self.icv_len();
         buf[icv_start..].copy_from_slice(&mac[..icv_len]);
         Ok(())
@@ -322,11 +298,11 @@ impl SaCipher {
         }
 
         let key = self
-            .hmac_key
-            .as_deref()
+            .icv_key
+            .as_ref()
             .ok_or_else(|| backend("a missing HMAC key"))?;
         let mut mac = [0u8; MAX_HMAC_LEN];
-        Self::hmac_into(key, &buf[..icv_start], &mut mac)?;
+        key.compute(&buf[..icv_start], &mut mac)?;
         if !constant_time_eq(&mac[..self.icv_len()], &buf[icv_start..]) {
             return Err(CryptoError::AuthenticationFailed);
         }
@@ -547,6 +523,7 @@ mod tests {
             ciphers.push(SaCipher::new(gcm, None, &vec![0x11; gcm.keymat_len()], &[]).unwrap());
         }
         let integs = [
+            Integ::HmacMd5_96,
             Integ::HmacSha1_96,
             Integ::HmacSha2_256_128,
             Integ::HmacSha2_384_192,
@@ -761,9 +738,26 @@ mod tests {
         assert!(matches!(result, Err(CryptoError::UnsupportedAlgorithm(_))));
     }
 
+    /// RFC 2202 test case 1 (HMAC-MD5, key 0x0b * 16, data "Hi There"), truncated to
+    /// 96 bits as RFC 2403 does. The data is passed as AAD of an empty NULL payload.
     #[test]
-    fn new_rejects_md5_integ() {
-        let result = SaCipher::new(Encr::Null, Some(Integ::HmacMd5_96), &[], &[0; 16]);
-        assert!(matches!(result, Err(CryptoError::UnsupportedAlgorithm(_))));
+    fn null_md5_known_answer() {
+        let cipher = SaCipher::new(Encr::Null, Some(Integ::HmacMd5_96), &[], &[0x0b; 16]).unwrap();
+        let mut buf = packet(b"Hi There", &[], &[], 12);
+        cipher.seal(&mut buf, 8).unwrap();
+        assert_eq!(buf[8..], hex("9294727a3638bb1c13f48ef8")[..]);
+    }
+
+    #[test]
+    fn new_rejects_short_md5_key() {
+        let result = SaCipher::new(Encr::Null, Some(Integ::HmacMd5_96), &[], b"Jefe");
+        assert!(matches!(
+            result,
+            Err(CryptoError::InvalidKeyLength {
+                expected: 16,
+                actual: 4,
+                ..
+            })
+        ));
     }
 }

@@ -26,8 +26,8 @@ enum PrivateKey {
 
 /// One side of a key exchange: an ephemeral private key and its public value.
 /// The private key is wiped when the value is dropped (AWS-LC clears it on free).
-/// [`compute_shared`](KeyExchange::compute_shared) takes `&self`, so the same key can
-/// answer a retransmitted or duplicated exchange.
+/// [`compute_shared`](KeyExchange::compute_shared) takes `&self`, so a responder can
+/// reuse the key for a retransmitted or duplicated request.
 pub struct KeyExchange {
     group: DhGroup,
     public: Vec<u8>,
@@ -98,7 +98,7 @@ impl KeyExchange {
         self.group
     }
 
-    /// The public value as carried in a KE payload: MODP values left-padded to the
+    /// Returns the public value as carried in a KE payload: MODP values left-padded to the
     /// length of p, ECP `x | y` without the SEC1 0x04 prefix (RFC 5903 section 7),
     /// X25519 the 32-octet u-coordinate (RFC 8031 section 2).
     pub fn public_value(&self) -> &[u8] {

@@ -30,7 +30,7 @@ pub struct IkeKeys {
     pub sk_pr: Zeroizing<Vec<u8>>,
 }
 
-/// Shows only key lengths, so that logging an `IkeKeys` never leaks a key.
+/// Shows only key lengths, so that Debug output contains no key material.
 impl fmt::Debug for IkeKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IkeKeys")
@@ -52,7 +52,7 @@ pub struct ChildKeys {
     pub integ_r: Zeroizing<Vec<u8>>,
 }
 
-/// Shows only key lengths, so that logging a `ChildKeys` never leaks a key.
+/// Shows only key lengths, so that Debug output contains no key material.
 impl fmt::Debug for ChildKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildKeys")

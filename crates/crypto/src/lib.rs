@@ -2,7 +2,7 @@
 //!
 //! Nothing here implements a primitive: AEAD, AES-CBC, HMAC, ECDH, X25519 and random
 //! numbers come from aws-lc-rs, and MODP Diffie-Hellman from AWS-LC's `DH_*` functions.
-//! Every secret this crate returns or holds is wiped when it is dropped.
+//! Every secret this crate returns or stores is wiped when it is dropped.
 
 pub mod alg;
 pub mod auth;

@@ -40,8 +40,8 @@ struct BigNum(NonNull<ffi::BIGNUM>);
 impl BigNum {
     /// Parses a big-endian unsigned integer.
     fn from_be_bytes(bytes: &[u8]) -> Result<BigNum, CryptoError> {
-        // SAFETY: `bytes` is a valid slice for its length; a null `ret` asks AWS-LC to
-        // allocate a new BIGNUM, which we own from here on.
+        // SAFETY: `bytes` is a valid slice for its length; with a null `ret` AWS-LC
+        // allocates a new BIGNUM, which we own from here on.
         let raw = unsafe { ffi::BN_bin2bn(bytes.as_ptr(), bytes.len(), ptr::null_mut()) };
         NonNull::new(raw)
             .map(BigNum)
@@ -110,7 +110,7 @@ fn new_group(group: DhGroup) -> Result<NonNull<ffi::DH>, CryptoError> {
 
     let p = match group {
         DhGroup::Modp1024 => BigNum::from_be_bytes(&MODP_1024_PRIME)?,
-        // SAFETY (all three): a null argument asks AWS-LC for a new BIGNUM holding the
+        // SAFETY (all three): with a null argument AWS-LC returns a new BIGNUM with the
         // RFC 3526 prime; the result is owned by the BigNum wrapper.
         DhGroup::Modp1536 => {
             rfc3526_prime(unsafe { ffi::BN_get_rfc3526_prime_1536(ptr::null_mut()) })?
@@ -176,8 +176,8 @@ impl ModpKey {
             return Ok(None);
         }
 
-        // SAFETY: on success DH_set0_key takes ownership of x; a null public key asks
-        // DH_generate_key to compute g^x mod p from the private key already set.
+        // SAFETY: on success DH_set0_key takes ownership of x; with a null public key
+        // DH_generate_key computes g^x mod p from the private key already set.
         if unsafe { ffi::DH_set0_key(key.dh.as_ptr(), ptr::null_mut(), x.as_ptr()) } != 1 {
             return Err(backend("DH_set0_key"));
         }
@@ -244,12 +244,12 @@ fn describe_check_flags(flags: std::os::raw::c_int) -> &'static str {
     }
 }
 
-/// The prime p of `group`, big-endian and padded to its full length, for tests.
+/// Returns the prime p of `group`, big-endian and padded to its full length, for tests.
 #[cfg(test)]
 pub(super) fn prime_bytes(group: DhGroup) -> Result<Vec<u8>, CryptoError> {
     let dh = new_group(group)?;
     let mut out = vec![0u8; group.public_len()];
-    // SAFETY: the DH is valid and has p set; `out` holds len(p) octets.
+    // SAFETY: the DH is valid and has p set; `out` has room for len(p) octets.
     let ok =
         unsafe { ffi::BN_bn2bin_padded(out.as_mut_ptr(), out.len(), ffi::DH_get0_p(dh.as_ptr())) };
     // SAFETY: the DH is ours and no longer used.
