@@ -595,3 +595,42 @@ relay_start() {
 
 # relay_config CFG: point the branch configuration's primary peer at the relay.
 relay_config() { sed -i "s/198\.51\.100\.2\b/$RELAY_ADDR/g" "$1"; }
+
+# ---- gateway scenarios -------------------------------------------------------------
+
+# gw_up CFG [ARGS...]: strongSwan on both edges, rampart on gw, and a first successful
+# ping host -> srv (the first packets may be dropped while the SAs are negotiated).
+gw_up() {
+  local cfg="$1"; shift
+  sw start edge1 edge2 >/dev/null || fail "strongSwan edges did not start"
+  rampart_start gw "$cfg" "$@"
+  wait_for 30 "a first ping host -> srv" ping_srv "$HOST_ADDR" 1 ||
+    fail "no ping reply host -> srv through rampart within 30 s"
+}
+
+# deny_host_add: the deny_traffic address on the inside host.
+deny_host_add() { ip -n "$(ns host)" addr replace "$DENY_ADDR/24" dev lan0; }
+
+# clear_path_on: cleartext routes gw <-> edge1 <-> srv ("plain on"), plus srv's route to
+# the outside network, so that translated (PAT) and bypass traffic can reach srv and back.
+clear_path_on() {
+  "$LAB_SH" plain on
+  ip -n "$(ns srv)" route replace 198.51.100.0/24 via 203.0.113.1
+}
+
+# tcp_probe PORT [SOURCE]: connect from host to srv:PORT and print the peer address that
+# srv's listener saw (see tcp_listeners_start).
+tcp_probe() {
+  nx host timeout 5 socat -T 3 - "TCP:$SRV_ADDR:$1,connect-timeout=3${2:+,bind=$2}" </dev/null 2>/dev/null | head -n 1
+}
+
+# tcp_listeners_start PORT...: on srv, listeners that answer each connection with the
+# client address they see (so the test learns whether a flow was translated).
+tcp_listeners_start() {
+  local p
+  for p in "$@"; do
+    start_bg srv "$LAB_STATE/listen-$p.log" socat "TCP-LISTEN:$p,bind=$SRV_ADDR,reuseaddr,fork" \
+      SYSTEM:'echo $SOCAT_PEERADDR'
+  done
+  wait_for 5 "listeners on srv" nx srv sh -c "ss -ltn | grep -q ':$1 '"
+}
