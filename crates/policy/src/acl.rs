@@ -1,9 +1,11 @@
 //! Access lists compiled for first-match lookup.
 //!
 //! The same compiled form serves interface ACLs (`access-group`) and crypto ACLs
-//! (`crypto map ... match address`). Entries are indexed by IP protocol, so a lookup only
-//! visits entries that can match the packet's protocol, in configured order, which keeps
-//! first-match semantics.
+//! (`crypto map ... match address`). IPv4 destinations are cut into elementary intervals
+//! at every entry's range boundaries, and each interval lists the entries that cover it
+//! in configured order, so a lookup binary-searches the interval and scans only entries
+//! whose destination can match, which keeps first-match semantics. Other lookups scan
+//! the entries that can match the packet's protocol.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,6 +39,9 @@ struct CompiledEntry {
 
 impl CompiledEntry {
     fn matches(&self, flow: &Flow) -> bool {
+        if self.protocol.is_some_and(|p| p != flow.protocol) {
+            return false;
+        }
         if !self.src.contains(flow.src) || !self.dst.contains(flow.dst) {
             return false;
         }
@@ -60,6 +65,75 @@ pub struct CompiledAcl {
     /// Positions of the entries that match every protocol (`ip`), in order.
     any_protocol: Vec<usize>,
     permit_count: usize,
+    /// Destination interval index over the IPv4 entries; `None` when it would exceed
+    /// `MAX_INDEX_SIZE`.
+    dst_index: Option<DstIndex>,
+}
+
+/// Maximum number of (interval, entry) pairs in a destination index. Heavily nested
+/// ranges grow the index quadratically; past this size the lookup scans by protocol.
+const MAX_INDEX_SIZE: usize = 1 << 22;
+
+/// Entries by IPv4 destination interval, in compressed sparse row form: interval `i`
+/// starts at `starts[i]` and its entries are `positions[offsets[i]..offsets[i + 1]]`.
+#[derive(Clone, Debug)]
+struct DstIndex {
+    starts: Vec<u32>,
+    offsets: Vec<u32>,
+    positions: Vec<u32>,
+}
+
+fn v4_bounds(range: &AddrRange) -> Option<(u32, u32)> {
+    match (range.start, range.end) {
+        (IpAddr::V4(s), IpAddr::V4(e)) if s <= e => Some((u32::from(s), u32::from(e))),
+        _ => None,
+    }
+}
+
+impl DstIndex {
+    fn build(entries: &[CompiledEntry]) -> Option<DstIndex> {
+        let mut starts = vec![0u32];
+        for (s, e) in entries.iter().filter_map(|e| v4_bounds(&e.dst)) {
+            starts.push(s);
+            if let Some(next) = e.checked_add(1) {
+                starts.push(next);
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+
+        let interval_of = |a: u32| starts.partition_point(|&s| s <= a) - 1;
+        let spans: Vec<Option<(usize, usize)>> =
+            entries.iter().map(|e| v4_bounds(&e.dst).map(|(s, e)| (interval_of(s), interval_of(e)))).collect();
+        let size: usize = spans.iter().flatten().map(|(first, last)| last - first + 1).sum();
+        if size > MAX_INDEX_SIZE {
+            return None;
+        }
+
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); starts.len()];
+        for (pos, span) in spans.iter().enumerate() {
+            if let Some((first, last)) = span {
+                for list in &mut lists[*first..=*last] {
+                    // Entry positions are below MAX_INDEX_SIZE, so they fit in a u32.
+                    list.push(pos as u32);
+                }
+            }
+        }
+        let mut offsets = Vec::with_capacity(lists.len() + 1);
+        let mut positions = Vec::with_capacity(size);
+        offsets.push(0);
+        for list in lists {
+            positions.extend(list);
+            offsets.push(positions.len() as u32);
+        }
+        Some(DstIndex { starts, offsets, positions })
+    }
+
+    fn candidates(&self, dst: u32) -> &[u32] {
+        // `starts[0]` is 0, so every address falls in some interval.
+        let i = self.starts.partition_point(|&s| s <= dst) - 1;
+        &self.positions[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
 }
 
 impl CompiledAcl {
@@ -106,7 +180,8 @@ impl CompiledAcl {
                 }
             }
         }
-        CompiledAcl { name: acl.name.clone(), entries, by_protocol, any_protocol, permit_count }
+        let dst_index = DstIndex::build(&entries);
+        CompiledAcl { name: acl.name.clone(), entries, by_protocol, any_protocol, permit_count, dst_index }
     }
 
     pub fn name(&self) -> &str {
@@ -120,12 +195,18 @@ impl CompiledAcl {
 
     /// The first active entry that matches `flow`, or `None` (the implicit deny).
     pub fn lookup(&self, flow: &Flow) -> Option<AclMatch> {
-        let candidates = self.by_protocol.get(&flow.protocol).unwrap_or(&self.any_protocol);
-        candidates.iter().map(|&pos| &self.entries[pos]).find(|e| e.matches(flow)).map(|e| AclMatch {
-            entry: e.entry,
-            action: e.action,
-            permit_index: e.permit_index,
-        })
+        let found = match (&self.dst_index, flow.dst) {
+            (Some(index), IpAddr::V4(dst)) => index
+                .candidates(u32::from(dst))
+                .iter()
+                .map(|&pos| &self.entries[pos as usize])
+                .find(|e| e.matches(flow)),
+            _ => {
+                let candidates = self.by_protocol.get(&flow.protocol).unwrap_or(&self.any_protocol);
+                candidates.iter().map(|&pos| &self.entries[pos]).find(|e| e.matches(flow))
+            }
+        };
+        found.map(|e| AclMatch { entry: e.entry, action: e.action, permit_index: e.permit_index })
     }
 
     /// True when the active permit entry number `permit_index` matches `flow`.
@@ -272,6 +353,50 @@ mod tests {
         assert!(a.permit_matches(1, &tcp("10.20.0.1", 1, "8.8.8.8", 2)));
         assert!(!a.permit_matches(0, &tcp("10.20.0.1", 1, "8.8.8.8", 2)));
         assert!(!a.permit_matches(2, &tcp("10.20.0.1", 1, "8.8.8.8", 2)));
+    }
+
+    /// First match by plain scan over the configured entries, as the reference.
+    fn reference_lookup(entries: &[AclEntry], flow: &Flow) -> Option<usize> {
+        let single = |e: &AclEntry| CompiledAcl::new(&Acl { name: "R".to_string(), entries: vec![e.clone()] });
+        entries.iter().position(|e| !e.inactive && single(e).by_protocol_scan(flow))
+    }
+
+    impl CompiledAcl {
+        fn by_protocol_scan(&self, flow: &Flow) -> bool {
+            self.entries.iter().any(|e| e.matches(flow))
+        }
+    }
+
+    #[test]
+    fn lookup_index_agrees_with_scan() {
+        // A linear congruential generator keeps the case list deterministic.
+        let mut state = 0x2545_f491_u64;
+        let mut next = move |bound: u32| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) as u32) % bound
+        };
+        let mut entries = Vec::new();
+        for i in 0..300 {
+            let action = if next(3) == 0 { Action::Permit } else { Action::Deny };
+            let protocol = [None, Some(PROTO_TCP), Some(17)][next(3) as usize];
+            let len = [8, 16, 24, 28, 32][next(5) as usize];
+            let base = std::net::Ipv4Addr::new(10, next(4) as u8, next(4) as u8, next(256) as u8);
+            let dst = if next(10) == 0 { AddrRange::ANY_V4 } else { AddrRange::v4_prefix(base, len) };
+            let mut e = ace(action, protocol, AddrRange::ANY_V4, dst);
+            if protocol.is_some() && next(2) == 0 {
+                e.dst_ports = PortRange::single(next(4) as u16 + 80);
+            }
+            e.inactive = i % 37 == 0;
+            entries.push(e);
+        }
+        let compiled = CompiledAcl::new(&Acl { name: "A".to_string(), entries: entries.clone() });
+        assert!(compiled.dst_index.is_some());
+        for _ in 0..5000 {
+            let dst = std::net::Ipv4Addr::new(10, next(5) as u8, next(5) as u8, next(256) as u8);
+            let protocol = [PROTO_TCP, 17, 1][next(3) as usize];
+            let flow = Flow { protocol, src: "10.9.9.9".parse().expect("literal"), dst: dst.into(), src_port: 1000, dst_port: next(5) as u16 + 80 };
+            assert_eq!(compiled.lookup(&flow).map(|m| m.entry), reference_lookup(&entries, &flow), "{flow}");
+        }
     }
 
     #[test]

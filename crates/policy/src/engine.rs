@@ -178,12 +178,23 @@ impl PolicyEngine {
     /// the egress interface on the post-NAT flow. With `trace` the phases are recorded.
     pub fn evaluate(&self, flow: &Flow, ingress: &str, trace: bool) -> Decision {
         let mut t = Trace { enabled: trace, phases: Vec::new() };
-        let mut decision = self.classify(flow, ingress, &mut t);
+        let mut decision = self.classify(flow, ingress, false, &mut t);
         decision.phases = t.phases;
         decision
     }
 
-    fn classify(&self, flow: &Flow, ingress: &str, t: &mut Trace) -> Decision {
+    /// Classify the inner packet of decrypted traffic that arrived on `ingress`. It takes
+    /// the same path as `evaluate` except the interface ACLs and security levels, which
+    /// decrypted traffic bypasses (`sysopt connection permit-vpn`, the ASA default). The
+    /// caller checks the packet against its SA first with `check_inbound_vpn`.
+    pub fn evaluate_decrypted(&self, flow: &Flow, ingress: &str, trace: bool) -> Decision {
+        let mut t = Trace { enabled: trace, phases: Vec::new() };
+        let mut decision = self.classify(flow, ingress, true, &mut t);
+        decision.phases = t.phases;
+        decision
+    }
+
+    fn classify(&self, flow: &Flow, ingress: &str, decrypted: bool, t: &mut Trace) -> Decision {
         let Some(&ingress_level) = self.levels.get(ingress) else {
             return dropped(DROP_UNKNOWN_INTERFACE, None);
         };
@@ -216,7 +227,12 @@ impl PolicyEngine {
             ..Decision::default()
         };
 
-        if !self.check_access(&real, ingress, ingress_level, &egress, t) {
+        let permitted = if decrypted {
+            self.bypass_access(ingress, &egress, t)
+        } else {
+            self.check_access(&real, ingress, ingress_level, &egress, t)
+        };
+        if !permitted {
             decision.drop_reason = Some(DROP_ACL.to_string());
             return decision;
         }
@@ -307,6 +323,18 @@ impl PolicyEngine {
             }
         });
         found
+    }
+
+    /// The access check of decrypted traffic: only a U-turn back out of its own interface
+    /// is denied, because the policy model has no `same-security-traffic permit
+    /// intra-interface`.
+    fn bypass_access(&self, ingress: &str, egress: &str, t: &mut Trace) -> bool {
+        let allow = ingress != egress;
+        t.push("ACCESS-LIST", "", allow, |p| {
+            p.config.push("Implicit Rule".to_string());
+            p.detail.push("decrypted VPN traffic bypasses interface access lists (sysopt connection permit-vpn)".to_string());
+        });
+        allow
     }
 
     /// Interface access lists and security levels, on real (pre-NAT) addresses.

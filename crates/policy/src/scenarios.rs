@@ -256,3 +256,49 @@ fn to_the_box_on_own_interface() {
     let other = e.evaluate(&tcp("10.10.1.5", 1, OUTSIDE_ADDR, 22), "inside", false);
     assert!(!other.allowed);
 }
+
+#[test]
+fn decrypted_traffic_bypasses_acl() {
+    let e = engine(guide_config());
+    let inner = tcp("198.18.5.5", 80, "10.10.1.5", 40000);
+    assert!(!e.evaluate(&inner, "outside", false).allowed);
+    let d = e.evaluate_decrypted(&inner, "outside", false);
+    assert!(d.allowed);
+    assert_eq!(d.egress_interface.as_deref(), Some("inside"));
+    assert_eq!(d.vpn, None);
+}
+
+/// Measure `evaluate` without tracing on the guide's port-filter policy plus a 500-entry
+/// inbound ACL on the inside interface whose permit is the last entry. Run with
+/// `cargo test --release -p rampart-policy evaluate_speed -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing measurement, run by hand in release mode"]
+fn evaluate_speed() {
+    let mut config = guide_config_port_filter();
+    let mut entries: Vec<AclEntry> = (0..500u32)
+        .map(|i| {
+            let dst = net(&format!("198.19.{}.{}/32", i / 250, i % 250));
+            let mut e = ace(Action::Deny, Some(crate::flow::PROTO_TCP), AddrRange::ANY_V4, dst);
+            e.dst_ports = PortRange::single(3389);
+            e
+        })
+        .collect();
+    entries.push(ace(Action::Permit, None, AddrRange::ANY_V4, AddrRange::ANY_V4));
+    config.acls.push(Acl { name: "inside_in".to_string(), entries });
+    config.access_groups.push(AccessGroup { acl: "inside_in".to_string(), inbound: true, interface: "inside".to_string() });
+    let e = engine(config);
+
+    let flows: Vec<_> = (0..1024u16).map(|i| tcp("10.10.1.5", 20000 + i, "198.18.5.5", if i % 2 == 0 { 443 } else { 22 })).collect();
+    let rounds = 200;
+    let start = std::time::Instant::now();
+    let mut tunnelled = 0usize;
+    for _ in 0..rounds {
+        for f in &flows {
+            tunnelled += usize::from(e.evaluate(f, "inside", false).vpn.is_some());
+        }
+    }
+    let elapsed = start.elapsed();
+    let n = rounds * flows.len();
+    println!("{n} evaluations in {elapsed:?}: {:.0} ns each", elapsed.as_nanos() as f64 / n as f64);
+    assert_eq!(tunnelled, n / 2);
+}
