@@ -3,8 +3,8 @@
 //! The same compiled form serves interface ACLs (`access-group`) and crypto ACLs
 //! (`crypto map ... match address`). IPv4 destinations are cut into elementary intervals
 //! at every entry's range boundaries, and each interval lists the entries that cover it
-//! in configured order, so a lookup binary-searches the interval and scans only entries
-//! whose destination can match, which keeps first-match semantics. Other lookups scan
+//! in configured order. A lookup binary-searches the interval and scans only the entries
+//! whose destination can match, so first-match semantics are kept. Other lookups scan
 //! the entries that can match the packet's protocol.
 
 use std::collections::HashMap;
@@ -193,7 +193,7 @@ impl CompiledAcl {
         self.permit_count
     }
 
-    /// The first active entry that matches `flow`, or `None` (the implicit deny).
+    /// Find the first active entry that matches `flow`; `None` is the implicit deny.
     pub fn lookup(&self, flow: &Flow) -> Option<AclMatch> {
         let found = match (&self.dst_index, flow.dst) {
             (Some(index), IpAddr::V4(dst)) => index
@@ -244,7 +244,7 @@ fn format_ports(ports: &PortRange) -> String {
     }
 }
 
-/// One expanded entry in ASA syntax with numbers for names, e.g.
+/// Format one expanded entry in ASA syntax with numbers for names, e.g.
 /// `permit tcp 10.10.0.0 255.255.0.0 any eq 443`.
 pub(crate) fn format_entry(e: &AclEntry) -> String {
     let action = match e.action {

@@ -3,8 +3,8 @@
 //! Entries are evaluated by ascending sequence number. Within an entry the crypto ACL is
 //! first-match: a permit selects this entry (and its Child SA by permit position), a deny
 //! or the end of the list moves on to the next entry. Traffic that no entry permits
-//! leaves in clear text. Dynamic entries (`ipsec-isakmp dynamic`) only answer peers, so
-//! outbound classification skips them.
+//! leaves in clear text. Dynamic entries (`ipsec-isakmp dynamic`) serve only as
+//! responder templates, so outbound classification skips them.
 
 use std::collections::HashMap;
 
@@ -25,7 +25,7 @@ pub struct CryptoMatch {
     pub complete: bool,
 }
 
-/// What the crypto maps decided, with the entries whose ACL denied the flow on the way.
+/// The crypto maps' decision, with the entries whose ACL denied the flow on the way.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CryptoDecision {
     pub matched: Option<CryptoMatch>,

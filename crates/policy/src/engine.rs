@@ -118,7 +118,7 @@ pub struct PolicyEngine {
     acls: HashMap<String, CompiledAcl>,
     /// Interface name -> security level.
     levels: HashMap<String, u8>,
-    /// Interface name -> (ACL name, `access-group` text) for inbound and outbound groups.
+    /// Interface name -> ACL name of its inbound and outbound `access-group`.
     access_in: HashMap<String, String>,
     access_out: HashMap<String, String>,
 }
@@ -172,10 +172,11 @@ impl PolicyEngine {
         &self.config
     }
 
-    /// Classify a packet that arrived on interface `ingress` (its nameif), in ASA order:
-    /// un-NAT of a static destination (NAT divert), route lookup, interface ACLs and
-    /// security levels, NAT (first match across sections 1, 2, 3), then the crypto map of
-    /// the egress interface on the post-NAT flow. With `trace` the phases are recorded.
+    /// Classify a packet that arrived on interface `ingress` (its nameif) in ASA order.
+    /// The steps are un-NAT of a static destination (NAT divert), route lookup, interface
+    /// ACLs and security levels, NAT (first match across sections 1, 2 and 3), then the
+    /// crypto map of the egress interface on the post-NAT flow. With `trace` the phases
+    /// are recorded.
     pub fn evaluate(&self, flow: &Flow, ingress: &str, trace: bool) -> Decision {
         let mut t = Trace { enabled: trace, phases: Vec::new() };
         let mut decision = self.classify(flow, ingress, false, &mut t);
@@ -325,9 +326,8 @@ impl PolicyEngine {
         found
     }
 
-    /// The access check of decrypted traffic: only a U-turn back out of its own interface
-    /// is denied, because the policy model has no `same-security-traffic permit
-    /// intra-interface`.
+    /// Check decrypted traffic, which only a U-turn back out of its own interface fails,
+    /// because the policy model has no `same-security-traffic permit intra-interface`.
     fn bypass_access(&self, ingress: &str, egress: &str, t: &mut Trace) -> bool {
         let allow = ingress != egress;
         t.push("ACCESS-LIST", "", allow, |p| {
@@ -433,7 +433,7 @@ impl PolicyEngine {
         let entry = &map.entries[m.entry_index];
         let acl_name = entry.acl.as_deref().unwrap_or("");
         let ace_text = self.acl_entry(acl_name, m.acl_match.entry).map(|e| e.origin.text.clone());
-        // NOTE: the ASA drops traffic that reaches an incomplete entry; the drop reason
+        // NOTE: the ASA drops traffic that reaches an incomplete entry. The drop reason
         // packet-tracer prints for it is not documented, so rampart reports the ACL drop.
         t.push("VPN", "encrypt", m.complete, |p| {
             p.config.push(entry.origin.text.clone());

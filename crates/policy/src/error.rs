@@ -1,6 +1,7 @@
 use thiserror::Error;
 
-/// A policy that cannot be compiled. Each variant names the element and its config line.
+/// A policy that cannot be compiled. Each variant names the element and, where the model
+/// records it, its config line.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PolicyError {
     #[error("access-group on interface {interface:?} refers to access-list {acl:?}, which is not configured; define the access-list or remove the access-group")]

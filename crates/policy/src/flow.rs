@@ -11,8 +11,8 @@ pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 pub const PROTO_ICMPV6: u8 = 58;
 
-/// A packet's flow key. For ICMP, `src_port` holds the ICMP type and `dst_port` the code,
-/// which is how ASA access lists and packet-tracer address ICMP.
+/// A packet's flow key. For ICMP, `src_port` is the ICMP type and `dst_port` the code,
+/// as ASA access lists and packet-tracer address ICMP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Flow {
     pub protocol: u8,
@@ -33,7 +33,7 @@ impl Flow {
         self.protocol == PROTO_ICMP || self.protocol == PROTO_ICMPV6
     }
 
-    /// The flow as seen from the other end: addresses and ports swapped.
+    /// Swap addresses and ports, giving the flow as seen from the other end.
     pub fn reversed(&self) -> Flow {
         Flow { protocol: self.protocol, src: self.dst, dst: self.src, src_port: self.dst_port, dst_port: self.src_port }
     }

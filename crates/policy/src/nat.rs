@@ -1,6 +1,6 @@
 //! NAT rule matching in the ASA's order (8.3 and later).
 //!
-//! One table holds section 1 (manual NAT in config order), section 2 (object NAT: static
+//! One table contains section 1 (manual NAT in config order), section 2 (object NAT: static
 //! rules before dynamic ones, then fewest real addresses, then lowest real address) and
 //! section 3 (manual `after-auto` NAT in config order). The first rule that matches a
 //! flow is the only one applied.
@@ -20,7 +20,7 @@ use crate::error::PolicyError;
 use crate::flow::Flow;
 use crate::model::{AddrRange, NatKind, NatMapped, NatRule, NatSection, NatService, PolicyConfig, PortRange};
 
-/// How a NAT rule rewrites the flow.
+/// The rewrite a NAT rule applies to a flow.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum TranslationKind {
@@ -112,8 +112,8 @@ fn offset_of(ranges: &[AddrRange], a: IpAddr) -> Option<u128> {
     None
 }
 
-/// Address at position `n` of the concatenated ranges; positions past the end wrap, as
-/// when a static rule maps many real addresses onto fewer mapped ones.
+/// Return the address at position `n` of the concatenated ranges. Positions past the end
+/// wrap, which happens when a static rule maps many real addresses onto fewer mapped ones.
 fn nth_address(ranges: &[AddrRange], n: u128) -> Option<IpAddr> {
     let total = address_count(ranges);
     if total == 0 {
@@ -179,9 +179,9 @@ impl NatTable {
             });
         }
 
-        // The front end orders the rules already; sorting again (stable, so ties keep the
-        // front end's order, which breaks them by object name) makes the table correct
-        // for any caller that builds a PolicyConfig by hand.
+        // The front end orders the rules already. Sorting again makes the table correct
+        // for a PolicyConfig built by hand, and the stable sort keeps the front end's
+        // order for ties, which it breaks by object name.
         rules.sort_by(|a, b| {
             let (ra, rb) = (&config.nat_rules[a.index], &config.nat_rules[b.index]);
             ra.section.cmp(&rb.section).then_with(|| {
@@ -203,7 +203,7 @@ impl NatTable {
         self.rules.iter().map(|r| r.index)
     }
 
-    /// The first static rule whose mapped side matches a packet arriving on `ingress`
+    /// Find the first static rule whose mapped side matches a packet arriving on `ingress`
     /// (reverse), or whose `destination static` clause matches it forward. Both decide the
     /// egress interface before the route lookup, which the ASA calls "NAT divert".
     pub fn untranslate(&self, flow: &Flow, ingress: &str) -> Option<NatMatch> {
@@ -218,7 +218,7 @@ impl NatTable {
         })
     }
 
-    /// The first rule that translates a packet from `ingress` to `egress` forward.
+    /// Find the first rule that translates a packet from `ingress` to `egress` forward.
     pub fn translate(&self, flow: &Flow, ingress: &str, egress: &str) -> Option<NatMatch> {
         self.rules.iter().find_map(|rule| self.match_forward(rule, flow, ingress, Some(egress)))
     }

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::model::{Interface, Origin, PolicyConfig, Route};
 
-/// Where a route lookup sends a packet.
+/// The egress interface and next hop that a route lookup selects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteMatch {
     pub interface: String,

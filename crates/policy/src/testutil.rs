@@ -19,7 +19,7 @@ pub fn interface(name: &str, level: u8, addr: [u8; 4], prefix_len: u8) -> Interf
     }
 }
 
-/// An address range from `A/len` notation.
+/// Parse an address range from `A/len` notation.
 pub fn net(text: &str) -> AddrRange {
     let (addr, len) = text.split_once('/').expect("A/len");
     AddrRange::v4_prefix(addr.parse().expect("IPv4 address"), len.parse().expect("prefix length"))
@@ -59,7 +59,7 @@ pub const OUTSIDE_ADDR: &str = "203.0.113.2";
 pub const PRIMARY_PEER: &str = "198.51.100.10";
 pub const BACKUP_PEER: &str = "198.51.100.20";
 
-/// The branch ASA of the Zscaler guide: inside 10.10.0.0/16, outside 203.0.113.2/24 with
+/// Build the branch ASA of the Zscaler guide: inside 10.10.0.0/16, outside 203.0.113.2/24 with
 /// a default route, crypto ACL `Zscaler_MAP` (deny deny_traffic, permit flow_traffic)
 /// on `outside_map 65000` with two peers, and no NAT.
 pub fn guide_config() -> PolicyConfig {
@@ -137,7 +137,7 @@ pub fn after_auto_pat(line: u32) -> NatRule {
     }
 }
 
-/// The guide's configuration with the port filter: identity NAT for http and https, and
+/// Build the guide's configuration with the port filter: identity NAT for http and https, and
 /// PAT of everything else to the outside address.
 pub fn guide_config_port_filter() -> PolicyConfig {
     let mut config = guide_config();

@@ -76,7 +76,7 @@ impl TraceReport {
         }
     }
 
-    /// The ASA text layout.
+    /// Render the ASA text layout.
     pub fn to_text(&self, options: TraceOptions) -> String {
         let mut out = String::new();
         for phase in &self.phases {

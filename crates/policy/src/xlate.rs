@@ -21,7 +21,7 @@ pub const PAT_PORT_MAX: u16 = 65535;
 
 /// Idle timeouts. The defaults are the ASA 9.x defaults: `timeout conn 1:00:00` for TCP,
 /// `timeout udp 0:02:00` for UDP, and for ICMP `timeout icmp 0:00:02` plus the
-/// `timeout pat-xlate 0:00:30` that holds a PAT slot after its last connection, so an
+/// `timeout pat-xlate 0:00:30` that keeps a PAT slot after its last connection, so an
 /// ICMP xlate lives 30 s. Dynamic NAT xlates use `timeout xlate 3:00:00`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct XlateTimeouts {
@@ -296,7 +296,7 @@ impl XlateTable {
     }
 }
 
-/// The addresses of a pool in order, IPv4 only.
+/// List the addresses of a pool in order, IPv4 only.
 fn pool_addresses(pool: &[AddrRange]) -> impl Iterator<Item = IpAddr> + '_ {
     pool.iter().flat_map(|r| match (r.start, r.end) {
         (IpAddr::V4(s), IpAddr::V4(e)) => {
