@@ -166,7 +166,7 @@ pub struct DpdConfig {
 /// One remote gateway of a crypto map entry's `set peer` list, with the tunnel group
 /// that authenticates it. On an ASA an ipsec-l2l tunnel group is named by the peer's
 /// address, so the primary and the backup each have their own keys.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RemotePeer {
     pub addr: IpAddr,
     /// Tunnel group name (the peer's address for ipsec-l2l groups).
@@ -185,7 +185,7 @@ pub struct RemotePeer {
 
 /// A peer: one crypto map entry with peers. As initiator the engine works through
 /// `remotes` in order, primary first, and only one of them carries traffic at a time.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PeerConfig {
     /// Crypto map name and sequence, such as `outside_map 65000`, for logs.
     pub name: String,
@@ -211,7 +211,7 @@ impl Default for RetransmitConfig {
 }
 
 /// Engine-wide settings.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct IkeConfig {
     pub peers: Vec<PeerConfig>,
     pub retransmit: RetransmitConfig,

@@ -5,3 +5,15 @@
 //! socket and reads no clock, so tests drive two engines against each other in memory.
 
 pub mod config;
+mod crypt;
+mod engine;
+mod event;
+mod exchange;
+mod identity;
+mod nat;
+mod proposal;
+mod sa;
+mod selector;
+
+pub use engine::Engine;
+pub use event::{ChildSaInfo, ChildSaKeys, Event, IkeSaInfo, Transmit};

@@ -1,1 +1,244 @@
 //! Simulated network and virtual clock for driving IKEv2 engines in tests.
+//!
+//! [`Sim`] owns several [`Engine`]s, each reachable at its own addresses, and moves
+//! their datagrams over a [`Network`] that can drop, duplicate, delay (and so reorder)
+//! packets, and rewrite the addresses of one node as a NAT would. Time is virtual: the
+//! simulation jumps to the next packet delivery or engine deadline, so an hour of
+//! lifetimes runs in milliseconds. Every random choice comes from seeded generators,
+//! so a failing run replays exactly.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rampart_crypto::random::TestRandom;
+use rampart_ike::config::IkeConfig;
+use rampart_ike::{Engine, Event, Transmit};
+
+/// A small deterministic generator (SplitMix64) for network impairments.
+#[derive(Clone, Debug)]
+pub struct SimRng(u64);
+
+impl SimRng {
+    pub fn new(seed: u64) -> SimRng {
+        SimRng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `p` (0.0 to 1.0).
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+}
+
+/// A datagram on the simulated wire, with addresses as seen on the wire.
+#[derive(Clone, Debug)]
+pub struct Packet {
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub payload: Vec<u8>,
+    pub keepalive: bool,
+}
+
+/// Network impairments; all default to a perfect network with 1 ms latency.
+pub struct Network {
+    pub drop_rate: f64,
+    pub duplicate_rate: f64,
+    pub latency: Duration,
+    /// Extra random delay up to this value; non-zero values reorder packets.
+    pub jitter: Duration,
+    /// Packets for which this returns true are dropped (after NAT rewriting).
+    pub filter: Option<Box<dyn FnMut(&Packet) -> bool>>,
+    rng: SimRng,
+    in_flight: Vec<(Instant, u64, Packet)>,
+    sequence: u64,
+}
+
+impl Network {
+    pub fn new(seed: u64) -> Network {
+        Network {
+            drop_rate: 0.0,
+            duplicate_rate: 0.0,
+            latency: Duration::from_millis(1),
+            jitter: Duration::ZERO,
+            filter: None,
+            rng: SimRng::new(seed),
+            in_flight: Vec::new(),
+            sequence: 0,
+        }
+    }
+
+    fn send(&mut self, now: Instant, packet: Packet) {
+        if self.filter.as_mut().is_some_and(|f| f(&packet)) || self.rng.chance(self.drop_rate) {
+            return;
+        }
+        let copies = if self.rng.chance(self.duplicate_rate) { 2 } else { 1 };
+        for _ in 0..copies {
+            let jitter = if self.jitter.is_zero() { 0 } else { self.rng.next_u64() % (self.jitter.as_micros() as u64 + 1) };
+            let at = now + self.latency + Duration::from_micros(jitter);
+            self.sequence += 1;
+            self.in_flight.push((at, self.sequence, packet.clone()));
+        }
+    }
+
+    fn next_delivery(&self) -> Option<Instant> {
+        self.in_flight.iter().map(|(t, _, _)| *t).min()
+    }
+
+    fn pop_due(&mut self, now: Instant) -> Option<Packet> {
+        let i = self
+            .in_flight
+            .iter()
+            .enumerate()
+            .filter(|(_, (t, _, _))| *t <= now)
+            .min_by_key(|(_, (t, s, _))| (*t, *s))
+            .map(|(i, _)| i)?;
+        Some(self.in_flight.swap_remove(i).2)
+    }
+}
+
+/// A source NAT in front of one node: its private address appears as `public`, each
+/// private port mapped to `port + port_offset`.
+#[derive(Clone, Copy, Debug)]
+pub struct Nat {
+    pub node: usize,
+    pub private: IpAddr,
+    pub public: IpAddr,
+    pub port_offset: u16,
+}
+
+pub struct Node {
+    pub engine: Engine,
+    pub addrs: Vec<IpAddr>,
+    /// Every event the engine emitted, in order.
+    pub events: Vec<Event>,
+    /// Every datagram the engine sent, as it left the engine.
+    pub sent: Vec<Transmit>,
+    /// Set to stop delivering to and from this node (a crashed or silent peer).
+    pub down: bool,
+}
+
+pub struct Sim {
+    pub now: Instant,
+    pub nodes: Vec<Node>,
+    pub net: Network,
+    pub nat: Option<Nat>,
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Sim {
+        Sim { now: Instant::now(), nodes: Vec::new(), net: Network::new(seed), nat: None }
+    }
+
+    /// Adds an engine with a deterministic random source; returns its index.
+    pub fn add_node(&mut self, config: IkeConfig, addrs: Vec<IpAddr>, seed: u64) -> usize {
+        let engine = Engine::new(config, Box::new(TestRandom::new(seed)), self.now);
+        self.nodes.push(Node { engine, addrs, events: Vec::new(), sent: Vec::new(), down: false });
+        self.nodes.len() - 1
+    }
+
+    /// Replaces node `i`'s engine with a fresh one, as after a restart.
+    pub fn restart_node(&mut self, i: usize, config: IkeConfig, seed: u64) {
+        self.nodes[i].engine = Engine::new(config, Box::new(TestRandom::new(seed)), self.now);
+        self.nodes[i].down = false;
+    }
+
+    fn collect(&mut self) {
+        for i in 0..self.nodes.len() {
+            while let Some(ev) = self.nodes[i].engine.poll_event() {
+                self.nodes[i].events.push(ev);
+            }
+            while let Some(t) = self.nodes[i].engine.poll_transmit() {
+                self.nodes[i].sent.push(t.clone());
+                if self.nodes[i].down {
+                    continue;
+                }
+                let mut packet = Packet { from: t.local, to: t.remote, payload: t.payload, keepalive: t.keepalive };
+                if let Some(nat) = self.nat {
+                    if nat.node == i && packet.from.ip() == nat.private {
+                        packet.from = SocketAddr::new(nat.public, packet.from.port().wrapping_add(nat.port_offset));
+                    }
+                }
+                self.net.send(self.now, packet);
+            }
+        }
+    }
+
+    fn deliver(&mut self, mut packet: Packet) {
+        if let Some(nat) = self.nat {
+            if packet.to.ip() == nat.public {
+                packet.to = SocketAddr::new(nat.private, packet.to.port().wrapping_sub(nat.port_offset));
+            }
+        }
+        if packet.keepalive {
+            return;
+        }
+        let Some(i) = self.nodes.iter().position(|n| n.addrs.contains(&packet.to.ip())) else { return };
+        if self.nodes[i].down {
+            return;
+        }
+        self.nodes[i].engine.handle_datagram(self.now, packet.to, packet.from, &packet.payload);
+    }
+
+    /// Advances to the next packet or timer no later than `deadline`. Returns false
+    /// when nothing is scheduled before `deadline`.
+    pub fn step(&mut self, deadline: Instant) -> bool {
+        self.collect();
+        let timers = self.nodes.iter().filter(|n| !n.down).filter_map(|n| n.engine.poll_timeout()).min();
+        let next = [self.net.next_delivery(), timers].into_iter().flatten().min();
+        let Some(next) = next.filter(|t| *t <= deadline) else {
+            self.now = self.now.max(deadline);
+            return false;
+        };
+        self.now = self.now.max(next);
+        while let Some(p) = self.net.pop_due(self.now) {
+            self.deliver(p);
+            self.collect();
+        }
+        for i in 0..self.nodes.len() {
+            if !self.nodes[i].down && self.nodes[i].engine.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.nodes[i].engine.handle_timeout(self.now);
+            }
+        }
+        self.collect();
+        true
+    }
+
+    /// Runs the simulation for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let deadline = self.now + d;
+        let mut steps = 0u64;
+        while self.step(deadline) {
+            steps += 1;
+            // A runaway loop (an engine asking for a timeout in the past forever)
+            // fails the test instead of hanging it.
+            assert!(steps < 10_000_000, "simulation did not settle");
+        }
+    }
+
+    /// Runs until `pred` holds or `limit` of virtual time passed; returns whether it
+    /// held.
+    pub fn run_until(&mut self, limit: Duration, mut pred: impl FnMut(&Sim) -> bool) -> bool {
+        let deadline = self.now + limit;
+        loop {
+            if pred(self) {
+                return true;
+            }
+            if !self.step(deadline) {
+                return pred(self);
+            }
+        }
+    }
+
+    pub fn call(&mut self, i: usize, f: impl FnOnce(&mut Engine, Instant)) {
+        let now = self.now;
+        f(&mut self.nodes[i].engine, now);
+        self.collect();
+    }
+}

@@ -1,0 +1,159 @@
+//! Protection of IKE messages after IKE_SA_INIT: the Encrypted payload (RFC 7296
+//! section 3.14) and Encrypted Fragment payloads with reassembly (RFC 7383).
+
+use std::collections::BTreeMap;
+
+use rampart_crypto::CryptoError;
+use rampart_crypto::cipher::SaCipher;
+use rampart_crypto::random::Random;
+use rampart_wire::ike::{
+    GENERIC_HEADER_LEN, HEADER_LEN, Header, HeaderRepr, Payload, PayloadType, SKF_FIXED_LEN, chain_to_vec,
+};
+
+/// The SK cipher pair of an IKE SA and the IV counter for AES-GCM, whose IVs must never
+/// repeat under one key (RFC 5282 section 3.1).
+pub(crate) struct SkCipher {
+    pub outbound: SaCipher,
+    pub inbound: SaCipher,
+    iv_counter: u64,
+}
+
+/// Most fragments accepted for one message; more is treated as an attack.
+const MAX_FRAGMENTS: u16 = 64;
+
+impl SkCipher {
+    pub fn new(outbound: SaCipher, inbound: SaCipher) -> SkCipher {
+        SkCipher { outbound, inbound, iv_counter: 0 }
+    }
+
+    fn write_iv(&mut self, random: &mut dyn Random, iv: &mut [u8]) {
+        if self.outbound.encr().is_aead() {
+            self.iv_counter += 1;
+            let c = self.iv_counter.to_be_bytes();
+            let n = iv.len().min(8);
+            iv[..n].copy_from_slice(&c[8 - n..]);
+        } else {
+            random.fill(iv);
+        }
+    }
+
+    /// Builds one protected datagram: header, SK or SKF payload header, IV,
+    /// `plaintext` with padding, ICV. `fragment` is (number, total) for SKF.
+    fn seal_one(
+        &mut self,
+        random: &mut dyn Random,
+        header: &HeaderRepr,
+        first: PayloadType,
+        plaintext: &[u8],
+        fragment: Option<(u16, u16)>,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let iv_len = self.outbound.iv_len();
+        let icv_len = self.outbound.icv_len();
+        let block = self.outbound.block_len().max(1);
+        let pad = (block - (plaintext.len() + 1) % block) % block;
+        let fixed = if fragment.is_some() { SKF_FIXED_LEN } else { 0 };
+        let aad_len = HEADER_LEN + GENERIC_HEADER_LEN + fixed;
+        let total = aad_len + iv_len + plaintext.len() + pad + 1 + icv_len;
+        let mut buf = vec![0u8; total];
+
+        let (payload_type, next) = match fragment {
+            Some(_) => (PayloadType::SKF, first),
+            None => (PayloadType::SK, first),
+        };
+        let h = HeaderRepr { next_payload: payload_type, length: total as u32, ..*header };
+        h.emit(&mut Header::new_unchecked(&mut buf[..HEADER_LEN]));
+        buf[HEADER_LEN] = next.0;
+        buf[HEADER_LEN + 2..HEADER_LEN + 4].copy_from_slice(&((total - HEADER_LEN) as u16).to_be_bytes());
+        if let Some((number, count)) = fragment {
+            buf[HEADER_LEN + 4..HEADER_LEN + 6].copy_from_slice(&number.to_be_bytes());
+            buf[HEADER_LEN + 6..HEADER_LEN + 8].copy_from_slice(&count.to_be_bytes());
+        }
+        self.write_iv(random, &mut buf[aad_len..aad_len + iv_len]);
+        let body = aad_len + iv_len;
+        buf[body..body + plaintext.len()].copy_from_slice(plaintext);
+        // Padding octets are zero; the Pad Length octet follows them.
+        buf[body + plaintext.len() + pad] = pad as u8;
+        self.outbound.seal(&mut buf, aad_len)?;
+        Ok(buf)
+    }
+
+    /// Encrypts `payloads` under `header` into one datagram, or into SKF fragments of
+    /// at most `fragment_mtu` octets when `fragment_mtu` is set and the message is
+    /// larger (RFC 7383 section 2.5).
+    pub fn protect(
+        &mut self,
+        random: &mut dyn Random,
+        header: &HeaderRepr,
+        payloads: &[Payload],
+        fragment_mtu: Option<usize>,
+    ) -> Result<Vec<Vec<u8>>, CryptoError> {
+        let (first, plaintext) = chain_to_vec(payloads);
+        let overhead = HEADER_LEN + GENERIC_HEADER_LEN + self.outbound.iv_len() + self.outbound.icv_len() + self.outbound.block_len() + 1;
+        match fragment_mtu {
+            Some(mtu) if overhead + plaintext.len() > mtu => {
+                // Room for plaintext in each fragment; the floor keeps tiny MTUs from
+                // producing thousands of fragments.
+                let room = mtu.saturating_sub(overhead + SKF_FIXED_LEN).max(64);
+                let chunks: Vec<&[u8]> = plaintext.chunks(room).collect();
+                let count = chunks.len().min(usize::from(u16::MAX)) as u16;
+                chunks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, chunk)| {
+                        let next = if i == 0 { first } else { PayloadType::NONE };
+                        self.seal_one(random, header, next, chunk, Some((i as u16 + 1, count)))
+                    })
+                    .collect()
+            }
+            _ => Ok(vec![self.seal_one(random, header, first, &plaintext, None)?]),
+        }
+    }
+
+    /// Verifies and decrypts a datagram whose last payload is SK or SKF, of which
+    /// `body_len` octets follow the SKF fixed fields or the SK header. Returns the
+    /// plaintext without padding.
+    pub fn unprotect(&self, data: &[u8], body_len: usize) -> Result<Vec<u8>, CryptoError> {
+        let aad_len = data.len().checked_sub(body_len).ok_or_else(|| CryptoError::InvalidLength("SK payload".into()))?;
+        let mut buf = data.to_vec();
+        let range = self.inbound.open(&mut buf, aad_len)?;
+        let plain = &buf[range];
+        let pad = *plain.last().ok_or_else(|| CryptoError::InvalidLength("empty SK plaintext".into()))? as usize;
+        let end = plain.len().checked_sub(pad + 1).ok_or_else(|| CryptoError::InvalidLength("SK pad length".into()))?;
+        Ok(plain[..end].to_vec())
+    }
+}
+
+/// Fragments of one message collected in any order (RFC 7383 section 2.6).
+#[derive(Debug)]
+pub(crate) struct Reassembly {
+    pub message_id: u32,
+    pub response: bool,
+    total: u16,
+    first: Option<PayloadType>,
+    parts: BTreeMap<u16, Vec<u8>>,
+}
+
+impl Reassembly {
+    pub fn new(message_id: u32, response: bool, total: u16) -> Option<Reassembly> {
+        (total > 0 && total <= MAX_FRAGMENTS).then(|| Reassembly { message_id, response, total, first: None, parts: BTreeMap::new() })
+    }
+
+    /// Adds one decrypted fragment. Returns the first inner payload type and the whole
+    /// plaintext once every fragment arrived. Fragments whose total disagrees with the
+    /// first one seen are ignored.
+    pub fn add(&mut self, number: u16, total: u16, first: PayloadType, plaintext: Vec<u8>) -> Option<(PayloadType, Vec<u8>)> {
+        if total != self.total || number == 0 || number > total {
+            return None;
+        }
+        if number == 1 {
+            self.first = Some(first);
+        }
+        self.parts.entry(number).or_insert(plaintext);
+        if self.parts.len() != usize::from(self.total) {
+            return None;
+        }
+        let first = self.first?;
+        let joined = self.parts.values().flat_map(|p| p.iter().copied()).collect();
+        Some((first, joined))
+    }
+}

@@ -1,0 +1,824 @@
+//! The engine: public API, datagram dispatch by SPI and message ID, and timers.
+//!
+//! Exchanges live in `exchange/`, one module each, as `impl Engine` blocks with
+//! strongSwan-style `build_i`/`process_r`/`build_r`/`process_i` steps. An IKE SA is
+//! taken out of the SA table while one of its messages or timers is handled, so the
+//! exchange code can borrow the engine and the SA at the same time.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rampart_crypto::random::Random;
+use rampart_wire::ike::{ExchangeType, Header, HeaderRepr, MessageRepr, NotifyType, Payload, PayloadType};
+use tracing::{debug, info, warn};
+
+use crate::config::IkeConfig;
+use crate::event::{Event, IkeSaInfo, Transmit};
+use crate::sa::{IkeSa, Pending, Request, State, Task};
+
+/// NAT-T keepalive interval when we are behind a NAT (RFC 3948 section 4, 20 s as
+/// strongSwan and the ASA use).
+pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// Half-open responder SAs are dropped after this long without IKE_AUTH.
+pub(crate) const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// First delay before initiating again after a failed attempt; doubles up to the max.
+const RETRY_BACKOFF_MIN: Duration = Duration::from_secs(2);
+const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(64);
+
+/// Failover and retry state of one peer (crypto map entry).
+#[derive(Debug, Default)]
+pub(crate) struct PeerState {
+    /// Index into `PeerConfig::remotes` of the address in use.
+    pub active: usize,
+    /// Remotes that already received INITIAL_CONTACT from us.
+    pub contacted: Vec<bool>,
+    /// Children the data plane or `initiate_all` asked for; brought up again after a
+    /// failure.
+    pub wanted: Vec<usize>,
+    pub retry_at: Option<Instant>,
+    pub backoff: Duration,
+}
+
+/// A sans-IO IKEv2 engine for all peers of one configuration.
+pub struct Engine {
+    pub(crate) config: IkeConfig,
+    pub(crate) random: Box<dyn Random>,
+    /// IKE SAs by our own SPI.
+    pub(crate) sas: HashMap<u64, IkeSa>,
+    pub(crate) peers: Vec<PeerState>,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) next_unique_id: u64,
+    pub(crate) cookie_secret: [u8; 32],
+    pub(crate) shutting_down: bool,
+}
+
+fn peer_states(config: &IkeConfig) -> Vec<PeerState> {
+    config
+        .peers
+        .iter()
+        .map(|p| PeerState { contacted: vec![false; p.remotes.len()], backoff: RETRY_BACKOFF_MIN, ..PeerState::default() })
+        .collect()
+}
+
+impl Engine {
+    pub fn new(config: IkeConfig, mut random: Box<dyn Random>, _now: Instant) -> Engine {
+        let mut cookie_secret = [0u8; 32];
+        random.fill(&mut cookie_secret);
+        Engine {
+            peers: peer_states(&config),
+            config,
+            random,
+            sas: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            next_unique_id: 1,
+            cookie_secret,
+            shutting_down: false,
+        }
+    }
+
+    /// Replaces the configuration. SAs of peers whose configuration is unchanged keep
+    /// running; SAs of changed or removed peers are deleted, and failover of a changed
+    /// peer restarts at its first remote.
+    pub fn reconfigure(&mut self, now: Instant, config: IkeConfig) {
+        let old = std::mem::replace(&mut self.config, config);
+        let mut peers = peer_states(&self.config);
+        let mut keep = vec![None; old.peers.len()];
+        for (i, p) in old.peers.iter().enumerate() {
+            if let Some(j) = self.config.peers.iter().position(|q| q == p) {
+                keep[i] = Some(j);
+                peers[j] = std::mem::take(&mut self.peers[i]);
+            }
+        }
+        let spis: Vec<u64> = self.sas.keys().copied().collect();
+        for spi in spis {
+            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            match keep.get(sa.peer).copied().flatten() {
+                Some(j) => {
+                    sa.peer = j;
+                    self.sas.insert(spi, sa);
+                }
+                None => {
+                    info!(target: "ike", "IKE SA {:016x}_i {:016x}_r: peer configuration changed, deleting", sa.spi_i, sa.spi_r);
+                    self.send_delete_now(&mut sa);
+                    self.ike_sa_down(&mut sa, "configuration changed");
+                }
+            }
+        }
+        self.peers = peers;
+        let _ = now;
+    }
+
+    /// Handles a datagram received on UDP 500, or on 4500 with the non-ESP marker
+    /// already removed.
+    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        let header = match Header::new_checked(data).and_then(|h| HeaderRepr::parse(&h)) {
+            Ok(h) => h,
+            Err(e) => {
+                debug!(target: "ike", "dropping datagram from {remote}: {e}");
+                return;
+            }
+        };
+        debug!(
+            target: "ike",
+            "received {} {} {:016x}_i {:016x}_r mid {} ({} octets) from {remote}",
+            header.exchange_type,
+            if header.response { "response" } else { "request" },
+            header.spi_i,
+            header.spi_r,
+            header.message_id,
+            data.len()
+        );
+        if header.exchange_type == ExchangeType::IKE_SA_INIT && !header.response && header.initiator && header.spi_r == 0 {
+            self.init_request(now, local, remote, data, &header);
+            return;
+        }
+        let our_spi = if header.initiator { header.spi_r } else { header.spi_i };
+        let Some(mut sa) = self.sas.remove(&our_spi) else {
+            debug!(target: "ike", "no IKE SA for {:016x}_i {:016x}_r from {remote}, dropped", header.spi_i, header.spi_r);
+            return;
+        };
+        // The Initiator flag must name the original initiator, which is not us when
+        // the peer claims it (RFC 7296 section 3.1).
+        if header.initiator == sa.initiator || (sa.initiator && sa.spi_r != 0 && header.spi_r != sa.spi_r) {
+            debug!(target: "ike", "{} message with mismatched SPIs or flags from {remote}, dropped", self.tag(&sa));
+        } else if header.response {
+            self.handle_response(&mut sa, now, local, remote, data, &header);
+        } else {
+            self.handle_request(&mut sa, now, local, remote, data, &header);
+        }
+        self.finish(sa);
+    }
+
+    /// Puts an SA back in the table unless it died, and starts queued work.
+    pub(crate) fn finish(&mut self, mut sa: IkeSa) {
+        if sa.dead {
+            return;
+        }
+        self.kick(&mut sa, None);
+        self.sas.insert(sa.local_spi(), sa);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let spis: Vec<u64> = self.sas.keys().copied().collect();
+        for spi in spis {
+            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            self.sa_timers(&mut sa, now);
+            if !sa.dead {
+                self.kick(&mut sa, Some(now));
+            }
+            if !sa.dead {
+                self.sas.insert(spi, sa);
+            }
+        }
+        if self.shutting_down {
+            return;
+        }
+        for peer in 0..self.peers.len() {
+            let due = self.peers[peer].retry_at.is_some_and(|t| t <= now);
+            if due {
+                self.peers[peer].retry_at = None;
+                if !self.peers[peer].wanted.is_empty() && !self.has_ike_sa(peer) {
+                    let children = self.peers[peer].wanted.clone();
+                    self.start_ike_sa(now, peer, children);
+                }
+            }
+        }
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let sa_deadlines = self.sas.values().filter_map(|sa| self.sa_deadline(sa));
+        let peer_deadlines = self.peers.iter().filter_map(|p| p.retry_at);
+        sa_deadlines.chain(peer_deadlines).min()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Starts an IKE SA for `peer` with child `child`, or a CREATE_CHILD_SA on an
+    /// existing one. Idempotent while negotiation is in progress; after a failure the
+    /// next attempt waits for the back-off.
+    pub fn acquire(&mut self, now: Instant, peer: usize, child: usize) {
+        if self.shutting_down || peer >= self.config.peers.len() || child >= self.config.peers[peer].children.len() {
+            return;
+        }
+        if !self.peers[peer].wanted.contains(&child) {
+            self.peers[peer].wanted.push(child);
+        }
+        if let Some(spi) = self.ike_sa_of(peer) {
+            let Some(mut sa) = self.sas.remove(&spi) else { return };
+            let up = sa.children.iter().any(|c| c.child == child && !c.replaced);
+            let pending = sa.tasks.contains(&Task::CreateChild(child)) || self.child_in_flight(&sa, child);
+            if sa.is_established() && !up && !pending {
+                sa.queue(Task::CreateChild(child));
+            }
+            self.finish(sa);
+            return;
+        }
+        if self.peers[peer].retry_at.is_some_and(|t| t > now) {
+            return;
+        }
+        let children = self.peers[peer].wanted.clone();
+        self.start_ike_sa(now, peer, children);
+    }
+
+    /// Brings up every peer's IKE SA and all its children now.
+    pub fn initiate_all(&mut self, now: Instant) {
+        for peer in 0..self.config.peers.len() {
+            for child in 0..self.config.peers[peer].children.len() {
+                self.acquire(now, peer, child);
+            }
+        }
+    }
+
+    /// Counts inbound traffic for the kilobyte lifetime; crossing the soft limit
+    /// queues a rekey (RFC 7296 section 2.8).
+    pub fn child_bytes(&mut self, now: Instant, spi_in: u32, bytes: u64) {
+        let Some(spi) = self.sas.iter().find(|(_, sa)| sa.children.iter().any(|c| c.spi_in == spi_in)).map(|(k, _)| *k) else {
+            return;
+        };
+        let Some(mut sa) = self.sas.remove(&spi) else { return };
+        if let Some(c) = sa.child_by_spi_in(spi_in) {
+            c.bytes = c.bytes.saturating_add(bytes);
+            if c.kilobytes_rekey > 0 && c.bytes / 1024 >= c.kilobytes_rekey && !c.rekeying && !c.replaced {
+                c.rekeying = true;
+                sa.queue(Task::RekeyChild(spi_in));
+            }
+        }
+        self.kick(&mut sa, Some(now));
+        self.finish(sa);
+    }
+
+    /// The outbound sequence number of an SA is about to wrap: rekey it.
+    pub fn child_seq_near_wrap(&mut self, now: Instant, spi_out: u32) {
+        let Some(spi) = self.sas.iter().find(|(_, sa)| sa.children.iter().any(|c| c.spi_out == spi_out)).map(|(k, _)| *k) else {
+            return;
+        };
+        let Some(mut sa) = self.sas.remove(&spi) else { return };
+        if let Some(c) = sa.children.iter_mut().find(|c| c.spi_out == spi_out && !c.rekeying && !c.replaced) {
+            c.rekeying = true;
+            let spi_in = c.spi_in;
+            sa.queue(Task::RekeyChild(spi_in));
+        }
+        self.kick(&mut sa, Some(now));
+        self.finish(sa);
+    }
+
+    /// Deletes the SAs with `addr` and restarts failover of their peers at the first
+    /// remote.
+    pub fn clear_peer(&mut self, now: Instant, addr: IpAddr) {
+        let spis: Vec<u64> = self.sas.iter().filter(|(_, sa)| sa.remote.ip() == addr).map(|(k, _)| *k).collect();
+        let mut peers = Vec::new();
+        for spi in spis {
+            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            info!(target: "ike", "{} cleared by operator", self.tag(&sa));
+            peers.push(sa.peer);
+            self.send_delete_now(&mut sa);
+            self.ike_sa_down(&mut sa, "cleared by operator");
+        }
+        for (i, p) in self.config.peers.iter().enumerate() {
+            if p.remotes.iter().any(|r| r.addr == addr) && !peers.contains(&i) {
+                peers.push(i);
+            }
+        }
+        for peer in peers {
+            self.reset_failover(peer, "cleared by operator");
+            self.peers[peer].retry_at = Some(now);
+            self.peers[peer].backoff = RETRY_BACKOFF_MIN;
+        }
+    }
+
+    /// Sends a Delete for every IKE SA, reports every SA down and stops initiating.
+    pub fn shutdown(&mut self, _now: Instant) {
+        self.shutting_down = true;
+        let spis: Vec<u64> = self.sas.keys().copied().collect();
+        for spi in spis {
+            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            self.send_delete_now(&mut sa);
+            self.ike_sa_down(&mut sa, "shutdown");
+        }
+        for p in &mut self.peers {
+            p.retry_at = None;
+            p.wanted.clear();
+        }
+    }
+
+    pub fn ike_sas(&self, now: Instant) -> Vec<IkeSaInfo> {
+        let mut v: Vec<IkeSaInfo> = self
+            .sas
+            .values()
+            .map(|sa| sa.info(self.config.peers.get(sa.peer).map_or("", |p| p.name.as_str()), now))
+            .collect();
+        v.sort_by_key(|i| i.unique_id);
+        v
+    }
+}
+
+// Helpers shared by the exchanges.
+impl Engine {
+    /// `name[unique-id]`, the SA tag used in every log line.
+    pub(crate) fn tag(&self, sa: &IkeSa) -> String {
+        let name = self.config.peers.get(sa.peer).map_or("?", |p| p.name.as_str());
+        format!("{name}[{}] {:016x}_i {:016x}_r", sa.unique_id, sa.spi_i, sa.spi_r)
+    }
+
+    pub(crate) fn random_bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = vec![0; n];
+        self.random.fill(&mut v);
+        v
+    }
+
+    /// A fresh IKE SPI, never zero and unused locally.
+    pub(crate) fn new_ike_spi(&mut self) -> u64 {
+        loop {
+            let mut b = [0u8; 8];
+            self.random.fill(&mut b);
+            let spi = u64::from_be_bytes(b);
+            if spi != 0 && !self.sas.contains_key(&spi) {
+                return spi;
+            }
+        }
+    }
+
+    /// A fresh inbound ESP SPI; values below 256 are reserved (RFC 4303 section 2.1).
+    pub(crate) fn new_esp_spi(&mut self) -> u32 {
+        loop {
+            let mut b = [0u8; 4];
+            self.random.fill(&mut b);
+            let spi = u32::from_be_bytes(b);
+            if spi >= 256 && !self.sas.values().any(|sa| sa.children.iter().any(|c| c.spi_in == spi)) {
+                return spi;
+            }
+        }
+    }
+
+    pub(crate) fn next_unique_id(&mut self) -> u64 {
+        let id = self.next_unique_id;
+        self.next_unique_id += 1;
+        id
+    }
+
+    pub(crate) fn has_ike_sa(&self, peer: usize) -> bool {
+        self.ike_sa_of(peer).is_some()
+    }
+
+    /// The SA to use for `peer`: an established one, else one being set up.
+    pub(crate) fn ike_sa_of(&self, peer: usize) -> Option<u64> {
+        let live = |sa: &&IkeSa| sa.peer == peer && sa.state != State::Deleting;
+        self.sas
+            .values()
+            .filter(live)
+            .find(|sa| sa.is_established())
+            .or_else(|| self.sas.values().find(live))
+            .map(IkeSa::local_spi)
+    }
+
+    fn child_in_flight(&self, sa: &IkeSa, child: usize) -> bool {
+        match sa.outstanding.as_ref().map(|r| &r.pending) {
+            Some(Pending::CreateChild(c)) => c.child == child,
+            Some(Pending::Auth { first, children }) => first.as_ref().is_some_and(|c| c.child == child) || children.contains(&child),
+            Some(Pending::Init(i)) => i.children.contains(&child),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn fragment_mtu(&self, sa: &IkeSa) -> Option<usize> {
+        (self.config.fragmentation && sa.frag_supported).then_some(self.config.fragment_mtu)
+    }
+
+    fn header(sa: &IkeSa, exchange: ExchangeType, message_id: u32, response: bool) -> HeaderRepr {
+        HeaderRepr {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            next_payload: PayloadType::NONE,
+            exchange_type: exchange,
+            initiator: sa.initiator,
+            response,
+            message_id,
+            length: 0,
+        }
+    }
+
+    /// Encodes a message: in clear for IKE_SA_INIT, else inside SK (or SKF fragments).
+    fn encode(&mut self, sa: &mut IkeSa, header: &HeaderRepr, payloads: Vec<Payload>) -> Option<Vec<Vec<u8>>> {
+        if header.exchange_type == ExchangeType::IKE_SA_INIT {
+            return Some(vec![MessageRepr { header: *header, payloads }.to_vec()]);
+        }
+        let mtu = self.fragment_mtu(sa);
+        let keys = sa.keys.as_mut()?;
+        match keys.sk.protect(self.random.as_mut(), header, &payloads, mtu) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                warn!(target: "ike", "encrypting {} failed: {e}", header.exchange_type);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn push_datagrams(&mut self, sa: &IkeSa, datagrams: &[Vec<u8>]) {
+        for d in datagrams {
+            self.transmits.push_back(Transmit { local: sa.local, remote: sa.remote, payload: d.clone(), keepalive: false });
+        }
+    }
+
+    /// Sends a request with the next message ID and keeps it for retransmission.
+    pub(crate) fn send_request(&mut self, sa: &mut IkeSa, now: Instant, exchange: ExchangeType, payloads: Vec<Payload>, pending: Pending) {
+        let header = Self::header(sa, exchange, sa.next_mid, false);
+        let Some(datagrams) = self.encode(sa, &header, payloads) else { return };
+        debug!(target: "ike", "{} sending {} request mid {}", self.tag(sa), exchange, sa.next_mid);
+        self.push_datagrams(sa, &datagrams);
+        let timeout = self.request_timeout(sa, &pending, 0);
+        sa.outstanding = Some(Request { message_id: sa.next_mid, exchange, datagrams, tries: 1, next_at: now + timeout, pending });
+        sa.next_mid = sa.next_mid.wrapping_add(1);
+    }
+
+    /// Timeout before retransmission number `tries`: doubling from the configured
+    /// initial timeout, except for liveness checks, which use the DPD retry interval.
+    fn request_timeout(&self, sa: &IkeSa, pending: &Pending, tries: u32) -> Duration {
+        if matches!(pending, Pending::Dpd) {
+            if let Some(r) = self.remote_config(sa) {
+                return r.dpd.retry;
+            }
+        }
+        self.config.retransmit.initial_timeout.saturating_mul(1u32 << tries.min(16))
+    }
+
+    /// Sends a response and caches it for a retransmitted request.
+    pub(crate) fn send_response(&mut self, sa: &mut IkeSa, exchange: ExchangeType, message_id: u32, payloads: Vec<Payload>) {
+        let header = Self::header(sa, exchange, message_id, true);
+        let Some(datagrams) = self.encode(sa, &header, payloads) else { return };
+        debug!(target: "ike", "{} sending {} response mid {}", self.tag(sa), exchange, message_id);
+        self.push_datagrams(sa, &datagrams);
+        sa.last_response = Some((message_id, datagrams));
+        sa.peer_mid = message_id.wrapping_add(1);
+    }
+
+    /// Sends an unprotected error notify in reply to an IKE_SA_INIT request that has no
+    /// SA (RFC 7296 section 2.21.1).
+    pub(crate) fn send_init_error(&mut self, local: SocketAddr, remote: SocketAddr, request: &HeaderRepr, notify: NotifyType, data: Vec<u8>) {
+        let header = HeaderRepr { initiator: false, response: true, spi_r: 0, ..*request };
+        let m = MessageRepr { header, payloads: vec![Payload::notify(notify, data)] };
+        self.transmits.push_back(Transmit { local, remote, payload: m.to_vec(), keepalive: false });
+    }
+
+    pub(crate) fn remote_config(&self, sa: &IkeSa) -> Option<&crate::config::RemotePeer> {
+        self.config.peers.get(sa.peer)?.remotes.get(sa.remote_index)
+    }
+
+    /// Sends a Delete for the IKE SA without waiting for the reply, for shutdown and
+    /// operator clears where the SA goes away regardless.
+    pub(crate) fn send_delete_now(&mut self, sa: &mut IkeSa) {
+        if sa.keys.is_none() || !sa.is_established() {
+            return;
+        }
+        let header = Self::header(sa, ExchangeType::INFORMATIONAL, sa.next_mid, false);
+        let payloads = vec![Payload::Delete(rampart_wire::ike::DeleteRepr::ike())];
+        if let Some(d) = self.encode(sa, &header, payloads) {
+            self.push_datagrams(sa, &d);
+        }
+        sa.next_mid = sa.next_mid.wrapping_add(1);
+    }
+
+    /// Reports an IKE SA and its children down and marks it dead.
+    pub(crate) fn ike_sa_down(&mut self, sa: &mut IkeSa, reason: &str) {
+        for c in sa.children.drain(..) {
+            info!(target: "chd", "{} Child SA {:08x}_i {:08x}_o deleted: {reason}", format_args!("{}[{}]", self.config.peers.get(sa.peer).map_or("?", |p| p.name.as_str()), sa.unique_id), c.spi_in, c.spi_out);
+            self.events.push_back(Event::ChildSaDown { peer: sa.peer, child: c.child, spi_in: c.spi_in, spi_out: c.spi_out, reason: reason.to_string() });
+        }
+        if sa.established.is_some() {
+            info!(target: "ike", "{} IKE SA deleted: {reason}", self.tag(sa));
+            self.events.push_back(Event::IkeSaDown { peer: sa.peer, spi_i: sa.spi_i, spi_r: sa.spi_r, reason: reason.to_string() });
+        }
+        sa.dead = true;
+    }
+
+    /// Starts the next queued task when no request of ours is outstanding.
+    pub(crate) fn kick(&mut self, sa: &mut IkeSa, now: Option<Instant>) {
+        if sa.dead || sa.outstanding.is_some() || !sa.is_established() {
+            return;
+        }
+        let now = match now {
+            Some(n) => n,
+            None => sa.last_recv,
+        };
+        while sa.outstanding.is_none() && !sa.dead {
+            let Some(task) = sa.tasks.pop_front() else { return };
+            self.start_task(sa, now, task);
+        }
+    }
+
+    fn start_task(&mut self, sa: &mut IkeSa, now: Instant, task: Task) {
+        match task {
+            Task::CreateChild(child) => {
+                if !sa.children.iter().any(|c| c.child == child && !c.replaced) {
+                    self.create_child_build_i(sa, now, child, None);
+                }
+            }
+            Task::RekeyChild(spi_in) => {
+                let found = sa.children.iter().find(|c| c.spi_in == spi_in && !c.replaced).map(|c| c.child);
+                if let Some(child) = found {
+                    self.create_child_build_i(sa, now, child, Some(spi_in));
+                }
+            }
+            Task::RekeyIke => self.rekey_ike_build_i(sa, now),
+            Task::Dpd => self.informational_build_i(sa, now, Pending::Dpd),
+            Task::DeleteChild(spi_in) => {
+                if sa.children.iter().any(|c| c.spi_in == spi_in) {
+                    self.informational_build_i(sa, now, Pending::DeleteChild(vec![spi_in]));
+                }
+            }
+            Task::DeleteIke => self.informational_build_i(sa, now, Pending::DeleteIke),
+        }
+    }
+
+    /// Handles a request from the peer: in-window check, cached response for a
+    /// retransmission, decryption, then the exchange.
+    fn handle_request(&mut self, sa: &mut IkeSa, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8], header: &HeaderRepr) {
+        if header.message_id.wrapping_add(1) == sa.peer_mid {
+            if let Some((mid, datagrams)) = sa.last_response.clone() {
+                if mid == header.message_id {
+                    debug!(target: "ike", "{} retransmitted request mid {mid}, re-sending the response", self.tag(sa));
+                    self.push_datagrams(sa, &datagrams);
+                }
+            }
+            return;
+        }
+        if header.message_id != sa.peer_mid {
+            debug!(target: "ike", "{} request mid {} outside the window (expected {}), dropped", self.tag(sa), header.message_id, sa.peer_mid);
+            return;
+        }
+        let Some(payloads) = self.decrypt(sa, data, header) else { return };
+        self.update_path(sa, local, remote);
+        sa.last_recv = now;
+        if let Some(t) = critical_unknown(&payloads) {
+            warn!(target: "ike", "{} unsupported critical payload {t} from {remote}", self.tag(sa));
+            self.send_response(sa, header.exchange_type, header.message_id, vec![Payload::notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![t.0])]);
+            return;
+        }
+        match header.exchange_type {
+            ExchangeType::IKE_AUTH if sa.state == State::Connecting && !sa.initiator => self.auth_process_r(sa, now, header.message_id, payloads),
+            ExchangeType::CREATE_CHILD_SA if sa.is_established() => self.create_child_process_r(sa, now, header.message_id, payloads),
+            ExchangeType::INFORMATIONAL if sa.keys.is_some() => self.informational_process_r(sa, now, header.message_id, payloads),
+            other => {
+                warn!(target: "ike", "{} unexpected {other} request in state {}, rejected", self.tag(sa), sa.state_name());
+                self.send_response(sa, other, header.message_id, vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+            }
+        }
+    }
+
+    fn handle_response(&mut self, sa: &mut IkeSa, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8], header: &HeaderRepr) {
+        let Some(req) = sa.outstanding.as_ref() else {
+            debug!(target: "ike", "{} unsolicited response mid {}, dropped", self.tag(sa), header.message_id);
+            return;
+        };
+        if req.message_id != header.message_id || req.exchange != header.exchange_type {
+            debug!(target: "ike", "{} response mid {} does not match request mid {}, dropped", self.tag(sa), header.message_id, req.message_id);
+            return;
+        }
+        if header.exchange_type == ExchangeType::IKE_SA_INIT {
+            let msg = match MessageRepr::parse(data) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(target: "ike", "{} malformed IKE_SA_INIT response from {remote}: {e}", self.tag(sa));
+                    return;
+                }
+            };
+            let Some(Request { pending: Pending::Init(init), .. }) = sa.outstanding.take() else { return };
+            sa.last_recv = now;
+            self.init_process_i(sa, now, data, msg, init);
+            return;
+        }
+        let Some(payloads) = self.decrypt(sa, data, header) else { return };
+        self.update_path(sa, local, remote);
+        sa.last_recv = now;
+        let Some(req) = sa.outstanding.take() else { return };
+        match req.pending {
+            Pending::Init(_) => {}
+            Pending::Auth { children, first } => self.auth_process_i(sa, now, payloads, children, first),
+            Pending::CreateChild(c) => self.create_child_process_i(sa, now, payloads, c),
+            Pending::RekeyIke(r) => self.rekey_ike_process_i(sa, now, payloads, r),
+            p @ (Pending::Dpd | Pending::DeleteChild(_) | Pending::DeleteIke) => self.informational_process_i(sa, now, payloads, p),
+        }
+    }
+
+    /// After authentication a peer behind a NAT may appear from a new address or port
+    /// (RFC 7296 section 2.23); replies then go there.
+    fn update_path(&mut self, sa: &mut IkeSa, local: SocketAddr, remote: SocketAddr) {
+        if sa.remote != remote || sa.local != local {
+            if sa.keys.is_some() && (local.port() == 4500 || sa.udp_encap()) {
+                debug!(target: "ike", "{} path changed to {local} <-> {remote}", self.tag(sa));
+                sa.remote = remote;
+                sa.local = local;
+            }
+        }
+    }
+
+    /// Verifies and decrypts the SK or SKF payload of a message. Integrity failures
+    /// are dropped silently (RFC 7296 section 2.21.2); fragments are held until the
+    /// message is complete.
+    fn decrypt(&mut self, sa: &mut IkeSa, data: &[u8], header: &HeaderRepr) -> Option<Vec<Payload>> {
+        let tag = self.tag(sa);
+        let msg = match MessageRepr::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(target: "ike", "{tag} malformed {} from {}: {e}", header.exchange_type, sa.remote);
+                return None;
+            }
+        };
+        let keys = sa.keys.as_ref()?;
+        let (first, plaintext) = match msg.payloads.last() {
+            Some(Payload::Sk(sk)) => {
+                let plain = keys.sk.unprotect(data, sk.body.len()).map_err(|e| debug!(target: "ike", "{tag} SK payload rejected: {e}")).ok()?;
+                (sk.first_payload, plain)
+            }
+            Some(Payload::Skf(f)) => {
+                let plain = keys.sk.unprotect(data, f.body.len()).map_err(|e| debug!(target: "ike", "{tag} SKF payload rejected: {e}")).ok()?;
+                let fresh = !matches!(&sa.reassembly, Some(r) if r.message_id == header.message_id && r.response == header.response);
+                if fresh {
+                    sa.reassembly = crate::crypt::Reassembly::new(header.message_id, header.response, f.total_fragments);
+                }
+                let r = sa.reassembly.as_mut()?;
+                let (first, joined) = r.add(f.fragment_number, f.total_fragments, f.first_payload, plain)?;
+                sa.reassembly = None;
+                (first, joined)
+            }
+            _ => {
+                warn!(target: "ike", "{tag} {} without an Encrypted payload from {}, dropped", header.exchange_type, sa.remote);
+                return None;
+            }
+        };
+        match rampart_wire::ike::parse_chain(first, &plaintext, 0) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                warn!(target: "ike", "{tag} malformed encrypted payloads from {}: {e}", sa.remote);
+                if !header.response {
+                    self.send_response(sa, header.exchange_type, header.message_id, vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+                }
+                None
+            }
+        }
+    }
+
+    fn sa_deadline(&self, sa: &IkeSa) -> Option<Instant> {
+        let mut deadlines = Vec::with_capacity(6);
+        if let Some(r) = &sa.outstanding {
+            deadlines.push(r.next_at);
+        }
+        if sa.state == State::Connecting && !sa.initiator {
+            deadlines.push(sa.created + HALF_OPEN_TIMEOUT);
+        }
+        if sa.is_established() {
+            if sa.outstanding.is_none() && !sa.tasks.is_empty() {
+                deadlines.push(sa.last_recv);
+            }
+            if let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval) {
+                if sa.outstanding.is_none() {
+                    deadlines.push(sa.last_recv + interval);
+                }
+            }
+            deadlines.extend(sa.rekey_at);
+            deadlines.extend(sa.keepalive_at);
+            deadlines.extend(sa.children.iter().filter(|c| !c.rekeying && !c.replaced).map(|c| c.rekey_at));
+        }
+        deadlines.into_iter().min()
+    }
+
+    fn sa_timers(&mut self, sa: &mut IkeSa, now: Instant) {
+        if sa.state == State::Connecting && !sa.initiator && now >= sa.created + HALF_OPEN_TIMEOUT {
+            debug!(target: "ike", "{} half-open IKE SA timed out", self.tag(sa));
+            sa.dead = true;
+            return;
+        }
+        self.retransmit(sa, now);
+        if sa.dead || !sa.is_established() {
+            return;
+        }
+        if sa.outstanding.is_none() && sa.tasks.is_empty() {
+            if let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval) {
+                if now >= sa.last_recv + interval {
+                    sa.queue(Task::Dpd);
+                }
+            }
+        }
+        if sa.rekey_at.is_some_and(|t| now >= t) {
+            sa.rekey_at = None;
+            sa.queue(Task::RekeyIke);
+        }
+        let due: Vec<u32> = sa.children.iter().filter(|c| !c.rekeying && !c.replaced && now >= c.rekey_at).map(|c| c.spi_in).collect();
+        for spi in due {
+            if let Some(c) = sa.child_by_spi_in(spi) {
+                c.rekeying = true;
+            }
+            sa.queue(Task::RekeyChild(spi));
+        }
+        if sa.keepalive_at.is_some_and(|t| now >= t) {
+            sa.keepalive_at = Some(now + KEEPALIVE_INTERVAL);
+            self.transmits.push_back(Transmit { local: sa.local, remote: sa.remote, payload: vec![0xff], keepalive: true });
+        }
+    }
+
+    /// Re-sends the outstanding request with exponential back-off, and gives up after
+    /// the configured number of tries (RFC 7296 section 2.4).
+    fn retransmit(&mut self, sa: &mut IkeSa, now: Instant) {
+        let Some(req) = sa.outstanding.as_ref() else { return };
+        if now < req.next_at {
+            return;
+        }
+        if req.tries >= self.config.retransmit.max_tries {
+            let what = req.exchange;
+            let dpd = matches!(req.pending, Pending::Dpd);
+            warn!(target: "ike", "{} {what} request timed out after {} tries, peer {} unreachable", self.tag(sa), req.tries, sa.remote);
+            let reason = if dpd { "dead peer detected" } else { "retransmission limit reached" };
+            self.events.push_back(Event::Failure { peer: Some(sa.peer), remote: sa.remote, reason: format!("{what} {reason}") });
+            self.ike_sa_failed(sa, now, reason, true);
+            return;
+        }
+        let datagrams = req.datagrams.clone();
+        let tries = req.tries;
+        let timeout = self.request_timeout(sa, &req.pending, tries);
+        debug!(target: "ike", "{} retransmitting {} mid {} (try {})", self.tag(sa), req.exchange, req.message_id, tries + 1);
+        self.push_datagrams(sa, &datagrams);
+        if let Some(req) = sa.outstanding.as_mut() {
+            req.tries += 1;
+            req.next_at = now + timeout;
+        }
+    }
+
+    /// Tears an IKE SA down after a failure. With `failover` and our side the
+    /// initiator, the peer moves to its next remote (crypto map `set peer A B`) and a
+    /// new attempt is scheduled.
+    pub(crate) fn ike_sa_failed(&mut self, sa: &mut IkeSa, now: Instant, reason: &str, failover: bool) {
+        let peer = sa.peer;
+        self.ike_sa_down(sa, reason);
+        if self.shutting_down || peer >= self.peers.len() {
+            return;
+        }
+        if failover && sa.initiator {
+            self.switch_remote(peer, now, reason);
+        } else if !self.peers[peer].wanted.is_empty() && sa.initiator {
+            let st = &mut self.peers[peer];
+            st.retry_at = Some(now + st.backoff);
+            st.backoff = (st.backoff * 2).min(RETRY_BACKOFF_MAX);
+        }
+    }
+
+    /// Moves `peer` to its next remote (wrapping) and schedules a new attempt. The
+    /// attempt waits for the back-off once every remote has failed in a row.
+    fn switch_remote(&mut self, peer: usize, now: Instant, reason: &str) {
+        let remotes = &self.config.peers[peer].remotes;
+        if remotes.is_empty() {
+            return;
+        }
+        let st = &mut self.peers[peer];
+        let from = st.active.min(remotes.len() - 1);
+        let to = (from + 1) % remotes.len();
+        st.active = to;
+        let wrapped = to == 0;
+        if wrapped {
+            st.retry_at = Some(now + st.backoff);
+            st.backoff = (st.backoff * 2).min(RETRY_BACKOFF_MAX);
+        } else {
+            st.retry_at = Some(now);
+        }
+        if from != to {
+            let (a, b) = (remotes[from].addr, remotes[to].addr);
+            warn!(target: "ike", "{}: peer {a} failed ({reason}), switching to {b}", self.config.peers[peer].name);
+            self.events.push_back(Event::PeerSwitched { peer, from: a, to: b, reason: reason.to_string() });
+        }
+    }
+
+    /// Returns `peer` to its first remote.
+    pub(crate) fn reset_failover(&mut self, peer: usize, reason: &str) {
+        let Some(p) = self.config.peers.get(peer) else { return };
+        let st = &mut self.peers[peer];
+        if st.active != 0 && st.active < p.remotes.len() {
+            let (from, to) = (p.remotes[st.active].addr, p.remotes[0].addr);
+            st.active = 0;
+            info!(target: "ike", "{}: failover reset to first peer {to}", p.name);
+            self.events.push_back(Event::PeerSwitched { peer, from, to, reason: reason.to_string() });
+        }
+    }
+
+    /// A successful IKE SA resets the retry back-off.
+    pub(crate) fn peer_succeeded(&mut self, peer: usize) {
+        if let Some(st) = self.peers.get_mut(peer) {
+            st.backoff = RETRY_BACKOFF_MIN;
+            st.retry_at = None;
+        }
+    }
+}
+
+/// The type of the first unknown payload with the critical bit set, if any.
+pub(crate) fn critical_unknown(payloads: &[Payload]) -> Option<PayloadType> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Unknown { payload_type, critical: true, .. } => Some(*payload_type),
+        _ => None,
+    })
+}

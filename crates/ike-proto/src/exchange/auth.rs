@@ -1,0 +1,270 @@
+//! IKE_AUTH (RFC 7296 section 1.2) with pre-shared keys (section 2.15) and the first
+//! Child SA. A child refused inside an otherwise good IKE_AUTH keeps the IKE SA.
+
+use std::time::Instant;
+
+use rampart_crypto::auth::{psk_auth, verify_psk_auth};
+use rampart_wire::ike::{AuthMethod, AuthRepr, ExchangeType, IdRepr, NotifyType, Payload};
+use tracing::{info, warn};
+
+use super::child::{ChildParams, find_sa, find_ts};
+use super::init::{error_notify, find_notify};
+use crate::config::Identity;
+use crate::engine::{Engine, KEEPALIVE_INTERVAL};
+use crate::event::Event;
+use crate::identity;
+use crate::proposal;
+use crate::sa::{ChildRequest, IkeSa, Pending, State, Task};
+
+fn find_id_i(payloads: &[Payload]) -> Option<&IdRepr> {
+    payloads.iter().find_map(|p| if let Payload::IdI(i) = p { Some(i) } else { None })
+}
+
+fn find_id_r(payloads: &[Payload]) -> Option<&IdRepr> {
+    payloads.iter().find_map(|p| if let Payload::IdR(i) = p { Some(i) } else { None })
+}
+
+fn find_auth(payloads: &[Payload]) -> Option<&AuthRepr> {
+    payloads.iter().find_map(|p| if let Payload::Auth(a) = p { Some(a) } else { None })
+}
+
+impl Engine {
+    /// Sends IKE_AUTH: IDi, AUTH, INITIAL_CONTACT on the first IKE SA to this remote,
+    /// and the first child's SA and selectors.
+    pub(crate) fn auth_build_i(&mut self, sa: &mut IkeSa, now: Instant, mut children: Vec<usize>) {
+        let Some(pc) = self.config.peers.get(sa.peer) else { return };
+        let Some(remote) = pc.remotes.get(sa.remote_index) else { return };
+        let local_psk = remote.local_psk.clone();
+        let local_id = identity::local_identity(&pc.local_identity, pc.local_addr);
+        let id = identity::to_wire(&local_id);
+        let Some(keys) = sa.keys.as_ref() else { return };
+        let auth = match psk_auth(keys.prf, local_psk.as_bytes(), &sa.init.request, &sa.init.nonce_r, &keys.sk_pi, &id.to_body()) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(target: "ike", "{} computing AUTH failed: {e}", self.tag(sa));
+                self.ike_sa_failed(sa, now, "AUTH computation failed", false);
+                return;
+            }
+        };
+        let mut payloads = vec![Payload::IdI(id), Payload::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE, data: auth.to_vec() })];
+        let first_contact = !self.peers[sa.peer].contacted.get(sa.remote_index).copied().unwrap_or(true);
+        if first_contact {
+            payloads.push(Payload::notify(NotifyType::INITIAL_CONTACT, Vec::new()));
+        }
+        let first = if children.is_empty() { None } else { Some(children.remove(0)) };
+        let request = first.and_then(|c| self.child_request(sa.peer, c, None, false));
+        if let Some(r) = &request {
+            payloads.extend(self.child_payloads(sa.peer, r, false));
+        }
+        sa.local_id = Some(local_id);
+        self.send_request(sa, now, ExchangeType::IKE_AUTH, payloads, Pending::Auth { children, first: request });
+    }
+
+    /// Handles the IKE_AUTH request as responder.
+    pub(crate) fn auth_process_r(&mut self, sa: &mut IkeSa, now: Instant, mid: u32, payloads: Vec<Payload>) {
+        let tag = self.tag(sa);
+        let (Some(id_i), Some(auth)) = (find_id_i(&payloads), find_auth(&payloads)) else {
+            warn!(target: "ike", "{tag} IKE_AUTH from {} lacks IDi or AUTH", sa.remote);
+            self.send_response(sa, ExchangeType::IKE_AUTH, mid, vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+            sa.dead = true;
+            return;
+        };
+        let Some(remote) = self.remote_config(sa).cloned() else { return };
+        let Some(keys) = sa.keys.as_ref() else { return };
+        let peer_identity = identity::from_wire(id_i);
+        let authentic = auth.method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE
+            && verify_psk_auth(keys.prf, remote.remote_psk.as_bytes(), &sa.init.request, &sa.init.nonce_r, &keys.sk_pi, &id_i.to_body(), &auth.data);
+        let reason = if !authentic {
+            Some(format!("AUTH from {} (IDi {}) does not verify with the remote pre-shared key of tunnel-group {}", sa.remote, identity::describe(id_i), remote.tunnel_group))
+        } else if !identity::validate(&remote, peer_identity.as_ref()) {
+            Some(format!("IDi {} from {} fails peer-id-validate of tunnel-group {}", identity::describe(id_i), sa.remote, remote.tunnel_group))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            warn!(target: "ike", "{tag} authentication failed: {reason}");
+            self.failure(sa, &reason);
+            self.send_response(sa, ExchangeType::IKE_AUTH, mid, vec![Payload::notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())]);
+            sa.dead = true;
+            return;
+        }
+        let Some(pc) = self.config.peers.get(sa.peer) else { return };
+        let local_id = identity::local_identity(&pc.local_identity, pc.local_addr);
+        let id_r = identity::to_wire(&local_id);
+        let our_auth = match psk_auth(keys.prf, remote.local_psk.as_bytes(), &sa.init.response, &sa.init.nonce_i, &keys.sk_pr, &id_r.to_body()) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(target: "ike", "{tag} computing AUTH failed: {e}");
+                return;
+            }
+        };
+        sa.local_id = Some(local_id);
+        sa.remote_id = peer_identity;
+        let mut reply = vec![Payload::IdR(id_r), Payload::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE, data: our_auth.to_vec() })];
+        if find_notify(&payloads, NotifyType::INITIAL_CONTACT).is_some() {
+            self.initial_contact(sa);
+        }
+        self.ike_established(sa, now);
+        if find_sa(&payloads).is_some() {
+            match self.child_select_r(sa, &payloads, None, None) {
+                Ok(acc) => {
+                    let spi_in = self.new_esp_spi();
+                    let nonce_i = sa.init.nonce_i.clone();
+                    let nonce_r = sa.init.nonce_r.clone();
+                    let params = ChildParams {
+                        child: acc.child,
+                        chosen: acc.chosen,
+                        spi_in,
+                        local_ts: acc.local_ts.clone(),
+                        remote_ts: acc.remote_ts.clone(),
+                        nonce_i: &nonce_i,
+                        nonce_r: &nonce_r,
+                        shared: None,
+                        exchange_initiator: false,
+                        replaces: None,
+            rekey_of: None,
+                    };
+                    if self.install_child(sa, now, params) {
+                        reply.push(Payload::Sa(proposal::esp_reply(&acc.chosen, spi_in)));
+                        reply.push(Payload::TsI(crate::selector::to_wire(&acc.remote_ts)));
+                        reply.push(Payload::TsR(crate::selector::to_wire(&acc.local_ts)));
+                    } else {
+                        reply.push(Payload::notify(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
+                    }
+                }
+                Err((n, data)) => {
+                    let reason = format!("Child SA in IKE_AUTH from {} refused with {n}", sa.remote);
+                    self.failure(sa, &reason);
+                    // INVALID_KE_PAYLOAD cannot apply to IKE_AUTH, which has no KE.
+                    let n = if n == NotifyType::INVALID_KE_PAYLOAD { NotifyType::NO_PROPOSAL_CHOSEN } else { n };
+                    let data = if n == NotifyType::NO_PROPOSAL_CHOSEN { Vec::new() } else { data };
+                    reply.push(Payload::notify(n, data));
+                }
+            }
+        }
+        self.send_response(sa, ExchangeType::IKE_AUTH, mid, reply);
+    }
+
+    /// Handles the IKE_AUTH response as initiator.
+    pub(crate) fn auth_process_i(&mut self, sa: &mut IkeSa, now: Instant, payloads: Vec<Payload>, children: Vec<usize>, first: Option<ChildRequest>) {
+        let tag = self.tag(sa);
+        let (Some(id_r), Some(auth)) = (find_id_r(&payloads), find_auth(&payloads)) else {
+            let reason = match error_notify(&payloads) {
+                Some(n) => format!("peer {} rejected IKE_AUTH with {}", sa.remote, n.notify_type),
+                None => format!("IKE_AUTH response from {} lacks IDr or AUTH", sa.remote),
+            };
+            let sent = sa.local_id.as_ref().map(|i| identity::describe(&identity::to_wire(i))).unwrap_or_default();
+            warn!(target: "ike", "{tag} {reason} (we sent IDi {sent})");
+            self.failure(sa, &reason);
+            self.ike_sa_failed(sa, now, &reason, true);
+            return;
+        };
+        let Some(remote) = self.remote_config(sa).cloned() else { return };
+        let Some(keys) = sa.keys.as_ref() else { return };
+        let peer_identity = identity::from_wire(id_r);
+        let authentic = auth.method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE
+            && verify_psk_auth(keys.prf, remote.remote_psk.as_bytes(), &sa.init.response, &sa.init.nonce_i, &keys.sk_pr, &id_r.to_body(), &auth.data);
+        let reason = if !authentic {
+            Some(format!("AUTH from {} (IDr {}) does not verify with the remote pre-shared key of tunnel-group {}", sa.remote, identity::describe(id_r), remote.tunnel_group))
+        } else if !identity::validate(&remote, peer_identity.as_ref()) {
+            Some(format!("IDr {} from {} fails peer-id-validate of tunnel-group {}", identity::describe(id_r), sa.remote, remote.tunnel_group))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            warn!(target: "ike", "{tag} authentication failed: {reason}");
+            self.failure(sa, &reason);
+            self.ike_sa_failed(sa, now, &reason, true);
+            return;
+        }
+        sa.remote_id = peer_identity;
+        if let Some(c) = self.peers[sa.peer].contacted.get_mut(sa.remote_index) {
+            *c = true;
+        }
+        self.ike_established(sa, now);
+        if let Some(req) = first {
+            self.auth_child_i(sa, now, &payloads, req);
+        }
+        for c in children {
+            sa.queue(Task::CreateChild(c));
+        }
+    }
+
+    /// The first child's outcome in the IKE_AUTH response.
+    fn auth_child_i(&mut self, sa: &mut IkeSa, now: Instant, payloads: &[Payload], req: ChildRequest) {
+        let tag = self.tag(sa);
+        let Some(cc) = self.config.peers.get(sa.peer).and_then(|p| p.children.get(req.child)).cloned() else { return };
+        let accepted = match (find_sa(payloads), find_ts(payloads)) {
+            (Some(reply), Some((tsi, tsr))) => proposal::accept_esp(&cc.proposals, reply, None).filter(|_| Self::child_ts_accepted(&req, &tsi, &tsr)).map(|c| (c, tsi, tsr)),
+            _ => None,
+        };
+        let Some((chosen, tsi, tsr)) = accepted else {
+            let why = error_notify(payloads).map_or_else(|| "an invalid SA or TS reply".to_string(), |n| n.notify_type.to_string());
+            let reason = format!(
+                "Child SA {} {} ({}) refused by {} with {why}; proposed TSi {:?} TSr {:?}",
+                cc.crypto_map, cc.sequence, cc.ace, sa.remote, req.local_ts, req.remote_ts
+            );
+            warn!(target: "chd", "{tag} {reason}; IKE SA kept");
+            self.failure(sa, &reason);
+            return;
+        };
+        let nonce_i = sa.init.nonce_i.clone();
+        let nonce_r = sa.init.nonce_r.clone();
+        let params = ChildParams {
+            child: req.child,
+            chosen,
+            spi_in: req.spi_in,
+            local_ts: tsi,
+            remote_ts: tsr,
+            nonce_i: &nonce_i,
+            nonce_r: &nonce_r,
+            shared: None,
+            exchange_initiator: true,
+            replaces: None,
+            rekey_of: None,
+        };
+        self.install_child(sa, now, params);
+    }
+
+    /// Marks the IKE SA established: timers, SA-up event, the signed octets dropped.
+    fn ike_established(&mut self, sa: &mut IkeSa, now: Instant) {
+        sa.state = State::Established;
+        sa.established = Some(now);
+        sa.last_recv = now;
+        sa.init.request = Vec::new();
+        sa.init.response = Vec::new();
+        if let Some(c) = sa.chosen {
+            let mut j = [0u8; 1];
+            self.random.fill(&mut j);
+            sa.rekey_at = Some(now + super::child::rekey_delay(c.lifetime, j[0]));
+        }
+        if sa.nat_local {
+            sa.keepalive_at = Some(now + KEEPALIVE_INTERVAL);
+        }
+        self.peer_succeeded(sa.peer);
+        let name = self.config.peers.get(sa.peer).map_or("", |p| p.name.as_str()).to_string();
+        info!(
+            target: "ike",
+            "{} IKE SA established between {} and {} ({} {}), {}",
+            self.tag(sa),
+            sa.local,
+            sa.remote,
+            sa.local_id.as_ref().map(Identity::to_string).unwrap_or_default(),
+            sa.remote_id.as_ref().map(Identity::to_string).unwrap_or_default(),
+            sa.chosen.map(|c| proposal::describe(&proposal::ike_reply(&c, None))).unwrap_or_default()
+        );
+        self.events.push_back(Event::IkeSaUp { peer: sa.peer, info: sa.info(&name, now) });
+    }
+
+    /// INITIAL_CONTACT: the peer lost its state, so every other IKE SA with it goes
+    /// (RFC 7296 section 2.4).
+    fn initial_contact(&mut self, sa: &IkeSa) {
+        let stale: Vec<u64> = self.sas.iter().filter(|(_, o)| o.peer == sa.peer && o.remote.ip() == sa.remote.ip() && o.is_established()).map(|(k, _)| *k).collect();
+        for spi in stale {
+            if let Some(mut old) = self.sas.remove(&spi) {
+                info!(target: "ike", "{} replaced after INITIAL_CONTACT from {}", self.tag(&old), sa.remote);
+                self.ike_sa_down(&mut old, "INITIAL_CONTACT from peer");
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! INFORMATIONAL (RFC 7296 section 1.4): liveness checks, Delete of Child and IKE SAs.
+
+use std::time::Instant;
+
+use rampart_wire::ike::{DeleteRepr, ExchangeType, Payload, ProtocolId};
+use tracing::{debug, info};
+
+use crate::engine::Engine;
+use crate::sa::{IkeSa, Pending, State};
+
+impl Engine {
+    pub(crate) fn informational_build_i(&mut self, sa: &mut IkeSa, now: Instant, pending: Pending) {
+        let payloads = match &pending {
+            Pending::Dpd => {
+                debug!(target: "ike", "{} sending liveness check", self.tag(sa));
+                Vec::new()
+            }
+            Pending::DeleteChild(spis) => {
+                info!(target: "chd", "{} deleting Child SA {:08x?}", self.tag(sa), spis);
+                vec![Payload::Delete(DeleteRepr::esp(spis))]
+            }
+            Pending::DeleteIke => {
+                info!(target: "ike", "{} deleting IKE SA", self.tag(sa));
+                sa.state = State::Deleting;
+                vec![Payload::Delete(DeleteRepr::ike())]
+            }
+            _ => return,
+        };
+        self.send_request(sa, now, ExchangeType::INFORMATIONAL, payloads, pending);
+    }
+
+    pub(crate) fn informational_process_r(&mut self, sa: &mut IkeSa, _now: Instant, mid: u32, payloads: Vec<Payload>) {
+        let mut reply_spis = Vec::new();
+        let mut delete_ike = false;
+        for p in &payloads {
+            let Payload::Delete(d) = p else { continue };
+            match d.protocol_id {
+                ProtocolId::IKE => delete_ike = true,
+                ProtocolId::ESP | ProtocolId::AH => {
+                    for spi in &d.spis {
+                        let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else { continue };
+                        let spi_out = u32::from_be_bytes(b);
+                        let Some(c) = sa.children.iter().find(|c| c.spi_out == spi_out) else { continue };
+                        let spi_in = c.spi_in;
+                        reply_spis.push(spi_in);
+                        self.remove_child(sa, spi_in, "deleted by peer");
+                    }
+                }
+                _ => {}
+            }
+        }
+        if delete_ike {
+            info!(target: "ike", "{} IKE SA deleted by peer {}", self.tag(sa), sa.remote);
+            self.send_response(sa, ExchangeType::INFORMATIONAL, mid, Vec::new());
+            self.ike_sa_down(sa, "deleted by peer");
+            return;
+        }
+        let reply = if reply_spis.is_empty() { Vec::new() } else { vec![Payload::Delete(DeleteRepr::esp(&reply_spis))] };
+        self.send_response(sa, ExchangeType::INFORMATIONAL, mid, reply);
+    }
+
+    pub(crate) fn informational_process_i(&mut self, sa: &mut IkeSa, _now: Instant, _payloads: Vec<Payload>, pending: Pending) {
+        match pending {
+            Pending::DeleteChild(spis) => {
+                for spi in spis {
+                    self.remove_child(sa, spi, "deleted");
+                }
+            }
+            Pending::DeleteIke => self.ike_sa_down(sa, "deleted"),
+            _ => {}
+        }
+    }
+}

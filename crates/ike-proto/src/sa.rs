@@ -1,0 +1,280 @@
+//! IKE SA and Child SA state.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rampart_crypto::alg::{DhGroup, Encr, Integ, Prf};
+use rampart_crypto::dh::KeyExchange;
+use rampart_wire::ike::ExchangeType;
+use zeroize::Zeroizing;
+
+use crate::config::{Identity, TrafficSelector};
+use crate::crypt::{Reassembly, SkCipher};
+use crate::event::{ChildSaInfo, IkeSaInfo};
+use crate::proposal::IkeChosen;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// IKE_SA_INIT or IKE_AUTH in progress.
+    Connecting,
+    Established,
+    /// A Delete for the IKE SA was sent; waiting for the reply.
+    Deleting,
+}
+
+/// Key material kept after IKE_AUTH: SK_d for Child SAs and rekeys, and the SK
+/// ciphers. SK_pi/SK_pr are needed only until AUTH is verified.
+pub(crate) struct SaKeys {
+    pub prf: Prf,
+    pub sk_d: Zeroizing<Vec<u8>>,
+    pub sk_pi: Zeroizing<Vec<u8>>,
+    pub sk_pr: Zeroizing<Vec<u8>>,
+    pub sk: SkCipher,
+}
+
+/// Data from IKE_SA_INIT that IKE_AUTH signs (RFC 7296 section 2.15).
+#[derive(Default)]
+pub(crate) struct InitMessages {
+    pub nonce_i: Vec<u8>,
+    pub nonce_r: Vec<u8>,
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
+}
+
+/// A Child SA to create in a request we sent: what we offered, kept until the reply.
+pub(crate) struct ChildRequest {
+    pub child: usize,
+    pub spi_in: u32,
+    pub nonce: Vec<u8>,
+    pub ke: Option<KeyExchange>,
+    /// Inbound SPI of the Child SA this request rekeys.
+    pub rekeys: Option<u32>,
+    pub local_ts: Vec<TrafficSelector>,
+    pub remote_ts: Vec<TrafficSelector>,
+    /// One retry after INVALID_KE_PAYLOAD.
+    pub ke_retried: bool,
+}
+
+/// An IKE SA rekey we initiated (RFC 7296 section 2.18).
+pub(crate) struct IkeRekeyRequest {
+    pub new_spi: u64,
+    pub nonce: Vec<u8>,
+    pub ke: KeyExchange,
+}
+
+/// State of IKE_SA_INIT as initiator.
+pub(crate) struct InitRequest {
+    pub ke: KeyExchange,
+    pub cookie: Option<Vec<u8>>,
+    pub ke_retried: bool,
+    /// Children to create: the first in IKE_AUTH, the rest with CREATE_CHILD_SA.
+    pub children: Vec<usize>,
+}
+
+/// What an outstanding request of ours is about.
+pub(crate) enum Pending {
+    Init(InitRequest),
+    Auth { children: Vec<usize>, first: Option<ChildRequest> },
+    CreateChild(ChildRequest),
+    RekeyIke(IkeRekeyRequest),
+    Dpd,
+    DeleteChild(Vec<u32>),
+    DeleteIke,
+}
+
+/// Our request waiting for its response, with what is needed to retransmit it.
+pub(crate) struct Request {
+    pub message_id: u32,
+    pub exchange: ExchangeType,
+    pub datagrams: Vec<Vec<u8>>,
+    pub tries: u32,
+    pub next_at: Instant,
+    pub pending: Pending,
+}
+
+/// Work queued until no request of ours is outstanding (window size 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Task {
+    CreateChild(usize),
+    RekeyChild(u32),
+    RekeyIke,
+    Dpd,
+    DeleteChild(u32),
+    DeleteIke,
+}
+
+pub(crate) struct ChildSa {
+    pub child: usize,
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub encr: Encr,
+    pub integ: Option<Integ>,
+    pub pfs: Option<DhGroup>,
+    pub local_ts: Vec<TrafficSelector>,
+    pub remote_ts: Vec<TrafficSelector>,
+    pub established: Instant,
+    pub lifetime: Duration,
+    pub rekey_at: Instant,
+    /// Inbound kilobytes after which a rekey starts (90 % of the configured limit).
+    pub kilobytes_rekey: u64,
+    pub bytes: u64,
+    /// A rekey of this SA is queued or running.
+    pub rekeying: bool,
+    /// Replaced by a rekey; deleted once the Delete exchange completes.
+    pub replaced: bool,
+    /// For an SA created by a rekey: the old SA's inbound SPI, whether we initiated
+    /// that exchange, and the lowest of its two nonces (RFC 7296 section 2.8.1).
+    pub rekey_of: Option<(u32, bool, Vec<u8>)>,
+}
+
+impl ChildSa {
+    pub fn info(&self, now: Instant) -> ChildSaInfo {
+        ChildSaInfo {
+            child: self.child,
+            spi_in: self.spi_in,
+            spi_out: self.spi_out,
+            local_ts: self.local_ts.clone(),
+            remote_ts: self.remote_ts.clone(),
+            encr: self.encr,
+            integ: self.integ,
+            pfs_group: self.pfs,
+            lifetime_secs: self.lifetime.as_secs(),
+            established_secs: now.saturating_duration_since(self.established).as_secs(),
+        }
+    }
+}
+
+pub(crate) struct IkeSa {
+    pub unique_id: u64,
+    pub peer: usize,
+    pub remote_index: usize,
+    /// We are the original initiator (RFC 7296 section 2.2).
+    pub initiator: bool,
+    pub spi_i: u64,
+    pub spi_r: u64,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub state: State,
+    pub chosen: Option<IkeChosen>,
+    pub keys: Option<SaKeys>,
+    pub init: InitMessages,
+    pub local_id: Option<Identity>,
+    pub remote_id: Option<Identity>,
+    /// Message ID of our next request.
+    pub next_mid: u32,
+    /// Message ID expected in the peer's next request.
+    pub peer_mid: u32,
+    pub outstanding: Option<Request>,
+    /// Our last response and its message ID, re-sent for a retransmitted request.
+    pub last_response: Option<(u32, Vec<Vec<u8>>)>,
+    pub tasks: VecDeque<Task>,
+    pub children: Vec<ChildSa>,
+    pub nat_local: bool,
+    pub nat_remote: bool,
+    pub frag_supported: bool,
+    pub created: Instant,
+    pub established: Option<Instant>,
+    pub last_recv: Instant,
+    pub rekey_at: Option<Instant>,
+    pub keepalive_at: Option<Instant>,
+    pub reassembly: Option<Reassembly>,
+    /// Set when the SA is to be removed after the current step.
+    pub dead: bool,
+}
+
+impl IkeSa {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(unique_id: u64, peer: usize, remote_index: usize, initiator: bool, spi_i: u64, spi_r: u64, local: SocketAddr, remote: SocketAddr, now: Instant) -> IkeSa {
+        IkeSa {
+            unique_id,
+            peer,
+            remote_index,
+            initiator,
+            spi_i,
+            spi_r,
+            local,
+            remote,
+            state: State::Connecting,
+            chosen: None,
+            keys: None,
+            init: InitMessages::default(),
+            local_id: None,
+            remote_id: None,
+            next_mid: 0,
+            peer_mid: 0,
+            outstanding: None,
+            last_response: None,
+            tasks: VecDeque::new(),
+            children: Vec::new(),
+            nat_local: false,
+            nat_remote: false,
+            frag_supported: false,
+            created: now,
+            established: None,
+            last_recv: now,
+            rekey_at: None,
+            keepalive_at: None,
+            reassembly: None,
+            dead: false,
+        }
+    }
+
+    pub fn local_spi(&self) -> u64 {
+        if self.initiator { self.spi_i } else { self.spi_r }
+    }
+
+    pub fn udp_encap(&self) -> bool {
+        self.nat_local || self.nat_remote
+    }
+
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
+    /// Queues a task unless an equal one is already waiting.
+    pub fn queue(&mut self, task: Task) {
+        if !self.tasks.contains(&task) {
+            self.tasks.push_back(task);
+        }
+    }
+
+    pub fn child_by_spi_in(&mut self, spi: u32) -> Option<&mut ChildSa> {
+        self.children.iter_mut().find(|c| c.spi_in == spi)
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Connecting => "CONNECTING",
+            State::Established if matches!(self.outstanding.as_ref().map(|r| &r.pending), Some(Pending::RekeyIke(_))) => "REKEYING",
+            State::Established => "READY",
+            State::Deleting => "DELETING",
+        }
+    }
+
+    pub fn info(&self, peer_name: &str, now: Instant) -> IkeSaInfo {
+        let chosen = self.chosen;
+        IkeSaInfo {
+            peer: self.peer,
+            peer_name: peer_name.to_string(),
+            unique_id: self.unique_id,
+            local: self.local,
+            remote: self.remote,
+            initiator: self.initiator,
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            state: self.state_name().to_string(),
+            encr: chosen.map_or(Encr::Null, |c| c.suite.encr),
+            integ: chosen.and_then(|c| c.suite.integ),
+            prf: chosen.map_or(Prf::HmacSha1, |c| c.suite.prf),
+            dh_group: chosen.map_or(DhGroup::Modp768, |c| c.dh),
+            local_id: self.local_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            remote_id: self.remote_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            lifetime_secs: chosen.map_or(0, |c| c.lifetime.as_secs()),
+            established_secs: self.established.map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+            nat_detected_local: self.nat_local,
+            nat_detected_remote: self.nat_remote,
+            children: self.children.iter().filter(|c| !c.replaced).map(|c| c.info(now)).collect(),
+        }
+    }
+}
