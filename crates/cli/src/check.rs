@@ -1,9 +1,78 @@
+//! `rampart check`: parse an ASA configuration, resolve it and run the checks.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use rampart_asa::{CheckOptions, Profile, Severity};
 
-pub fn main(_args: Args) -> ExitCode {
-    eprintln!("rampart: this subcommand is not implemented yet");
-    ExitCode::from(2)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    /// Zscaler ZIA IPsec tunnels, as in Zscaler's ASA 55xx guide.
+    Zscaler,
+}
+
+#[derive(clap::Args)]
+#[command(after_help = "Exit status:\n  0  no errors and no warnings (notes may be printed)\n  1  warnings, no errors\n  2  errors, or the file cannot be read")]
+pub struct Args {
+    /// ASA configuration file (`show running-config` output or typed CLI lines).
+    file: PathBuf,
+    /// Add the checks of a provider profile.
+    #[arg(long, value_enum)]
+    profile: Option<ProfileArg>,
+    /// Expected throughput through the tunnels, in Mbit/s: reports how many tunnels
+    /// are needed at 400 Mbit/s per public source address.
+    #[arg(long, value_name = "N")]
+    expected_mbps: Option<u32>,
+    /// Reject every command that rampart does not model (by default they are kept
+    /// and listed in one note).
+    #[arg(long)]
+    strict: bool,
+    /// Output format: text diagnostics, or JSON with diagnostics and a model summary.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    let loaded = match rampart_asa::load_file(&args.file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rampart: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = CheckOptions {
+        profile: if args.profile == Some(ProfileArg::Zscaler) { Profile::Zscaler } else { Profile::Generic },
+        expected_mbps: args.expected_mbps,
+        strict: args.strict,
+    };
+    let mut diagnostics = loaded.diagnostics.clone();
+    diagnostics.extend(rampart_asa::check(&loaded, &opts));
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+    match args.format {
+        Format::Json => {
+            let json = loaded.json_with(&diagnostics);
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
+        Format::Text => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", loaded.render(&diagnostics, color));
+            let notes = diagnostics.len() - errors - warnings;
+            println!("{}: {errors} error(s), {warnings} warning(s), {notes} note(s)", loaded.name);
+        }
+    }
+    if errors > 0 {
+        ExitCode::from(2)
+    } else if warnings > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
