@@ -204,12 +204,15 @@ impl PolicyEngine {
             p.info.push("MAC Access list".to_string());
         });
 
-        if let Some(decision) = self.to_the_box(flow, ingress, t) {
+        // Un-NAT comes first because a static rule may pick the egress interface itself.
+        // A static rule can also publish a port of an interface address, so traffic for
+        // the gateway's own addresses is recognised only when no rule untranslates it.
+        let unnat = self.nat.untranslate(flow, ingress);
+        if unnat.is_none()
+            && let Some(decision) = self.to_the_box(flow, ingress, t)
+        {
             return decision;
         }
-
-        // Un-NAT comes first because a static rule may pick the egress interface itself.
-        let unnat = self.nat.untranslate(flow, ingress);
         let mut real = *flow;
         if let Some(m) = &unnat {
             real.dst = m.flow.dst;

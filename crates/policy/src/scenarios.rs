@@ -302,3 +302,30 @@ fn evaluate_speed() {
     println!("{n} evaluations in {elapsed:?}: {:.0} ns each", elapsed.as_nanos() as f64 / n as f64);
     assert_eq!(tunnelled, n / 2);
 }
+
+#[test]
+fn static_pat_on_interface_address() {
+    // nat (inside,outside) static interface service tcp 22 2222 for server 10.10.1.100.
+    let mut config = guide_config();
+    let mut rule = published_server_nat();
+    rule.mapped_source = NatMapped::Interface;
+    rule.service = Some(NatService {
+        protocol: crate::flow::PROTO_TCP,
+        source_port: true,
+        real: PortRange::single(22),
+        mapped: PortRange::single(2222),
+    });
+    config.nat_rules.push(rule);
+    config.same_security_inter_interface = false;
+    let permit = ace(Action::Permit, None, AddrRange::ANY_V4, net("10.10.1.100/32"));
+    config.acls.push(Acl { name: "outside_in".to_string(), entries: vec![permit] });
+    config.access_groups.push(AccessGroup { acl: "outside_in".to_string(), inbound: true, interface: "outside".to_string() });
+    let e = engine(config);
+    let d = e.evaluate(&tcp("198.18.5.5", 50000, OUTSIDE_ADDR, 2222), "outside", false);
+    assert!(d.allowed, "{:?}", d.drop_reason);
+    assert_eq!(d.egress_interface.as_deref(), Some("inside"));
+    let t = d.translated.expect("untranslated");
+    assert_eq!((t.flow.dst, t.flow.dst_port), (ip("10.10.1.100"), 22));
+    let ike = e.evaluate(&udp("198.51.100.10", 500, OUTSIDE_ADDR, 500), "outside", false);
+    assert_eq!(ike.egress_interface.as_deref(), Some("identity"));
+}
