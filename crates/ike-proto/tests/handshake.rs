@@ -34,3 +34,225 @@ fn handshake_child_keys_mirror() {
     assert_eq!(i_kin, r_kout);
     assert_eq!(i_kout, r_kin);
 }
+
+#[test]
+fn handshake_behind_nat_moves_to_4500() {
+    let mut sim = pair(3);
+    // The branch sits behind a NAT: its private address appears as 198.51.100.77.
+    let private = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 1));
+    let public = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 77));
+    let mut branch = branch_peer();
+    branch.local_addr = private;
+    sim.nodes[0].engine = rampart_ike::Engine::new(ike_config(vec![branch]), Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
+    sim.nodes[0].addrs = vec![private];
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.remotes[0].addr = public;
+    edge.remotes[0].peer_id_validate = rampart_ike::config::PeerIdValidate::NoCheck;
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nat = Some(rampart_testkit::Nat { node: 0, private, public, port_offset: 10000 });
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    let up = |n: usize| sim.nodes[n].events.iter().find_map(|e| if let Event::ChildSaUp(k) = e { Some((k.udp_encap, k.local, k.remote)) } else { None });
+    let (encap, local, remote) = up(0).expect("branch child up");
+    assert!(encap);
+    assert_eq!(local.port(), 4500);
+    assert_eq!(remote.port(), 4500);
+    let (encap_r, _, remote_r) = up(1).expect("edge child up");
+    assert!(encap_r);
+    assert_eq!(remote_r.port(), 14500);
+}
+
+#[test]
+fn handshake_nat_keepalives() {
+    let mut sim = pair(4);
+    let private = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 1));
+    let public = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 77));
+    let mut branch = branch_peer();
+    branch.local_addr = private;
+    sim.nodes[0].engine = rampart_ike::Engine::new(ike_config(vec![branch]), Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
+    sim.nodes[0].addrs = vec![private];
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.remotes[0].addr = public;
+    edge.remotes[0].peer_id_validate = rampart_ike::config::PeerIdValidate::NoCheck;
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nat = Some(rampart_testkit::Nat { node: 0, private, public, port_offset: 10000 });
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(65));
+    let keepalives = sim.nodes[0].sent.iter().filter(|t| t.keepalive).count();
+    assert!(keepalives >= 3, "{keepalives} keepalives");
+    assert!(sim.nodes[0].sent.iter().filter(|t| t.keepalive).all(|t| t.payload == vec![0xff]));
+}
+
+#[test]
+fn handshake_no_nat_uses_esp() {
+    let mut sim = pair(5);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    let k = sim.nodes[0].events.iter().find_map(|e| if let Event::ChildSaUp(k) = e { Some((k.udp_encap, k.local.port())) } else { None }).unwrap();
+    assert_eq!(k, (false, 0));
+}
+
+#[test]
+fn handshake_invalid_ke_retry() {
+    let mut sim = pair(6);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.ike_proposals[0].dh_groups = vec![rampart_crypto::alg::DhGroup::Modp1024];
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(child_ups(&sim, 0), 1);
+    let info = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(info[0].dh_group, rampart_crypto::alg::DhGroup::Modp1024);
+}
+
+#[test]
+fn handshake_no_proposal_chosen() {
+    let mut sim = pair(7);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.ike_proposals[0].encryption = vec![rampart_crypto::alg::Encr::AesCbc { key_bits: 128 }];
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(ike_ups(&sim, 0), 0);
+    assert!(failures(&sim, 1).iter().any(|f| f.contains("peer offered") && f.contains("we accept")), "{:?}", failures(&sim, 1));
+    assert!(failures(&sim, 0).iter().any(|f| f.contains("NO_PROPOSAL_CHOSEN")), "{:?}", failures(&sim, 0));
+}
+
+#[test]
+fn handshake_wrong_psk_fails_auth() {
+    let mut sim = pair(8);
+    let edge = edge_peer(EDGE1, "edge-key", "not-the-branch-key");
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(ike_ups(&sim, 1), 0);
+    assert!(failures(&sim, 1).iter().any(|f| f.contains("tunnel-group")), "{:?}", failures(&sim, 1));
+    assert!(failures(&sim, 0).iter().any(|f| f.contains("AUTHENTICATION_FAILED")), "{:?}", failures(&sim, 0));
+}
+
+#[test]
+fn handshake_wrong_responder_psk_detected() {
+    let mut sim = pair(9);
+    let edge = edge_peer(EDGE1, "not-the-edge-key", "branch-key");
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(ike_ups(&sim, 0), 0);
+    assert!(failures(&sim, 0).iter().any(|f| f.contains("does not verify")), "{:?}", failures(&sim, 0));
+}
+
+#[test]
+fn handshake_ts_unacceptable_keeps_ike_sa() {
+    let mut sim = pair(10);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.children[0].remote_ts = net([10, 99, 0, 0], [10, 99, 0, 255]);
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(ike_ups(&sim, 0), 1);
+    assert_eq!(child_ups(&sim, 0), 0);
+    let sas = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 1);
+    assert_eq!(sas[0].state, "READY");
+    assert!(sas[0].children.is_empty());
+    assert!(failures(&sim, 0).iter().any(|f| f.contains("TS_UNACCEPTABLE") && f.contains("outside_map 65000")), "{:?}", failures(&sim, 0));
+}
+
+#[test]
+fn handshake_survives_loss_and_duplicates() {
+    for seed in 20..30 {
+        let mut sim = pair(seed);
+        sim.net.drop_rate = 0.3;
+        sim.net.duplicate_rate = 0.3;
+        sim.net.jitter = Duration::from_millis(50);
+        sim.call(0, |e, now| e.initiate_all(now));
+        sim.run_for(Duration::from_secs(20));
+        for node in 0..2 {
+            let sas = sim.nodes[node].engine.ike_sas(sim.now);
+            assert_eq!(sas.len(), 1, "seed {seed} node {node}");
+            assert_eq!(sas[0].children.len(), 1, "seed {seed} node {node}");
+        }
+    }
+}
+
+#[test]
+fn handshake_cookie_echoed() {
+    let mut sim = pair(11);
+    let mut cfg = ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]);
+    cfg.cookie_threshold = 0;
+    sim.nodes[1].engine = rampart_ike::Engine::new(cfg, Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(child_ups(&sim, 0), 1);
+    let cookie_replies = sim.nodes[1].sent.iter().filter(|t| t.payload.len() < 80).count();
+    assert_eq!(cookie_replies, 1);
+}
+
+#[test]
+fn handshake_fragmented_ike_auth() {
+    let mut sim = pair(12);
+    let mut a = ike_config(vec![branch_peer()]);
+    a.fragment_mtu = 200;
+    let mut b = ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]);
+    b.fragment_mtu = 200;
+    sim.nodes[0].engine = rampart_ike::Engine::new(a, Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(b, Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.net.jitter = Duration::from_millis(20);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(child_ups(&sim, 0), 1);
+    // Exchange type octet 18: IKE_AUTH (35) went out as several SKF fragments.
+    let auth: Vec<usize> = sim.nodes[0].sent.iter().filter(|t| t.payload[18] == 35).map(|t| t.payload.len()).collect();
+    assert!(auth.len() >= 2, "{auth:?}");
+    assert!(auth.iter().all(|l| *l <= 200), "{auth:?}");
+}
+
+#[test]
+fn handshake_fqdn_identities() {
+    use rampart_ike::config::{Identity, LocalIdentity};
+    let mut sim = pair(13);
+    let mut branch = branch_peer();
+    branch.local_identity = LocalIdentity::Hostname("branch.example.com".into());
+    branch.remotes[0].remote_identity = Some(Identity::Fqdn("edge.example.com".into()));
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.local_identity = LocalIdentity::Hostname("edge.example.com".into());
+    edge.remotes[0].remote_identity = Some(Identity::Fqdn("branch.example.com".into()));
+    sim.nodes[0].engine = rampart_ike::Engine::new(ike_config(vec![branch]), Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    let sas = sim.nodes[1].engine.ike_sas(sim.now);
+    assert_eq!(sas[0].remote_id, "branch.example.com");
+    assert_eq!(sas[0].local_id, "edge.example.com");
+}
+
+#[test]
+fn handshake_wrong_identity_rejected() {
+    use rampart_ike::config::Identity;
+    let mut sim = pair(14);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.remotes[0].remote_identity = Some(Identity::Fqdn("someone-else.example.com".into()));
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(ike_ups(&sim, 1), 0);
+    assert!(failures(&sim, 1).iter().any(|f| f.contains("peer-id-validate")), "{:?}", failures(&sim, 1));
+}
+
+#[test]
+fn handshake_second_child_by_create_child_sa() {
+    let mut sim = pair(15);
+    let mut branch = branch_peer();
+    branch.children.push(child(net([198, 18, 3, 0], [198, 18, 3, 255]), TrafficSelector::any_v4()));
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.children.push(child(TrafficSelector::any_v4(), net([198, 18, 3, 0], [198, 18, 3, 255])));
+    sim.nodes[0].engine = rampart_ike::Engine::new(ike_config(vec![branch]), Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(child_ups(&sim, 0), 2);
+    assert_eq!(child_ups(&sim, 1), 2);
+    assert_eq!(sim.nodes[1].engine.ike_sas(sim.now)[0].children.len(), 2);
+}
+
+use rampart_ike::config::TrafficSelector;

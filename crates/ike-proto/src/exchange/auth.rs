@@ -182,11 +182,18 @@ impl Engine {
             *c = true;
         }
         self.ike_established(sa, now);
+        let first_child = first.as_ref().map(|r| r.child);
         if let Some(req) = first {
             self.auth_child_i(sa, now, &payloads, req);
         }
-        for c in children {
-            sa.queue(Task::CreateChild(c));
+        // Children requested while the IKE SA was being set up follow with
+        // CREATE_CHILD_SA.
+        let mut rest = children;
+        rest.extend(self.peers[sa.peer].wanted.iter().copied().filter(|c| Some(*c) != first_child));
+        for c in rest {
+            if !sa.children.iter().any(|x| x.child == c) {
+                sa.queue(Task::CreateChild(c));
+            }
         }
     }
 

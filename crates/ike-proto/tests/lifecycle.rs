@@ -1,0 +1,287 @@
+//! Rekeys, liveness checks, deletes, failover and restarts over the simulated network.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rampart_crypto::alg::DhGroup;
+use rampart_crypto::random::TestRandom;
+use rampart_ike::config::PeerConfig;
+use rampart_ike::{Engine, Event};
+use rampart_testkit::Sim;
+
+fn sim_with(seed: u64, branch: PeerConfig, edge: PeerConfig) -> Sim {
+    let mut sim = Sim::new(seed);
+    sim.add_node(ike_config(vec![branch]), vec![BRANCH], seed + 1);
+    sim.add_node(ike_config(vec![edge]), vec![EDGE1], seed + 2);
+    sim
+}
+
+fn up(sim: &mut Sim) {
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(3));
+    assert_eq!(child_ups(sim, 0), 1);
+}
+
+/// Exactly one IKE SA with one child on both nodes, and the children pair up.
+fn assert_single_pair(sim: &Sim) {
+    let a = sim.nodes[0].engine.ike_sas(sim.now);
+    let b = sim.nodes[1].engine.ike_sas(sim.now);
+    assert_eq!(a.len(), 1, "branch SAs {a:#?}");
+    assert_eq!(b.len(), 1, "edge SAs {b:#?}");
+    assert_eq!(a[0].children.len(), 1, "branch children {:#?}", a[0].children);
+    assert_eq!(b[0].children.len(), 1, "edge children {:#?}", b[0].children);
+    assert_eq!(a[0].children[0].spi_in, b[0].children[0].spi_out);
+    assert_eq!(a[0].children[0].spi_out, b[0].children[0].spi_in);
+}
+
+#[test]
+fn rekey_child_by_lifetime() {
+    init_tracing();
+    let mut branch = branch_peer();
+    branch.children[0].lifetime = Duration::from_secs(60);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.children[0].lifetime = Duration::from_secs(60);
+    let mut sim = sim_with(100, branch, edge);
+    up(&mut sim);
+    sim.run_for(Duration::from_secs(600));
+    assert!(child_ups(&sim, 0) >= 10, "{} child SAs", child_ups(&sim, 0));
+    let rekeys = sim.nodes[0].events.iter().filter(|e| matches!(e, Event::ChildSaUp(k) if k.replaces.is_some())).count();
+    assert!(rekeys >= 9, "{rekeys} rekeys");
+    assert_single_pair(&sim);
+}
+
+#[test]
+fn rekey_child_with_pfs() {
+    let mut branch = branch_peer();
+    branch.children[0].lifetime = Duration::from_secs(60);
+    branch.children[0].pfs = Some(DhGroup::Ecp256);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.children[0].lifetime = Duration::from_secs(60);
+    edge.children[0].pfs = Some(DhGroup::Ecp256);
+    let mut sim = sim_with(101, branch, edge);
+    up(&mut sim);
+    let first = sim.nodes[0].events.iter().find_map(|e| if let Event::ChildSaUp(k) = e { Some(k.pfs_group) } else { None });
+    assert_eq!(first, Some(None));
+    sim.run_for(Duration::from_secs(60));
+    let rekeyed = sim.nodes[0].events.iter().rev().find_map(|e| if let Event::ChildSaUp(k) = e { Some(k.pfs_group) } else { None });
+    assert_eq!(rekeyed, Some(Some(DhGroup::Ecp256)));
+    assert_single_pair(&sim);
+}
+
+#[test]
+fn rekey_pfs_mismatch_rebuilds() {
+    let mut branch = branch_peer();
+    branch.children[0].lifetime = Duration::from_secs(60);
+    branch.children[0].pfs = Some(DhGroup::Modp2048);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.children[0].lifetime = Duration::from_secs(3600);
+    edge.children[0].pfs = Some(DhGroup::Modp1024);
+    let mut sim = sim_with(102, branch, edge);
+    up(&mut sim);
+    sim.run_for(Duration::from_secs(60));
+    assert!(failures(&sim, 0).iter().any(|f| f.contains("PFS/DH mismatch suspected")), "{:?}", failures(&sim, 0));
+    assert!(ike_ups(&sim, 0) >= 2);
+}
+
+#[test]
+fn rekey_ike_sa_keeps_children() {
+    let mut branch = branch_peer();
+    branch.ike_proposals[0].lifetime = Duration::from_secs(120);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.ike_proposals[0].lifetime = Duration::from_secs(120);
+    let mut sim = sim_with(103, branch, edge);
+    up(&mut sim);
+    sim.run_for(Duration::from_secs(1200));
+    assert!(ike_ups(&sim, 0) >= 10, "{} IKE SAs", ike_ups(&sim, 0));
+    assert_eq!(child_ups(&sim, 0), 1);
+    assert_single_pair(&sim);
+}
+
+#[test]
+fn rekey_simultaneous_child() {
+    for seed in 110..120 {
+        let mut sim = sim_with(seed, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+        up(&mut sim);
+        let a = sim.nodes[0].engine.ike_sas(sim.now)[0].children[0].spi_out;
+        let b = sim.nodes[1].engine.ike_sas(sim.now)[0].children[0].spi_out;
+        sim.call(0, |e, now| e.child_seq_near_wrap(now, a));
+        sim.call(1, |e, now| e.child_seq_near_wrap(now, b));
+        sim.run_for(Duration::from_secs(30));
+        assert_single_pair(&sim);
+    }
+}
+
+#[test]
+fn rekey_simultaneous_ike() {
+    for seed in 120..126 {
+        let mut branch = branch_peer();
+        branch.ike_proposals[0].lifetime = Duration::from_secs(100);
+        let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+        edge.ike_proposals[0].lifetime = Duration::from_secs(100);
+        let mut sim = sim_with(seed, branch, edge);
+        sim.net.latency = Duration::from_millis(200);
+        up(&mut sim);
+        sim.run_for(Duration::from_secs(400));
+        assert_single_pair(&sim);
+    }
+}
+
+#[test]
+fn rekey_by_kilobytes() {
+    let mut branch = branch_peer();
+    branch.children[0].lifetime_kilobytes = 1000;
+    let mut sim = sim_with(104, branch, edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    let spi_in = sim.nodes[0].engine.ike_sas(sim.now)[0].children[0].spi_in;
+    sim.call(0, |e, now| e.child_bytes(now, spi_in, 950 * 1024));
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(child_ups(&sim, 0), 2);
+    assert_single_pair(&sim);
+}
+
+#[test]
+fn dpd_detects_dead_peer_and_fails_over() {
+    let mut sim = sim_with(105, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    sim.add_node(ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]), vec![EDGE2], 300);
+    up(&mut sim);
+    sim.nodes[1].down = true;
+    sim.run_for(Duration::from_secs(60));
+    let switched = sim.nodes[0].events.iter().any(|e| matches!(e, Event::PeerSwitched { to, .. } if *to == EDGE2));
+    assert!(switched);
+    let sas = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 1);
+    assert_eq!(sas[0].remote.ip(), EDGE2);
+    assert_eq!(sas[0].children.len(), 1);
+}
+
+#[test]
+fn dpd_liveness_when_idle() {
+    let mut sim = sim_with(106, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    let before = sim.nodes[0].sent.len();
+    sim.run_for(Duration::from_secs(35));
+    // One liveness check per 10 s of idleness, from each side.
+    let informational = sim.nodes[0].sent[before..].iter().filter(|t| t.payload[18] == 37).count();
+    assert!((2..=8).contains(&informational), "{informational}");
+    assert_single_pair(&sim);
+}
+
+#[test]
+fn failover_on_unreachable_primary() {
+    let mut sim = sim_with(107, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    sim.add_node(ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]), vec![EDGE2], 301);
+    sim.nodes[1].down = true;
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(60));
+    let sas = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 1);
+    assert_eq!(sas[0].remote.ip(), EDGE2);
+}
+
+#[test]
+fn failover_clear_peer_resets_to_primary() {
+    let mut sim = sim_with(108, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    sim.add_node(ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]), vec![EDGE2], 302);
+    sim.nodes[1].down = true;
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(60));
+    sim.nodes[1].down = false;
+    sim.call(0, |e, now| e.clear_peer(now, EDGE2));
+    sim.run_for(Duration::from_secs(10));
+    let sas = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 1);
+    assert_eq!(sas[0].remote.ip(), EDGE1);
+}
+
+#[test]
+fn responder_rejects_backup_while_primary_active() {
+    // The edge lists the branch as its backup; the branch's attempt is refused.
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    let mut primary = edge.remotes[0].clone();
+    primary.addr = EDGE2;
+    edge.remotes.insert(0, primary);
+    let mut sim = sim_with(109, branch_peer(), edge);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(ike_ups(&sim, 1), 0);
+}
+
+#[test]
+fn delete_on_shutdown_reaches_peer() {
+    let mut sim = sim_with(130, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    sim.call(0, |e, now| e.shutdown(now));
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.nodes[0].events.iter().any(|e| matches!(e, Event::IkeSaDown { .. })));
+    assert!(sim.nodes[1].events.iter().any(|e| matches!(e, Event::ChildSaDown { .. })));
+    assert!(sim.nodes[1].engine.ike_sas(sim.now).is_empty());
+}
+
+#[test]
+fn delete_restart_initial_contact_replaces_old_sa() {
+    let mut sim = sim_with(131, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    sim.restart_node(0, ike_config(vec![branch_peer()]), 999);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(3));
+    assert_single_pair(&sim);
+}
+
+#[test]
+fn initial_contact_only_first_sa() {
+    let mut sim = sim_with(132, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    let spi = sim.nodes[0].engine.ike_sas(sim.now)[0].spi_i;
+    sim.call(0, |e, now| e.clear_peer(now, EDGE1));
+    sim.run_for(Duration::from_secs(10));
+    let sas = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 1);
+    assert_ne!(sas[0].spi_i, spi);
+    // The edge kept no stale SA: the Delete removed it, INITIAL_CONTACT was not needed.
+    assert_single_pair(&sim);
+}
+
+#[test]
+fn reconfigure_unchanged_keeps_sas() {
+    let mut sim = sim_with(133, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    sim.call(0, |e, now| e.reconfigure(now, ike_config(vec![branch_peer()])));
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(ike_ups(&sim, 0), 1);
+    assert_single_pair(&sim);
+}
+
+#[test]
+fn reconfigure_changed_peer_deletes() {
+    let mut sim = sim_with(134, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    let mut changed = branch_peer();
+    changed.children[0].lifetime = Duration::from_secs(3600);
+    sim.call(0, |e, now| e.reconfigure(now, ike_config(vec![changed])));
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.nodes[1].events.iter().any(|e| matches!(e, Event::IkeSaDown { .. })));
+}
+
+#[test]
+fn retransmission_gives_up() {
+    let mut branch = branch_peer();
+    branch.remotes.truncate(1);
+    let mut sim = sim_with(135, branch, edge_peer(EDGE1, "edge-key", "branch-key"));
+    sim.nodes[1].down = true;
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(40));
+    let init_sent = sim.nodes[0].sent.iter().filter(|t| t.payload[18] == 34).count();
+    assert!(init_sent >= 5, "{init_sent}");
+    assert!(failures(&sim, 0).iter().any(|f| f.contains("retransmission limit")));
+}
+
+#[test]
+fn engine_restart_of_responder_recovers() {
+    let mut sim = sim_with(136, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    sim.nodes[1].engine = Engine::new(ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]), Box::new(TestRandom::new(77)), sim.now);
+    sim.run_for(Duration::from_secs(90));
+    assert_single_pair(&sim);
+}
