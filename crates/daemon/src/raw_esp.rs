@@ -61,3 +61,30 @@ impl RawEsp {
         self.socket.send_to(esp, &addr).map(|_| ())
     }
 }
+
+/// A raw ICMP socket for the errors the gateway itself originates (fragmentation
+/// needed). The kernel writes the IP header with a local source address: written into
+/// the TUN device instead, a packet from the gateway's own address would be dropped as
+/// a martian.
+pub struct IcmpSender {
+    socket: Socket,
+}
+
+impl IcmpSender {
+    pub fn open() -> Result<IcmpSender, Error> {
+        let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
+            .map_err(|e| Error::io("creating the raw ICMP socket", e))?;
+        socket.set_nonblocking(true).map_err(|e| Error::io("configuring the raw ICMP socket", e))?;
+        Ok(IcmpSender { socket })
+    }
+
+    /// Sends the ICMP message of `packet`, a complete IPv4 packet built by
+    /// `mtu::frag_needed`, to its destination address.
+    pub fn send(&self, packet: &[u8]) -> io::Result<()> {
+        let Some(dst) = packet.get(16..20) else { return Ok(()) };
+        let dst = std::net::Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]);
+        let icmp = packet.get(20..).unwrap_or_default();
+        let addr: SockAddr = SocketAddr::new(IpAddr::V4(dst), 0).into();
+        self.socket.send_to(icmp, &addr).map(|_| ())
+    }
+}

@@ -33,8 +33,9 @@ pub struct RoutePlan {
     /// Set when a permit entry protects every destination: traffic from the inside
     /// interfaces is routed by policy to a table whose default route is the TUN device.
     pub default_via_policy: bool,
-    /// Destinations of crypto ACL deny entries. With `default_via_policy` they keep
-    /// using the main table, so that they leave in the clear as the ASA sends them.
+    /// Destinations of crypto ACL deny entries and the inside subnets. With
+    /// `default_via_policy` they keep using the main table, so that denied traffic
+    /// leaves in the clear as the ASA sends it and inside traffic stays inside.
     pub bypass: Vec<Prefix>,
     /// `nameif` of every other interface with an address: the inside.
     pub inside: Vec<String>,
@@ -62,6 +63,14 @@ impl RoutePlan {
                         }
                         Action::Deny => plan.bypass.extend(prefixes.into_iter().filter(|p| p.len > 0)),
                     }
+                }
+            }
+        }
+        // Traffic between inside subnets stays on the main table's connected routes.
+        if plan.default_via_policy {
+            for interface in &config.interfaces {
+                if let (Some((addr, len)), true) = (interface.address, Some(&interface.name) != plan.outside.as_ref()) {
+                    plan.bypass.extend(range_to_prefixes(&AddrRange::v4_prefix(addr, len)));
                 }
             }
         }

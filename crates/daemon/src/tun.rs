@@ -48,7 +48,16 @@ pub fn create(name: &str, mtu: u16, offload: bool, queues: usize) -> Result<Vec<
 
 /// Waits until `fd` is readable or `timeout` passes. Returns whether it is readable.
 pub fn wait_readable(fd: &impl AsRawFd, timeout: Duration) -> io::Result<bool> {
-    let mut pollfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    wait(fd, libc::POLLIN, timeout)
+}
+
+/// Waits until `fd` is writable or `timeout` passes. Returns whether it is writable.
+pub fn wait_writable(fd: &impl AsRawFd, timeout: Duration) -> io::Result<bool> {
+    wait(fd, libc::POLLOUT, timeout)
+}
+
+fn wait(fd: &impl AsRawFd, events: libc::c_short, timeout: Duration) -> io::Result<bool> {
+    let mut pollfd = libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 };
     let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
     // SAFETY: one valid pollfd, and the count passed is 1.
     let ready = unsafe { libc::poll(&mut pollfd, 1, millis) };
@@ -96,10 +105,13 @@ impl TunReader {
     }
 
     /// Packet `index` of the last batch, for `index` below what `read` returned.
-    pub fn packet(&self, index: usize) -> &[u8] {
-        match self.bufs.get(index) {
-            Some(buf) if index < self.count => &buf[..self.sizes[index].min(buf.len())],
-            _ => &[],
+    pub fn packet_mut(&mut self, index: usize) -> &mut [u8] {
+        match self.bufs.get_mut(index) {
+            Some(buf) if index < self.count => {
+                let len = self.sizes[index].min(buf.len());
+                &mut buf[..len]
+            }
+            _ => &mut [],
         }
     }
 }

@@ -19,16 +19,20 @@ pub const NAT_T_PORT: u16 = 4500;
 /// net.core.rmem_max / wmem_max.
 const SOCKET_BUFFER: usize = 4 << 20;
 
+/// Longest wait for room in the send buffer before a send fails.
+const SEND_WAIT: Duration = Duration::from_millis(20);
+
 /// A bound UDP socket with its quinn-udp state (GSO/GRO capabilities).
 pub struct OutsideSocket {
     pub socket: UdpSocket,
     pub state: UdpSocketState,
     pub local: SocketAddr,
+    read_timeout: Duration,
 }
 
 impl OutsideSocket {
-    /// Binds `addr:port`. The read timeout lets a blocked worker notice shutdown and
-    /// SA changes.
+    /// Binds `addr:port`. `recv` waits at most `read_timeout`, so that a worker notices
+    /// shutdown.
     pub fn bind(addr: IpAddr, port: u16, read_timeout: Duration) -> Result<OutsideSocket, Error> {
         let local = SocketAddr::new(addr, port);
         let context = |what: &str| format!("{what} UDP socket {local}");
@@ -36,17 +40,22 @@ impl OutsideSocket {
             .map_err(|e| Error::io(context("creating"), e))?;
         socket.set_reuse_address(true).map_err(|e| Error::io(context("configuring"), e))?;
         socket.bind(&local.into()).map_err(|e| Error::io(context("binding"), e))?;
+        // Non-blocking, because a blocking recvmmsg waits until the whole batch is full.
+        socket.set_nonblocking(true).map_err(|e| Error::io(context("configuring"), e))?;
         let socket: UdpSocket = socket.into();
-        socket.set_read_timeout(Some(read_timeout)).map_err(|e| Error::io(context("configuring"), e))?;
         let state = UdpSocketState::new((&socket).into()).map_err(|e| Error::io(context("configuring"), e))?;
         // Larger buffers absorb bursts between two batches; failure only costs speed.
         let _ = state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER);
         let _ = state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER);
-        Ok(OutsideSocket { socket, state, local })
+        Ok(OutsideSocket { socket, state, local, read_timeout })
     }
 
-    /// Receives a batch of datagrams. Returns 0 when the read timeout expired.
+    /// Receives a batch of whatever datagrams are queued, waiting for the first one at
+    /// most the read timeout. Returns 0 when nothing arrived.
     pub fn recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        if !crate::tun::wait_readable(&self.socket, self.read_timeout)? {
+            return Ok(0);
+        }
         match self.state.recv((&self.socket).into(), bufs, meta) {
             Ok(n) => Ok(n),
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(0),
@@ -58,7 +67,14 @@ impl OutsideSocket {
     /// datagrams of that size through UDP GSO.
     pub fn send(&self, destination: SocketAddr, contents: &[u8], segment_size: Option<usize>) -> io::Result<()> {
         let transmit = Transmit { destination, ecn: None, contents, segment_size, src_ip: None };
-        self.state.try_send((&self.socket).into(), &transmit)
+        match self.state.try_send((&self.socket).into(), &transmit) {
+            // A full send buffer drains within microseconds; wait once instead of dropping.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                crate::tun::wait_writable(&self.socket, SEND_WAIT)?;
+                self.state.try_send((&self.socket).into(), &transmit)
+            }
+            result => result,
+        }
     }
 
     /// The number of segments one GSO send may carry; 1 without GSO.

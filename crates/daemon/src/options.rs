@@ -1,0 +1,30 @@
+//! Settings of `rampart run` that do not come from the ASA configuration.
+
+use std::path::PathBuf;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The ASA configuration file.
+    pub config: PathBuf,
+    /// Bring up every crypto map entry's IKE SA and Child SAs at start instead of on
+    /// the first matching packet.
+    pub initiate: bool,
+    /// Anti-replay window of inbound SAs, in packets.
+    pub replay_window: u32,
+    /// Data-plane worker threads in each direction.
+    pub workers: usize,
+    /// Unix socket for `show` and `clear` commands; `None` disables it.
+    pub control: Option<PathBuf>,
+    /// Name of the TUN device.
+    pub tun_name: String,
+    /// Use the TUN device's virtio-net header offloads (TSO/USO split, GRO).
+    pub tun_offload: bool,
+}
+
+impl Options {
+    /// The control socket path for a configuration file: /run/rampart/<file stem>.sock.
+    pub fn default_control_path(config: &std::path::Path) -> PathBuf {
+        let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("rampart");
+        PathBuf::from(format!("/run/rampart/{stem}.sock"))
+    }
+}

@@ -1,0 +1,100 @@
+//! Installs the route plan: routes to the TUN device, and for a crypto ACL that
+//! protects every destination, policy routing from the inside interfaces.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use rampart_policy::model::PolicyConfig;
+
+use crate::error::Error;
+use crate::netlink::{self, Netlink};
+use crate::route_plan::RoutePlan;
+
+/// Routing table that holds the default route to the TUN device ("RAMP" in ASCII, far
+/// from the small numbers that administrators pick by hand).
+pub const TUNNEL_TABLE: u32 = 0x5241_4D50;
+
+/// Rule priorities: below the main table's 32766, bypass rules before the tunnel rule.
+const BYPASS_PRIORITY: u32 = 10_900;
+const TUNNEL_PRIORITY: u32 = 11_000;
+
+const RT_TABLE_MAIN: u32 = 254;
+
+pub struct Routing {
+    netlink: Netlink,
+    tun_name: String,
+    tun_index: u32,
+    plan: Option<RoutePlan>,
+}
+
+impl Routing {
+    pub fn new(tun_name: &str) -> Result<Routing, Error> {
+        let netlink = Netlink::open()?;
+        let tun_index = netlink.link_index(tun_name)?;
+        // Decrypted packets enter through the TUN device; with policy routing their
+        // source has no route back through it in the main table, so strict reverse-path
+        // filtering would drop them.
+        if let Err(e) = netlink::write_sysctl(&format!("net/ipv4/conf/{tun_name}/rp_filter"), "0") {
+            tracing::warn!(device = tun_name, error = %e, "disabling rp_filter on the TUN device failed");
+        }
+        match netlink::read_sysctl("net/ipv4/ip_forward") {
+            Ok(v) if v == "1" => {}
+            Ok(_) => tracing::warn!("net.ipv4.ip_forward is 0: the kernel will not forward between the inside and the TUN device"),
+            Err(e) => tracing::warn!(error = %e, "reading net.ipv4.ip_forward failed"),
+        }
+        Ok(Routing { netlink, tun_name: tun_name.to_string(), tun_index, plan: None })
+    }
+
+    /// Installs the plan for `policy`, replacing the previous one when it differs.
+    pub fn update(&mut self, policy: &PolicyConfig) -> Result<(), Error> {
+        let plan = RoutePlan::from_config(policy);
+        if self.plan.as_ref() == Some(&plan) {
+            return Ok(());
+        }
+        self.netlink.remove_all();
+        self.plan = None;
+        for prefix in &plan.tunnel_routes {
+            self.netlink.add_route(prefix.addr, prefix.len, self.tun_index, RT_TABLE_MAIN)?;
+            tracing::info!(route = %prefix, device = %self.tun_name, "route to the tunnel added");
+        }
+        if plan.default_via_policy {
+            self.netlink.add_route(Ipv4Addr::UNSPECIFIED, 0, self.tun_index, TUNNEL_TABLE)?;
+            for nameif in &plan.inside {
+                let Some(device) = device_of(policy, nameif) else {
+                    tracing::warn!(interface = %nameif, "no Linux device has this interface's address; its traffic is not routed to the tunnel");
+                    continue;
+                };
+                for bypass in &plan.bypass {
+                    self.netlink.add_rule(Some(&device), Some((bypass.addr, bypass.len)), RT_TABLE_MAIN, BYPASS_PRIORITY)?;
+                    tracing::info!(device = %device, destination = %bypass, "crypto ACL deny: bypass rule added");
+                }
+                self.netlink.add_rule(Some(&device), None, TUNNEL_TABLE, TUNNEL_PRIORITY)?;
+                tracing::info!(device = %device, table = TUNNEL_TABLE, "policy routing from the inside to the tunnel added");
+            }
+        }
+        self.plan = Some(plan);
+        Ok(())
+    }
+
+    /// Removes every route and rule this process added.
+    pub fn remove_all(&mut self) {
+        self.netlink.remove_all();
+        self.plan = None;
+    }
+}
+
+/// The Linux device that holds the address of ASA interface `nameif`.
+pub fn device_of(policy: &PolicyConfig, nameif: &str) -> Option<String> {
+    let (addr, _) = policy.interfaces.iter().find(|i| i.name == nameif)?.address?;
+    device_with_address(IpAddr::V4(addr))
+}
+
+fn device_with_address(addr: IpAddr) -> Option<String> {
+    let addrs = nix::ifaddrs::getifaddrs().ok()?;
+    for ifaddr in addrs {
+        let Some(sin) = ifaddr.address.as_ref().and_then(|a| a.as_sockaddr_in()) else { continue };
+        if IpAddr::V4(sin.ip()) == addr {
+            return Some(ifaddr.interface_name);
+        }
+    }
+    None
+}
