@@ -105,7 +105,7 @@ fn offset_of(ranges: &[AddrRange], a: IpAddr) -> Option<u128> {
     let mut base = 0u128;
     for r in ranges {
         if r.contains(a) {
-            return Some(base + (to_u128(a) - to_u128(r.start)));
+            return Some(base.saturating_add(to_u128(a) - to_u128(r.start)));
         }
         base = base.saturating_add(range_len(r));
     }
@@ -558,6 +558,18 @@ mod tests {
         let t = table(vec![r]);
         let m = t.untranslate(&tcp("198.18.5.5", 50000, OUTSIDE_ADDR, 2222), "outside").expect("reverse");
         assert_eq!((m.flow.dst, m.flow.dst_port), (ip("10.10.1.100"), 22));
+    }
+
+    #[test]
+    fn offsets_saturate_on_ipv6_ranges() {
+        let everything = AddrRange { start: ip("::"), end: ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") };
+        let ranges = [everything, everything];
+        assert_eq!(offset_of(&ranges, ip("2001:db8::1")), Some(u128::from(ip_v6("2001:db8::1"))));
+        assert!(nth_address(&ranges, 5).is_some());
+    }
+
+    fn ip_v6(text: &str) -> std::net::Ipv6Addr {
+        text.parse().expect("IPv6 address")
     }
 
     #[test]

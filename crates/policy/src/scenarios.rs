@@ -329,3 +329,38 @@ fn static_pat_on_interface_address() {
     let ike = e.evaluate(&udp("198.51.100.10", 500, OUTSIDE_ADDR, 500), "outside", false);
     assert_eq!(ike.egress_interface.as_deref(), Some("identity"));
 }
+
+#[test]
+fn evaluate_random_flows_without_panic() {
+    // Random flows, including IPv6 and unknown interfaces, through a policy with every
+    // NAT section, an interface ACL and a crypto map; a linear congruential generator
+    // keeps the cases deterministic.
+    let mut config = guide_config_port_filter();
+    config.nat_rules.push(published_server_nat());
+    let permit = ace(Action::Permit, None, AddrRange::ANY_V4, net("10.10.1.100/32"));
+    config.acls.push(Acl { name: "outside_in".to_string(), entries: vec![permit] });
+    config.access_groups.push(AccessGroup { acl: "outside_in".to_string(), inbound: true, interface: "outside".to_string() });
+    let e = engine(config);
+
+    let mut state = 0x9e37_79b9_u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 32) as u32
+    };
+    let addresses = ["10.10.1.5", "10.10.1.100", "203.0.113.2", "203.0.113.100", "198.18.5.5", "0.0.0.0", "255.255.255.255", "2001:db8::1"];
+    let interfaces = ["inside", "outside", "dmz"];
+    for _ in 0..20_000 {
+        let flow = crate::flow::Flow {
+            protocol: [1, 6, 17, 47, 58][next() as usize % 5],
+            src: ip(addresses[next() as usize % addresses.len()]),
+            dst: ip(addresses[next() as usize % addresses.len()]),
+            src_port: next() as u16,
+            dst_port: next() as u16,
+        };
+        let ingress = interfaces[next() as usize % interfaces.len()];
+        let d = e.evaluate(&flow, ingress, true);
+        assert_eq!(d.allowed, d.drop_reason.is_none(), "{flow} from {ingress}");
+        let d = e.evaluate_decrypted(&flow, ingress, false);
+        assert_eq!(d.allowed, d.drop_reason.is_none(), "{flow} from {ingress}, decrypted");
+    }
+}
