@@ -1,9 +1,79 @@
+//! `rampart run`: the gateway.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use rampart_daemon::{Error, Options};
+use tracing_subscriber::EnvFilter;
 
-pub fn main(_args: Args) -> ExitCode {
-    eprintln!("rampart: this subcommand is not implemented yet");
-    ExitCode::from(2)
+#[derive(clap::Args)]
+pub struct Args {
+    /// ASA configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Bring up each crypto map entry's IKE SA and Child SAs at start, with the entry's
+    /// first peer, instead of on the first matching packet.
+    #[arg(long)]
+    initiate: bool,
+    /// Log filter: error, warn, info, debug or trace, or a tracing directive such as
+    /// "rampart_ike=debug,info".
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+    /// Anti-replay window of inbound SAs, in packets.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(32..=1_048_576))]
+    replay_window: u32,
+    /// Data-plane workers (TUN queues) for outbound traffic.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+    /// Control socket path [default: /run/rampart/<config file stem>.sock].
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// Do not open a control socket.
+    #[arg(long, conflicts_with = "control")]
+    no_control: bool,
+    /// Name of the TUN device.
+    #[arg(long, value_name = "NAME", default_value = "rampart0")]
+    tun: String,
+    /// Disable the TUN offloads (virtio-net header, TSO/USO split and GRO).
+    #[arg(long)]
+    no_offload: bool,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    let filter = match EnvFilter::try_new(&args.log_level) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("rampart: invalid --log-level {:?}: {e}", args.log_level);
+            return ExitCode::from(2);
+        }
+    };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
+
+    let control = if args.no_control {
+        None
+    } else {
+        Some(args.control.clone().unwrap_or_else(|| Options::default_control_path(&args.config)))
+    };
+    let options = Options {
+        config: args.config,
+        initiate: args.initiate,
+        replay_window: args.replay_window,
+        workers: usize::from(args.workers),
+        control,
+        tun_name: args.tun,
+        tun_offload: !args.no_offload,
+    };
+    match rampart_daemon::run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Config { diagnostics }) => {
+            eprintln!("{}", diagnostics.trim_end());
+            eprintln!("rampart: the configuration has errors; the gateway did not start");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("rampart: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,126 @@
+//! The control socket: a Unix stream socket that takes one command line per connection
+//! and returns a JSON snapshot, as `show crypto ...` and `clear crypto ...` on an ASA.
+//!
+//! Commands: `show crypto ikev2 sa`, `show crypto ipsec sa`, `show crypto ipsec stats`,
+//! `clear crypto ipsec sa peer ADDR`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::IpAddr;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use rampart_ike::Engine;
+use serde_json::json;
+
+use crate::control_plane::ControlMsg;
+use crate::error::Error;
+use crate::shared::Shared;
+
+/// How long a client waits for the control plane to answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest command line accepted, in octets.
+const MAX_LINE: u64 = 512;
+
+/// Runs one command against the engine and the SA tables. Returns JSON text.
+pub fn execute(line: &str, now: Instant, engine: &mut Engine, shared: &Shared) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let value = match words.as_slice() {
+        ["show", "crypto", "ikev2", "sa"] => serde_json::to_value(engine.ike_sas(now)).unwrap_or_else(error_value),
+        ["show", "crypto", "ipsec", "sa"] => shared.sa().snapshot(now),
+        ["show", "crypto", "ipsec", "stats"] => {
+            let mut stats = shared.sa().stats();
+            stats["not_tunneled"] = json!(shared.not_tunneled.load(Ordering::Relaxed));
+            stats["send_errors"] = json!(shared.send_errors.load(Ordering::Relaxed));
+            stats["tun_write_errors"] = json!(shared.tun_write_errors.load(Ordering::Relaxed));
+            stats
+        }
+        ["clear", "crypto", "ipsec", "sa", "peer", addr] => match addr.parse::<IpAddr>() {
+            Ok(addr) => {
+                tracing::info!(peer = %addr, "clear crypto ipsec sa peer");
+                engine.clear_peer(now, addr);
+                json!({ "cleared": addr.to_string() })
+            }
+            Err(_) => json!({ "error": format!("invalid peer address {addr:?}: expected an IPv4 or IPv6 address") }),
+        },
+        _ => json!({
+            "error": format!("unknown command {line:?}"),
+            "commands": [
+                "show crypto ikev2 sa",
+                "show crypto ipsec sa",
+                "show crypto ipsec stats",
+                "clear crypto ipsec sa peer ADDR"
+            ]
+        }),
+    };
+    serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn error_value(e: serde_json::Error) -> serde_json::Value {
+    json!({ "error": format!("serializing the snapshot failed: {e}") })
+}
+
+/// The listening control socket; the socket file is removed on drop.
+pub struct ControlSocket {
+    path: PathBuf,
+}
+
+impl ControlSocket {
+    /// Binds `path` (creating its directory, replacing a stale socket) and starts the
+    /// accept thread.
+    pub fn start(path: &Path, control: Sender<ControlMsg>) -> Result<(ControlSocket, JoinHandle<()>), Error> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        if UnixStream::connect(path).is_ok() {
+            return Err(Error::Setup(format!(
+                "control socket {} is in use: another rampart runs with it; pass --control PATH",
+                path.display()
+            )));
+        }
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path).map_err(|e| Error::io(format!("binding control socket {}", path.display()), e))?;
+        let thread = thread::Builder::new()
+            .name("control".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    match stream {
+                        Ok(stream) => serve(stream, &control),
+                        Err(e) => tracing::warn!(error = %e, "accepting a control connection failed"),
+                    }
+                }
+            })
+            .map_err(|e| Error::io("starting the control socket thread", e))?;
+        Ok((ControlSocket { path: path.to_path_buf() }, thread))
+    }
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve(stream: UnixStream, control: &Sender<ControlMsg>) {
+    let _ = stream.set_read_timeout(Some(ANSWER_TIMEOUT));
+    let mut line = String::new();
+    let Ok(reader) = stream.try_clone() else { return };
+    if BufReader::new(reader.take(MAX_LINE)).read_line(&mut line).is_err() {
+        return;
+    }
+    let (reply, answer) = mpsc::channel();
+    let text = if control.send(ControlMsg::Command { line: line.trim().to_string(), reply }).is_err() {
+        "{\"error\":\"the gateway is shutting down\"}".to_string()
+    } else {
+        answer
+            .recv_timeout(ANSWER_TIMEOUT)
+            .unwrap_or_else(|_| "{\"error\":\"the control plane did not answer in time\"}".to_string())
+    };
+    let mut stream = stream;
+    let _ = stream.write_all(text.as_bytes());
+    let _ = stream.write_all(b"\n");
+}

@@ -1,0 +1,260 @@
+//! The data plane's Child SAs: the ESP SAD plus the mapping between the IKE engine's
+//! (peer, child) indices and SAD entries.
+//!
+//! A SAD child is keyed by the remote gateway's address and a number that packs the
+//! engine's peer and child indices, so that after a failover the same crypto map entry
+//! gets a fresh entry for its new remote while `active` still names it by index.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rampart_esp::sa::{Lifetime, SaParams};
+use rampart_esp::sad::{ChildHandle, ChildKey, Sad, SadError};
+use rampart_esp::selector::Selector;
+use rampart_esp::DropReason;
+use rampart_ike::config::TrafficSelector;
+use rampart_ike::ChildSaKeys;
+use serde_json::{json, Value};
+
+/// Engine indices of a Child SA: the crypto map entry (peer) and its permit entry.
+pub type ChildId = (usize, usize);
+
+/// How a worker sends on a child's current outbound SA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Egress {
+    pub handle: ChildHandle,
+    pub remote: SocketAddr,
+    pub udp_encap: bool,
+}
+
+#[derive(Default)]
+pub struct SaTables {
+    pub sad: Sad,
+    /// The SAD entry that currently carries each engine child.
+    active: HashMap<ChildId, ChildKey>,
+    /// Bumped on every install or removal, so that workers refresh cached handles.
+    epoch: u64,
+}
+
+fn child_number(id: ChildId) -> u32 {
+    // Peers and children are few (8 children per tunnel at most), so 16 bits each
+    // cannot collide in practice.
+    ((id.0 as u32 & 0xFFFF) << 16) | (id.1 as u32 & 0xFFFF)
+}
+
+/// The engine indices packed into a SAD key by `child_number`.
+pub fn child_id(key: &ChildKey) -> ChildId {
+    ((key.child >> 16) as usize, (key.child & 0xFFFF) as usize)
+}
+
+fn selectors(ts: &[TrafficSelector]) -> Vec<Selector> {
+    ts.iter()
+        .map(|t| Selector {
+            protocol: t.protocol,
+            start_addr: t.start_addr,
+            end_addr: t.end_addr,
+            start_port: t.start_port,
+            end_port: t.end_port,
+        })
+        .collect()
+}
+
+fn params(keys: &ChildSaKeys, inbound: bool, replay_window: u32) -> SaParams {
+    let (spi, encr_key, integ_key) = if inbound {
+        (keys.spi_in, &keys.encr_key_in, &keys.integ_key_in)
+    } else {
+        (keys.spi_out, &keys.encr_key_out, &keys.integ_key_out)
+    };
+    let mut params = SaParams::new(spi, keys.encr, keys.integ, encr_key, integ_key, keys.local, keys.remote);
+    params.udp_encap = keys.udp_encap;
+    params.local_ts = selectors(&keys.local_ts);
+    params.remote_ts = selectors(&keys.remote_ts);
+    params.replay_window = replay_window;
+    // The IKE engine rekeys on its own timers and on reported traffic; the data plane
+    // enforces no lifetime of its own, so a late rekey never cuts traffic.
+    params.lifetime = Lifetime::default();
+    params
+}
+
+impl SaTables {
+    pub fn new() -> SaTables {
+        SaTables::default()
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Installs a Child SA from the engine. A rekey (`replaces`) adds the new inbound SA
+    /// and moves outbound traffic to the new SA; the old inbound SA stays until its
+    /// ChildSaDown.
+    pub fn install(&mut self, keys: &ChildSaKeys, replay_window: u32, now: Instant) -> Result<(), SadError> {
+        let id = (keys.peer, keys.child);
+        let key = ChildKey { peer: keys.remote.ip(), child: child_number(id) };
+        self.epoch += 1;
+        if keys.replaces.is_some() && self.sad.handle(&key).is_some() {
+            return self.sad.rekey(&key, params(keys, true, replay_window), params(keys, false, replay_window), now);
+        }
+        // A new SA for a child that still has one: a duplicate negotiation or a move to
+        // another remote gateway. The new SA wins, as the last one negotiated.
+        if let Some(old) = self.active.get(&id).copied() {
+            self.sad.remove_child(&old);
+        }
+        if self.sad.handle(&key).is_some() {
+            self.sad.remove_child(&key);
+        }
+        self.sad.install(key, params(keys, true, replay_window), params(keys, false, replay_window), now)?;
+        self.active.insert(id, key);
+        Ok(())
+    }
+
+    /// Removes the SA pair (spi_in, spi_out). When the outbound SPI is no longer the
+    /// child's current one (the old half after a rekey), only the inbound SA goes.
+    pub fn remove(&mut self, spi_in: u32, spi_out: u32) {
+        self.epoch += 1;
+        let current = self.sad.children().into_iter().find(|(_, handle)| {
+            self.sad.outbound(*handle).is_some_and(|sa| sa.spi() == spi_out)
+                && self.sad.inbound_sas(*handle).any(|sa| sa.spi() == spi_in)
+        });
+        match current {
+            Some((key, _)) => {
+                self.sad.remove_child(&key);
+                self.active.retain(|_, k| *k != key);
+            }
+            None => {
+                self.sad.remove_inbound(spi_in);
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.epoch += 1;
+        for (key, _) in self.sad.children() {
+            self.sad.remove_child(&key);
+        }
+        self.active.clear();
+    }
+
+    /// Where a child's traffic goes now, or `None` when it has no SA.
+    pub fn egress(&self, id: ChildId) -> Option<Egress> {
+        let key = self.active.get(&id)?;
+        let handle = self.sad.handle(key)?;
+        let info = self.sad.outbound(handle)?.info();
+        Some(Egress { handle, remote: info.remote, udp_encap: info.udp_encap })
+    }
+
+    /// Total inbound bytes of every inbound SA, by SPI, for kilobyte lifetimes.
+    pub fn inbound_bytes(&self) -> Vec<(u32, u64)> {
+        let mut bytes = Vec::new();
+        for (_, handle) in self.sad.children() {
+            for sa in self.sad.inbound_sas(handle) {
+                bytes.push((sa.spi(), sa.counters().bytes_in));
+            }
+        }
+        bytes
+    }
+
+    /// Outbound SPIs whose sequence number is about to wrap.
+    pub fn outbound_near_wrap(&self) -> Vec<u32> {
+        self.sad
+            .children()
+            .into_iter()
+            .filter_map(|(_, handle)| self.sad.outbound(handle))
+            .filter(|sa| sa.seq_near_wrap())
+            .map(|sa| sa.spi())
+            .collect()
+    }
+
+    /// `show crypto ipsec sa` as JSON: every child with its SAs and counters.
+    pub fn snapshot(&self, now: Instant) -> Value {
+        let mut children = Vec::new();
+        for (key, handle) in self.sad.children() {
+            let (peer, child) = child_id(&key);
+            let Some(out) = self.sad.outbound(handle) else { continue };
+            let info = out.info();
+            let counters = self.sad.counters(handle).unwrap_or_default();
+            let inbound: Vec<Value> = self
+                .sad
+                .inbound_sas(handle)
+                .map(|sa| json!({ "spi": format!("0x{:08X}", sa.spi()), "bytes": sa.counters().bytes_in }))
+                .collect();
+            children.push(json!({
+                "peer_index": peer,
+                "child_index": child,
+                "local": info.local.to_string(),
+                "remote": info.remote.to_string(),
+                "udp_encap": info.udp_encap,
+                "encr": format!("{:?}", info.encr),
+                "integ": info.integ.map(|i| format!("{i:?}")),
+                "local_ts": info.local_ts.iter().map(selector_text).collect::<Vec<_>>(),
+                "remote_ts": info.remote_ts.iter().map(selector_text).collect::<Vec<_>>(),
+                "outbound_spi": format!("0x{:08X}", out.spi()),
+                "inbound": inbound,
+                "established_secs": now.saturating_duration_since(info.installed_at).as_secs(),
+                "path_mtu": self.sad.path_mtu(handle),
+                "pkts_encaps": counters.pkts_encaps,
+                "pkts_encrypt": counters.pkts_encrypt,
+                "pkts_digest": counters.pkts_digest,
+                "pkts_decaps": counters.pkts_decaps,
+                "pkts_decrypt": counters.pkts_decrypt,
+                "pkts_verify": counters.pkts_verify,
+                "bytes_out": counters.bytes_out,
+                "bytes_in": counters.bytes_in,
+                "pre_frag_successes": counters.pre_frag_successes,
+                "pre_frag_failures": counters.pre_frag_failures,
+                "fragments_created": counters.fragments_created,
+                "pmtus_sent": counters.pmtus_sent,
+                "pmtus_rcvd": counters.pmtus_rcvd,
+                "send_errors": counters.send_errors,
+                "recv_errors": counters.recv_errors,
+                "replay_failures": counters.replay_failures,
+                "auth_failures": counters.auth_failures,
+            }));
+        }
+        json!({ "children": children })
+    }
+
+    /// `show crypto ipsec stats` as JSON, with every drop reason.
+    pub fn stats(&self) -> Value {
+        let s = self.sad.stats();
+        let drops: serde_json::Map<String, Value> =
+            DropReason::ALL.iter().map(|r| (r.name().to_string(), json!(s.drops_for(*r)))).collect();
+        json!({
+            "active_tunnels": self.sad.active_tunnels(),
+            "previous_tunnels": self.sad.previous_tunnels(),
+            "inbound": {
+                "bytes": s.inbound.bytes,
+                "packets": s.inbound.packets,
+                "dropped_packets": s.inbound.dropped_packets,
+                "replay_failures": s.inbound.replay_failures,
+                "authentications": s.inbound.authentications,
+                "authentication_failures": s.inbound.authentication_failures,
+                "decryptions": s.inbound.decryptions,
+                "decryption_failures": s.inbound.decryption_failures,
+                "tfc_packets": s.inbound.tfc_packets,
+                "decapsulated_fragments_needing_reassembly": s.inbound.decapsulated_fragments_needing_reassembly,
+            },
+            "outbound": {
+                "bytes": s.outbound.bytes,
+                "packets": s.outbound.packets,
+                "dropped_packets": s.outbound.dropped_packets,
+                "authentications": s.outbound.authentications,
+                "encryptions": s.outbound.encryptions,
+                "encryption_failures": s.outbound.encryption_failures,
+                "pre_fragmentation_successes": s.outbound.pre_fragmentation_successes,
+                "pre_fragmentation_failures": s.outbound.pre_fragmentation_failures,
+                "fragments_created": s.outbound.fragments_created,
+                "pmtus_sent": s.outbound.pmtus_sent,
+            },
+            "protocol_failures": s.protocol_failures,
+            "missing_sa_failures": s.missing_sa_failures,
+            "system_capacity_failures": s.system_capacity_failures,
+            "drops": drops,
+        })
+    }
+}
+
+fn selector_text(s: &Selector) -> String {
+    format!("{}-{} proto {} ports {}-{}", s.start_addr, s.end_addr, s.protocol, s.start_port, s.end_port)
+}

@@ -1,0 +1,146 @@
+//! State shared between the control plane and the data-plane workers.
+//!
+//! Workers lock the SA tables once per batch, never per packet, and take the policy
+//! as an `Arc` snapshot so that a reload never stalls a batch in flight.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use rampart_ike::config::IkeConfig;
+use rampart_policy::model::AddrRange;
+use rampart_policy::model::PolicyConfig;
+use rampart_policy::PolicyEngine;
+
+use crate::control_plane::ControlMsg;
+use crate::sa_table::SaTables;
+
+/// The policy as the data plane needs it, rebuilt on every reload.
+pub struct PolicyState {
+    pub engine: PolicyEngine,
+    /// Crypto map entry ("MAP SEQ", as in `PeerConfig::name`) to IKE engine peer index.
+    pub peer_by_entry: HashMap<String, usize>,
+    /// For each peer and child: the crypto map name, sequence and permit index that
+    /// `PolicyEngine::check_inbound_vpn` expects.
+    pub child_entries: Vec<Vec<(String, u32, usize)>>,
+    /// Inside interfaces (`nameif`) and their subnets, to name the ingress interface of
+    /// a packet read from the TUN device by its source address.
+    pub inside: Vec<(String, AddrRange)>,
+    /// `sysopt connection tcpmss`, applied to SYNs in both directions.
+    pub tcp_mss: Option<u16>,
+    /// Outside interface MTU (the ASA's `mtu outside`), the path MTU for ESP packets.
+    pub outside_mtu: u16,
+    /// The gateway's inside address, the source of ICMP errors sent back into the TUN.
+    pub inside_addr: Option<IpAddr>,
+    /// Incremented on every reload so that workers drop their flow caches.
+    pub generation: u64,
+}
+
+impl PolicyState {
+    pub fn new(policy: PolicyConfig, ike: &IkeConfig, generation: u64) -> Result<PolicyState, rampart_policy::PolicyError> {
+        let outside = policy.crypto_maps.iter().find_map(|m| m.interface.clone());
+        let outside_mtu = policy
+            .interfaces
+            .iter()
+            .find(|i| Some(&i.name) == outside.as_ref())
+            .map(|i| i.mtu)
+            .unwrap_or(1500);
+        let inside: Vec<(String, AddrRange)> = policy
+            .interfaces
+            .iter()
+            .filter(|i| Some(&i.name) != outside.as_ref())
+            .filter_map(|i| i.address.map(|(a, len)| (i.name.clone(), AddrRange::v4_prefix(a, len))))
+            .collect();
+        let inside_addr = policy
+            .interfaces
+            .iter()
+            .filter(|i| Some(&i.name) != outside.as_ref())
+            .find_map(|i| i.address.map(|(a, _)| IpAddr::V4(a)));
+        let peer_by_entry = ike.peers.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
+        let child_entries = ike
+            .peers
+            .iter()
+            .map(|p| {
+                p.children
+                    .iter()
+                    .enumerate()
+                    .map(|(index, c)| (c.crypto_map.clone(), c.sequence, index))
+                    .collect()
+            })
+            .collect();
+        let tcp_mss = policy.tcp_mss;
+        Ok(PolicyState {
+            engine: PolicyEngine::new(policy)?,
+            peer_by_entry,
+            child_entries,
+            inside,
+            tcp_mss,
+            outside_mtu,
+            inside_addr,
+            generation,
+        })
+    }
+
+    /// The inside interface whose subnet holds `src`, else the first inside interface.
+    pub fn ingress_for(&self, src: IpAddr) -> &str {
+        self.inside
+            .iter()
+            .find(|(_, subnet)| subnet.contains(src))
+            .or(self.inside.first())
+            .map(|(name, _)| name.as_str())
+            .unwrap_or("inside")
+    }
+}
+
+pub struct Shared {
+    sa: Mutex<SaTables>,
+    policy: RwLock<Arc<PolicyState>>,
+    running: AtomicBool,
+    pub control: Sender<ControlMsg>,
+    /// Packets read from the TUN device that the policy does not send into a tunnel.
+    pub not_tunneled: AtomicU64,
+    /// Failed sends on the outside sockets.
+    pub send_errors: AtomicU64,
+    /// Packets written into the TUN device that the kernel did not take.
+    pub tun_write_errors: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(sa: SaTables, policy: PolicyState, control: Sender<ControlMsg>) -> Shared {
+        Shared {
+            sa: Mutex::new(sa),
+            policy: RwLock::new(Arc::new(policy)),
+            running: AtomicBool::new(true),
+            control,
+            not_tunneled: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+            tun_write_errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Locks the SA tables. A worker that panicked while holding the lock left them
+    /// consistent enough to keep forwarding, so poisoning is ignored.
+    pub fn sa(&self) -> MutexGuard<'_, SaTables> {
+        self.sa.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn policy(&self) -> Arc<PolicyState> {
+        let guard = self.policy.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(&guard)
+    }
+
+    pub fn set_policy(&self, policy: PolicyState) {
+        let mut guard = self.policy.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *guard = Arc::new(policy);
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    pub fn stop(&self) {
+        self.running.store(false, Ordering::Relaxed);
+    }
+}
