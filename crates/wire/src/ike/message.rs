@@ -125,4 +125,30 @@ mod tests {
         m.emit(&mut buf);
         assert_eq!(buf, INIT_REQUEST);
     }
+
+    fn from_hex(s: &str) -> Vec<u8> {
+        let s = s.trim();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// An IKE_SA_INIT response captured from strongSwan 5.9.8 (Debian 12) in the lab,
+    /// answering `aes256-sha1-prfsha1-modp1536`.
+    const STRONGSWAN_INIT_RESPONSE: &str = include_str!("testdata/strongswan-ike-sa-init-response.hex");
+
+    #[test]
+    fn message_strongswan_response_payloads() {
+        let m = MessageRepr::parse(&from_hex(STRONGSWAN_INIT_RESPONSE)).unwrap();
+        let types: Vec<PayloadType> = m.payloads.iter().map(Payload::payload_type).collect();
+        let n = PayloadType::NOTIFY;
+        assert_eq!(types, vec![PayloadType::SA, PayloadType::KE, PayloadType::NONCE, n, n, n, n, n]);
+        let Payload::Ke(ke) = &m.payloads[1] else { panic!("second payload is {:?}", m.payloads[1]) };
+        assert_eq!((ke.dh_group, ke.data.len()), (5, 192));
+        assert_eq!(m.payloads[6], Payload::notify(NotifyType(16418), vec![]));
+    }
+
+    #[test]
+    fn message_strongswan_response_round_trip() {
+        let bytes = from_hex(STRONGSWAN_INIT_RESPONSE);
+        assert_eq!(MessageRepr::parse(&bytes).unwrap().to_vec(), bytes);
+    }
 }
