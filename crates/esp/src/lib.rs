@@ -2,8 +2,8 @@
 //! SA database, anti-replay, selector checks and MTU handling.
 //!
 //! The library does no I/O. The daemon reads inner packets from the TUN device and ESP
-//! packets from the outside sockets, and calls [`Sad::encapsulate`] and
-//! [`Sad::decapsulate`] on caller-owned buffers; neither allocates.
+//! packets from the outside sockets. It calls [`Sad::encapsulate`] and
+//! [`Sad::decapsulate`] on buffers it owns, and neither call allocates.
 
 mod drop;
 pub mod mtu;

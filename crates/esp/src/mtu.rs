@@ -3,9 +3,9 @@
 //! - `crypto ipsec fragmentation before-encryption`: an IPv4 packet with DF clear that
 //!   does not fit is fragmented before encryption, so the peer needs no reassembly of
 //!   ESP packets;
-//! - an IPv4 packet with DF set that does not fit is dropped and answered with an ICMP
-//!   "fragmentation needed" carrying the largest inner size that fits (RFC 1191); an
-//!   IPv6 packet is answered with "packet too big" (RFC 4443 section 3.2);
+//! - an IPv4 packet with DF set that does not fit is dropped, and the sender gets an
+//!   ICMP "fragmentation needed" with the largest inner size that fits (RFC 1191). An
+//!   IPv6 sender gets "packet too big" (RFC 4443 section 3.2);
 //! - the outer header copies DF from the inner one (`DF policy: copy-df`);
 //! - `sysopt connection tcpmss N` lowers the MSS option of TCP SYNs.
 
@@ -68,9 +68,9 @@ impl Overhead {
         self.fixed() + self.block - 1
     }
 
-    /// Largest inner packet whose outer packet fits in `path_mtu`, with the padding of
-    /// that exact length: payload and trailer must fill whole blocks, so the space left
-    /// after the fixed headers is rounded down to a block and the trailer taken off.
+    /// Returns the largest inner packet length whose outer packet fits in `path_mtu`.
+    /// Payload and trailer must fill whole blocks, so the space left after the fixed
+    /// headers is rounded down to a block, and the trailer is taken off.
     pub const fn max_inner_len(&self, path_mtu: usize) -> usize {
         let fixed_without_trailer = self.fixed() - esp::TRAILER_LEN;
         if path_mtu < fixed_without_trailer + self.block {
@@ -81,7 +81,7 @@ impl Overhead {
     }
 }
 
-/// What to do with an outbound inner packet before encapsulation.
+/// Treatment of an outbound inner packet before encapsulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MtuAction {
     /// The packet fits, or its outer packet may be fragmented by the kernel.
@@ -89,8 +89,8 @@ pub enum MtuAction {
     /// An IPv4 packet with DF clear: fragment it with [`Ipv4Fragmenter`] to
     /// `max_len` octets per fragment and encapsulate each fragment.
     Fragment { max_len: usize },
-    /// Drop the packet and answer with [`icmp_frag_needed`] (IPv4) or
-    /// [`icmpv6_packet_too_big`] (IPv6) carrying `mtu`.
+    /// Drop the packet and send the sender [`icmp_frag_needed`] (IPv4) or
+    /// [`icmpv6_packet_too_big`] (IPv6) with `mtu`.
     TooBig { mtu: u16 },
 }
 
@@ -120,9 +120,9 @@ pub fn check(inner: &[u8], max_inner: usize, fragment_before_encryption: bool) -
     }
 }
 
-/// The DF bit to copy into the outer IPv4 header (`DF policy: copy-df`). An IPv6 inner
-/// packet yields false so that the outer packet may be fragmented when it exceeds a
-/// path MTU below 1280.
+/// Returns the DF bit to copy into the outer IPv4 header (`DF policy: copy-df`). An
+/// IPv6 inner packet yields false, so the outer packet may be fragmented when it
+/// exceeds a path MTU below 1280.
 pub fn dont_fragment(inner: &[u8]) -> bool {
     inner.first().is_some_and(|b| b >> 4 == 4) && inner.len() >= 8 && inner[6] & 0x40 != 0
 }
@@ -158,6 +158,7 @@ impl<'a> Ipv4Fragmenter<'a> {
             return Err(DropReason::FragmentationFailed);
         }
         let header_len = p.header_len();
+
         let mut copied_options = [0u8; 40];
         let mut copied_len = 0;
         let options = p.options();
@@ -179,6 +180,7 @@ impl<'a> Ipv4Fragmenter<'a> {
             i += len;
         }
         let copied_len = copied_len.div_ceil(4) * 4;
+
         let later_header = ipv4::HEADER_LEN + copied_len;
         if max_len < header_len.max(later_header) + 8 {
             return Err(DropReason::FragmentationFailed);

@@ -22,7 +22,7 @@ pub struct ReplayWindow {
 impl ReplayWindow {
     /// Creates a window of `size` packets; 0 disables replay detection.
     ///
-    /// The ring holds one word more than the window spans, rounded up to a power of two,
+    /// The ring has one word more than the window spans, rounded up to a power of two,
     /// so the word of `top` is never the word being cleared on a slide.
     pub fn new(size: u32) -> ReplayWindow {
         let words = if size == 0 { 1 } else { (size as usize).div_ceil(64) + 1 };
@@ -90,7 +90,7 @@ impl ReplayWindow {
         self.bitmap[word] |= bit;
     }
 
-    /// The 64 most recent positions: bit `i` is set when `top - i` was received. This is
+    /// Returns the 64 most recent positions, bit `i` set when `top - i` was received:
     /// the "Anti replay bitmap" of `show crypto ipsec sa`.
     pub fn recent_bitmap(&self) -> u64 {
         let mut out = 0u64;

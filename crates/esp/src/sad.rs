@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use rampart_crypto::CryptoError;
+use rampart_crypto::alg::Encr;
 
 use crate::sa::{Decapsulated, InboundSa, LifetimeState, OutboundSa, SaParams};
 use crate::stats::{Direction, IpsecStats, SaCounters};
@@ -254,7 +255,7 @@ impl Sad {
         self.entry(handle).map(|e| e.key)
     }
 
-    /// The current outbound SA of a child, for direct use on a worker's fast path.
+    /// Returns the current outbound SA of a child, for direct use on a worker's fast path.
     #[inline]
     pub fn outbound_mut(&mut self, handle: ChildHandle) -> Option<&mut OutboundSa> {
         self.entry_mut(handle)?.outbound.as_mut()
@@ -264,7 +265,7 @@ impl Sad {
         self.entry(handle)?.outbound.as_ref()
     }
 
-    /// The inbound SAs of a child, oldest first.
+    /// Returns the inbound SAs of a child, oldest first.
     pub fn inbound_sas(&self, handle: ChildHandle) -> impl Iterator<Item = &InboundSa> {
         let spis = self.entry(handle).map(|e| e.inbound.as_slice()).unwrap_or(&[]);
         spis.iter().filter_map(|spi| self.inbound.get(spi).map(|e| &e.sa))
@@ -301,7 +302,7 @@ impl Sad {
     fn count_outbound(&mut self, handle: ChildHandle, inner_len: usize, result: &Result<usize, DropReason>) {
         match result {
             Ok(_) => {
-                let encrypted = self.outbound(handle).is_some_and(|sa| sa.info().encr != rampart_crypto::alg::Encr::Null);
+                let encrypted = self.outbound(handle).is_some_and(|sa| sa.info().encr != Encr::Null);
                 self.stats.record_encapsulated(inner_len, encrypted);
             }
             Err(reason) => self.record_drop(Direction::Outbound, *reason),
@@ -311,27 +312,33 @@ impl Sad {
     /// Looks up the inbound SA by SPI and decapsulates the packet in place.
     #[inline]
     pub fn decapsulate(&mut self, esp: &mut [u8]) -> Result<Received, DropReason> {
-        let result = self.decapsulate_inner(esp);
-        match &result {
-            Ok(r) => {
-                let decrypted = self.inbound.get(&r.packet.spi).is_some_and(|e| e.sa.info().encr != rampart_crypto::alg::Encr::Null);
-                self.stats.record_decapsulated(r.packet.inner.len(), decrypted, r.packet.fragment);
+        match self.decapsulate_inner(esp) {
+            Ok((received, decrypted)) => {
+                let p = &received.packet;
+                self.stats.record_decapsulated(p.inner.len(), decrypted, p.fragment);
+                Ok(received)
             }
-            Err(reason) => self.record_drop(Direction::Inbound, *reason),
+            Err(reason) => {
+                self.record_drop(Direction::Inbound, reason);
+                Err(reason)
+            }
         }
-        result
     }
 
-    fn decapsulate_inner(&mut self, esp: &mut [u8]) -> Result<Received, DropReason> {
+    /// Returns the packet and whether the SA encrypts (false for ESP-NULL).
+    #[inline]
+    fn decapsulate_inner(&mut self, esp: &mut [u8]) -> Result<(Received, bool), DropReason> {
         if esp.len() < rampart_wire::esp::HEADER_LEN {
             return Err(DropReason::Truncated);
         }
         let spi = u32::from_be_bytes([esp[0], esp[1], esp[2], esp[3]]);
         let entry = self.inbound.get_mut(&spi).ok_or(DropReason::MissingSa)?;
         let index = entry.child;
+        let decrypted = entry.sa.info().encr != Encr::Null;
         let packet = entry.sa.decapsulate(esp)?;
         let child = self.children.get(index as usize).and_then(Option::as_ref).ok_or(DropReason::MissingSa)?;
-        Ok(Received { handle: ChildHandle { index, generation: child.generation }, key: child.key, packet })
+        let handle = ChildHandle { index, generation: child.generation };
+        Ok((Received { handle, key: child.key, packet }, decrypted))
     }
 
     /// Counts a drop that happened outside the SAD (in the daemon or the MTU checks).
@@ -398,7 +405,7 @@ impl Sad {
         Some(c)
     }
 
-    /// Every installed child, ordered by key.
+    /// Lists every installed child, ordered by key.
     pub fn children(&self) -> Vec<(ChildKey, ChildHandle)> {
         let mut v: Vec<_> = self
             .children

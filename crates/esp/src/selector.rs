@@ -29,8 +29,8 @@ impl Selector {
     }
 
     /// True when the address, protocol and port lie inside this selector. `port` is
-    /// `None` for a packet without ports (a non-initial fragment, a protocol without
-    /// ports); such a packet matches only a selector with the whole port range.
+    /// `None` for a packet without ports, such as a non-initial fragment. Such a packet
+    /// matches only a selector with the whole port range.
     pub fn matches(&self, addr: IpAddr, protocol: IpProtocol, port: Option<u16>) -> bool {
         if self.protocol != 0 && self.protocol != protocol.0 {
             return false;

@@ -27,7 +27,7 @@ pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
-/// Where the upper-layer header starts after the extension headers.
+/// Position and protocol of the upper-layer header after the extension headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UpperLayer {
     pub protocol: IpProtocol,

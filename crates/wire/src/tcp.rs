@@ -142,7 +142,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         OptionIter { options: self.options(), pos: 0 }
     }
 
-    /// The MSS option's value and the offset of its 16-bit value in the segment.
+    /// Returns the MSS option's value and the offset of that value in the segment.
     pub fn mss_option(&self) -> Option<(u16, usize)> {
         self.option_iter()
             .find(|o| o.kind == OPT_MSS && o.data.len() == OPT_MSS_LEN - 2)
@@ -249,7 +249,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         }
         self.set_u16_at(at, max_mss);
         // A value at an odd offset straddles two 16-bit checksum words, so both words
-        // are updated; a missing last octet counts as zero padding (RFC 1071).
+        // are updated. A missing last octet counts as zero padding (RFC 1071).
         let c = if at % 2 == 0 {
             checksum::update_u16(self.checksum(), mss, max_mss)
         } else {
