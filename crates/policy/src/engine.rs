@@ -223,10 +223,10 @@ impl PolicyEngine {
         let Some(route) = self.resolve_egress(&real, unnat.as_ref().and_then(|m| m.divert.as_deref()), t) else {
             return dropped(DROP_NO_ROUTE, None);
         };
-        let egress = route.interface.clone();
+        let egress = route.interface;
         let mut decision = Decision {
             allowed: false,
-            egress_interface: Some(egress.clone()),
+            egress_interface: Some(egress.to_string()),
             next_hop: Some(IpAddr::V4(route.next_hop)),
             ..Decision::default()
         };
@@ -312,7 +312,7 @@ impl PolicyEngine {
     }
 
     /// Route lookup, restricted to the diverted interface when a static NAT rule chose it.
-    fn resolve_egress(&self, real: &Flow, divert: Option<&str>, t: &mut Trace) -> Option<RouteMatch> {
+    fn resolve_egress(&self, real: &Flow, divert: Option<&str>, t: &mut Trace) -> Option<RouteMatch<'_>> {
         let found = self.routes.lookup(real.dst, divert);
         t.push("ROUTE-LOOKUP", "Resolve Egress Interface", found.is_some(), |p| {
             if let Some(r) = &found {

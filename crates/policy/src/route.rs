@@ -10,9 +10,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::model::{Interface, Origin, PolicyConfig, Route};
 
 /// The egress interface and next hop that a route lookup selects.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouteMatch {
-    pub interface: String,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteMatch<'a> {
+    pub interface: &'a str,
     /// The gateway, or the destination itself for a connected network.
     pub next_hop: Ipv4Addr,
     pub connected: bool,
@@ -20,7 +20,7 @@ pub struct RouteMatch {
     pub prefix_len: u8,
     pub distance: u8,
     /// The `route` line, `None` for a connected network.
-    pub origin: Option<Origin>,
+    pub origin: Option<&'a Origin>,
 }
 
 #[derive(Clone, Debug)]
@@ -55,7 +55,7 @@ impl RouteTable {
     }
 
     /// Find the best route to `dst`, optionally only through interface `via`.
-    pub fn lookup(&self, dst: IpAddr, via: Option<&str>) -> Option<RouteMatch> {
+    pub fn lookup(&self, dst: IpAddr, via: Option<&str>) -> Option<RouteMatch<'_>> {
         let IpAddr::V4(dst) = dst else {
             // NOTE: the policy model carries IPv4 interfaces and routes only.
             return None;
@@ -67,13 +67,13 @@ impl RouteTable {
             .filter(|e| via.is_none_or(|v| v == e.interface))
             .find(|e| key & e.mask == e.network)?;
         Some(RouteMatch {
-            interface: entry.interface.clone(),
+            interface: &entry.interface,
             next_hop: entry.gateway.unwrap_or(dst),
             connected: entry.gateway.is_none(),
             network: Ipv4Addr::from(entry.network),
             prefix_len: entry.prefix_len,
             distance: entry.distance,
-            origin: entry.origin.clone(),
+            origin: entry.origin.as_ref(),
         })
     }
 }
@@ -140,8 +140,8 @@ mod tests {
 
     #[test]
     fn lookup_connected_network() {
-        let found = table(vec![]).lookup(v4([10, 10, 3, 4]), None);
-        let found = found.expect("connected route");
+        let t = table(vec![]);
+        let found = t.lookup(v4([10, 10, 3, 4]), None).expect("connected route");
         assert_eq!(found.interface, "inside");
         assert!(found.connected);
         assert_eq!(found.next_hop, Ipv4Addr::new(10, 10, 3, 4));
