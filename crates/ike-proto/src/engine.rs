@@ -117,7 +117,7 @@ impl Engine {
         let header = match Header::new_checked(data).and_then(|h| HeaderRepr::parse(&h)) {
             Ok(h) => h,
             Err(e) => {
-                debug!(target: "ike", "dropping datagram from {remote}: {e}");
+                self.malformed_header(local, remote, data, &e);
                 return;
             }
         };
@@ -150,6 +150,31 @@ impl Engine {
             self.handle_request(&mut sa, now, local, remote, data, &header);
         }
         self.finish(sa);
+    }
+
+    /// A datagram whose IKE header is unusable. A new IKE_SA_INIT request whose
+    /// length field disagrees with the datagram gets INVALID_SYNTAX; anything else is
+    /// dropped because no SA can authenticate a reply (RFC 7296 section 2.21.1).
+    fn malformed_header(&mut self, local: SocketAddr, remote: SocketAddr, data: &[u8], e: &rampart_wire::Error) {
+        let Ok(h) = Header::new_checked(data) else {
+            debug!(target: "ike", "dropping {} octets from {remote}: {e}", data.len());
+            return;
+        };
+        let new_request = h.exchange_type() == ExchangeType::IKE_SA_INIT && !h.is_response() && h.is_initiator() && h.spi_r() == 0;
+        warn!(target: "ike", "malformed IKE message from {remote} (SPIs {:016x}_i {:016x}_r): {e}", h.spi_i(), h.spi_r());
+        if new_request && h.version() >> 4 == 2 && !self.shutting_down {
+            let header = HeaderRepr {
+                spi_i: h.spi_i(),
+                spi_r: 0,
+                next_payload: PayloadType::NONE,
+                exchange_type: ExchangeType::IKE_SA_INIT,
+                initiator: true,
+                response: false,
+                message_id: h.message_id(),
+                length: 0,
+            };
+            self.send_init_error(local, remote, &header, NotifyType::INVALID_SYNTAX, Vec::new());
+        }
     }
 
     /// Puts an SA back in the table unless it died, and starts queued work.
@@ -245,6 +270,11 @@ impl Engine {
             return;
         };
         let Some(mut sa) = self.sas.remove(&spi) else { return };
+        // Inbound ESP shows the peer is alive, so DPD waits (liveness checks are sent
+        // only when idle, RFC 7296 section 2.4).
+        if bytes > 0 {
+            sa.last_recv = sa.last_recv.max(now);
+        }
         if let Some(c) = sa.child_by_spi_in(spi_in) {
             c.bytes = c.bytes.saturating_add(bytes);
             if c.kilobytes_rekey > 0 && c.bytes / 1024 >= c.kilobytes_rekey && !c.rekeying && !c.replaced {

@@ -55,6 +55,8 @@ pub struct Network {
     pub jitter: Duration,
     /// Packets for which this returns true are dropped (after NAT rewriting).
     pub filter: Option<Box<dyn FnMut(&Packet) -> bool>>,
+    /// Called on every packet before it is queued; may rewrite it in flight.
+    pub tamper: Option<Box<dyn FnMut(&mut Packet)>>,
     rng: SimRng,
     in_flight: Vec<(Instant, u64, Packet)>,
     sequence: u64,
@@ -68,13 +70,17 @@ impl Network {
             latency: Duration::from_millis(1),
             jitter: Duration::ZERO,
             filter: None,
+            tamper: None,
             rng: SimRng::new(seed),
             in_flight: Vec::new(),
             sequence: 0,
         }
     }
 
-    fn send(&mut self, now: Instant, packet: Packet) {
+    fn send(&mut self, now: Instant, mut packet: Packet) {
+        if let Some(t) = self.tamper.as_mut() {
+            t(&mut packet);
+        }
         if self.filter.as_mut().is_some_and(|f| f(&packet)) || self.rng.chance(self.drop_rate) {
             return;
         }
