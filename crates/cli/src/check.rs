@@ -1,6 +1,6 @@
 //! `rampart check`: parse an ASA configuration, resolve it and run the checks.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,18 +56,23 @@ pub fn main(args: Args) -> ExitCode {
     diagnostics.extend(rampart_asa::check(&loaded, &opts));
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
-    match args.format {
+    let text = match args.format {
         Format::Json => {
             let json = loaded.json_with(&diagnostics);
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
         }
         Format::Text => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", loaded.render(&diagnostics, color));
             let notes = diagnostics.len() - errors - warnings;
-            println!("{}: {errors} error(s), {warnings} warning(s), {notes} note(s)", loaded.name);
+            format!(
+                "{}{}: {errors} error(s), {warnings} warning(s), {notes} note(s)\n",
+                loaded.render(&diagnostics, color),
+                loaded.name
+            )
         }
-    }
+    };
+    // A closed pipe (`rampart check ... | head`) is not an error of the check.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if errors > 0 {
         ExitCode::from(2)
     } else if warnings > 0 {

@@ -251,7 +251,11 @@ fn algorithms(cfg: &Config, out: &mut Vec<Diagnostic>) {
                 weak(
                     Diagnostic::warning(
                         "weak-algorithm",
-                        format!("{head} offers DH group {}, MODP below 2048 bits", weak_groups.join(" and ")),
+                        format!(
+                            "{head} offers DH group{} {}, MODP below 2048 bits",
+                            if weak_groups.len() > 1 { "s" } else { "" },
+                            weak_groups.join(" and ")
+                        ),
                     )
                     .at(g.span, "weak Diffie-Hellman groups")
                     .with_help("prefer group 14, 19, 20 or 21 where the peer accepts it"),
@@ -400,6 +404,11 @@ fn nat_before_crypto(cfg: &Config, out: &mut Vec<Diagnostic>) {
                         // Partial identity NAT: the rest of the flow goes on to later rules.
                         continue;
                     }
+                    if rule.service.is_some() {
+                        // A translating rule with a service clause forwards chosen ports
+                        // (a published server); the rest of the flow goes on.
+                        continue;
+                    }
                     if reported.insert((span.start, acl_name.value.clone()), ()).is_none() {
                         out.push(nat_diagnostic(cfg, e, ace, acl_name, *span, &rule.origin.text));
                     }
@@ -421,7 +430,7 @@ fn nat_diagnostic(cfg: &Config, e: &CryptoMapEntryDef, ace: &Ace, acl: &Name, sp
     let real_ifc = cfg
         .manual_nat
         .iter()
-        .find(|n| n.span == span)
+        .find(|n| n.span.start == span.start)
         .and_then(|n| n.real_interface.as_ref().map(|i| i.value.clone()))
         .unwrap_or_else(|| "inside".to_string());
     let ifc = cfg.crypto_map_interface(&e.map.value).map_or("outside".to_string(), |i| i.value.clone());
@@ -442,13 +451,16 @@ fn unmodelled_summary(cfg: &Config, out: &mut Vec<Diagnostic>) {
     if cfg.unmodelled.is_empty() {
         return;
     }
+    const TWO_WORD: &[&str] = &["no", "crypto", "ip", "ssh", "http", "snmp-server", "logging", "aaa", "timeout", "threat-detection", "dns", "policy-map"];
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for u in &cfg.unmodelled {
-        let words: Vec<&str> = u.text.value.split_whitespace().take(2).collect();
-        let key = if words.first().is_some_and(|w| ["no", "crypto", "ip", "ssh", "http", "snmp-server", "logging", "aaa", "service", "timeout", "threat-detection"].contains(w)) {
-            words.join(" ")
-        } else {
-            words.first().map_or(String::new(), |w| w.to_string())
+    let mut top = 0usize;
+    for u in cfg.unmodelled.iter().filter(|u| u.parent.is_none()) {
+        top += 1;
+        let words: Vec<&str> = u.text.value.split_whitespace().take(2).map(|w| w.split(':').next().unwrap_or(w)).collect();
+        let key = match words.first() {
+            Some(w) if TWO_WORD.contains(w) => words.join(" "),
+            Some(w) => w.to_string(),
+            None => continue,
         };
         *counts.entry(key).or_default() += 1;
     }
@@ -456,9 +468,10 @@ fn unmodelled_summary(cfg: &Config, out: &mut Vec<Diagnostic>) {
     list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let shown: Vec<String> = list.iter().take(12).map(|(k, n)| format!("{k} ({n})")).collect();
     let more = if list.len() > 12 { format!(", and {} more kinds", list.len() - 12) } else { String::new() };
+    let children = cfg.unmodelled.len() - top;
+    let sub = if children > 0 { format!(" (and {children} sub-commands)") } else { String::new() };
     out.push(
-        Diagnostic::note("unmodelled", format!("{} commands are kept but not modelled: {}{more}", cfg.unmodelled.len(), shown.join(", ")))
+        Diagnostic::note("unmodelled", format!("{top} commands{sub} are kept but not modelled: {}{more}", shown.join(", ")))
             .with_help("they are printed back by `show running-config`; `rampart check --strict` rejects them"),
     );
 }
-

@@ -248,22 +248,32 @@ fn ordering(cfg: &Config, zs: &[&CryptoMapEntryDef], out: &mut Vec<Diagnostic>) 
                 ) else {
                     continue;
                 };
-                let ea = acl_entries(&x, a);
-                let eb = acl_entries(&x, b);
-                let overlap = ea.iter().filter(|p| p.action == Action::Permit).any(|p| {
-                    eb.iter().filter(|q| q.action == Action::Permit).any(|q| ranges_overlap(&p.src, &q.src) && ranges_overlap(&p.dst, &q.dst))
-                });
-                if overlap {
+                let ea: Vec<_> = acl_entries(&x, a).into_iter().filter(|p| p.action == Action::Permit).collect();
+                let eb: Vec<_> = acl_entries(&x, b).into_iter().filter(|p| p.action == Action::Permit).collect();
+                let overlap = ea.iter().any(|p| eb.iter().any(|q| ranges_overlap(&p.src, &q.src) && ranges_overlap(&p.dst, &q.dst)));
+                let shadowed = !eb.is_empty()
+                    && eb.iter().all(|q| ea.iter().any(|p| range_covers(&p.src, &q.src) && range_covers(&p.dst, &q.dst)));
+                if shadowed {
                     out.push(
-                        Diagnostic::warning("zscaler-crypto-map-conflict", format!("entry {} matches traffic that the Zscaler entry {} protects", e.sequence.value, z.sequence.value))
-                            .at(e.sequence.span, "this lower sequence number is evaluated first and takes the traffic")
-                            .also(z.sequence.span, "Zscaler entry")
-                            .with_help(format!("add a `deny` line for the overlapping networks to the ACL of entry {}", e.sequence.value)),
+                        Diagnostic::warning("zscaler-crypto-map-conflict", format!("entry {} takes all traffic of the Zscaler entry {}", e.sequence.value, z.sequence.value))
+                            .at(e.sequence.span, "this lower sequence number is evaluated first and matches every Zscaler flow")
+                            .also(z.sequence.span, "Zscaler entry, never used")
+                            .with_help(format!("narrow the ACL of entry {} or add `deny` lines for the Zscaler networks", e.sequence.value)),
+                    );
+                } else if overlap {
+                    out.push(
+                        Diagnostic::note("zscaler-crypto-map-conflict", format!("entry {} takes part of the traffic of the Zscaler entry {}", e.sequence.value, z.sequence.value))
+                            .at(e.sequence.span, "evaluated first: matching flows go to this entry's peer, not to Zscaler")
+                            .also(z.sequence.span, "Zscaler entry"),
                     );
                 }
             }
         }
     }
+}
+
+fn range_covers(outer: &AddrRange, inner: &AddrRange) -> bool {
+    outer.start.is_ipv4() == inner.start.is_ipv4() && outer.start <= inner.start && inner.end <= outer.end
 }
 
 fn ranges_overlap(a: &AddrRange, b: &AddrRange) -> bool {
@@ -307,7 +317,11 @@ pub(super) fn throughput(cfg: &Config, mbps: u32) -> Vec<Diagnostic> {
     sources.dedup();
     let have = sources.len().max(1) as u32;
     let msg = format!("{mbps} Mbit/s needs {needed} active tunnel(s) at {MBPS_PER_TUNNEL} Mbit/s per public source address; this configuration has {have}");
-    let first = cfg.crypto_map_entries.iter().find(|e| e.peers.is_some());
+    let first = cfg
+        .crypto_map_entries
+        .iter()
+        .find(|e| e.sequence.value == ZSCALER_SEQUENCE)
+        .or_else(|| cfg.crypto_map_entries.iter().find(|e| e.peers.is_some()));
     let d = if needed > have {
         Diagnostic::warning("zscaler-throughput", msg).with_help(format!(
             "add {} more tunnel(s), each from its own public source address (another outside interface with its own crypto map, or one address with NAT-T and IKEv2 source-port randomisation), each with a primary and a backup peer; split the inside networks between their crypto ACLs",

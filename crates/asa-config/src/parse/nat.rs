@@ -133,7 +133,7 @@ impl Parser<'_> {
         let (kind, _) = c.keyword(&["static", "dynamic"])?;
         let kind = if kind == "static" { NatType::Static } else { NatType::Dynamic };
         let mapped = match c.peek() {
-            Some(t) if t.parse::<std::net::IpAddr>().is_ok() => {
+            Some(t) if t.parse::<std::net::IpAddr>().is_ok() || self.cfg.index.names.contains_key(t) => {
                 let a = c.ip("a mapped address", &self.cfg.index.names)?;
                 NatAddr::Inline(a.value)
             }
