@@ -232,9 +232,9 @@ impl PolicyEngine {
         };
 
         let permitted = if decrypted {
-            self.bypass_access(ingress, &egress, t)
+            self.bypass_access(ingress, egress, t)
         } else {
-            self.check_access(&real, ingress, ingress_level, &egress, t)
+            self.check_access(&real, ingress, ingress_level, egress, t)
         };
         if !permitted {
             decision.drop_reason = Some(DROP_ACL.to_string());
@@ -243,8 +243,8 @@ impl PolicyEngine {
 
         let nat = match unnat {
             Some(m) if m.reverse => Some(m),
-            Some(m) => self.nat.translate_with(m.rule, flow, ingress, &egress).or_else(|| self.nat.translate(flow, ingress, &egress)),
-            None => self.nat.translate(flow, ingress, &egress),
+            Some(m) => self.nat.translate_with(m.rule, flow, ingress, egress).or_else(|| self.nat.translate(flow, ingress, egress)),
+            None => self.nat.translate(flow, ingress, egress),
         };
         let post_nat = nat.as_ref().map_or(*flow, |m| m.flow);
         if let Some(m) = &nat
@@ -254,7 +254,7 @@ impl PolicyEngine {
         }
         decision.translated = nat.map(|m| Translation { flow: m.flow, rule: m.rule, kind: m.kind, reverse: m.reverse });
 
-        let crypto = self.crypto.classify(&self.config, &self.acls, &egress, &post_nat);
+        let crypto = self.crypto.classify(&self.config, &self.acls, egress, &post_nat);
         if let Some(reason) = self.apply_crypto(&crypto, &mut decision, t) {
             decision.drop_reason = Some(reason.to_string());
             return decision;

@@ -243,9 +243,7 @@ impl NatTable {
         {
             return None;
         }
-        if offset_of(&rule.real, flow.src).is_none() {
-            return None;
-        }
+        offset_of(&rule.real, flow.src)?;
         let mut out = *flow;
         if let Some((mapped_dst, real_dst)) = &rule.destination {
             out.dst = map_address(mapped_dst, real_dst, flow.dst)?;
