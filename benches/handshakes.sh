@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# IKE handshake benchmark: complete IKE_SA_INIT + IKE_AUTH handshakes (PSK, one Child SA)
+# per second against one responder, for DH groups 14 (MODP-2048) and 19 (ECP-256):
+# rampart's responder (`rampart run` with interop/configs/edge-lab.cfg adapted) against
+# strongSwan's charon, under the same load generator (benches/ikeload, rampart-ike
+# engines as concurrent initiators). The generator (198.51.100.1) and the responder
+# (198.51.100.2) sit in two namespaces joined by a veth pair, because charon binds the
+# wildcard address on UDP 500 and 4500 so both cannot share one. The responder is pinned to
+# CPU 1 and the generator to CPU 0, so the rate is one responder core's. Also reported:
+# the responder's CPU time per handshake and its resident memory growth per IKE SA
+# kept (each handshake leaves one IKE SA with one Child SA behind).
+#
+# Usage: benches/handshakes.sh [-s SECONDS] [-c CONCURRENCY] [-o FILE]
+#   defaults: -s 10 -c 8; appends a section to FILE (default BENCHMARKS-draft.md). Root.
+set -uo pipefail
+. "$(dirname "$0")/../interop/lib.sh"
+SECS=10; CONC=8; OUTFILE="$REPO_DIR/BENCHMARKS-draft.md"
+while getopts "s:c:o:" o; do
+  case "$o" in s) SECS=$OPTARG;; c) CONC=$OPTARG;; o) OUTFILE=$OPTARG;; *) sed -n '2,14p' "$0"; exit 2;; esac
+done
+TEST_NAME=handshakes
+lab_require
+command -v taskset >/dev/null || skip "taskset (util-linux) is missing"
+[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs (responder and generator on separate cores)"
+
+export LAB_PREFIX="rhs$$"
+export LAB_STATE="/tmp/rampart-handshakes.$$"
+mkdir -p "$LAB_STATE"
+NS="$LAB_PREFIX-edge1"   # the name run-strongswan.sh expects for a responder
+GEN_NS="$LAB_PREFIX-gen"
+LAB_EXTRA_NS="$NS $GEN_NS"; LAB_UP=1
+trap lab_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+ip netns add "$NS" || fail "cannot create namespace $NS"
+ip netns add "$GEN_NS" || fail "cannot create namespace $GEN_NS"
+ip -n "$NS" link set lo up
+ip -n "$GEN_NS" link set lo up
+ip -n "$GEN_NS" link add wan0 type veth peer name wan0 netns "$NS"
+ip -n "$GEN_NS" addr add 198.51.100.1/24 dev wan0
+ip -n "$NS" addr add 198.51.100.2/24 dev wan0
+# The responder's protected network: charon's userspace ESP installs a route per Child
+# SA with a source address from it.
+ip -n "$NS" addr add 203.0.113.1/24 dev lo
+ip -n "$GEN_NS" link set wan0 up
+ip -n "$NS" link set wan0 up
+
+RAMPART_OK=1
+( rampart_require ) || { RAMPART_OK=0; log "rampart cannot run: only strongSwan is measured"; }
+LOADGEN_DIR="$REPO_DIR/benches/ikeload"
+LOADGEN_TARGET="${CARGO_TARGET_DIR:-$REPO_DIR/target}/ikeload"
+log "building the load generator (benches/ikeload)"
+(cd "$LOADGEN_DIR" && CARGO_TARGET_DIR="$LOADGEN_TARGET" timeout 1800 cargo build --release) >"$LAB_STATE/ikeload-build.log" 2>&1 ||
+  { tail -n 30 "$LAB_STATE/ikeload-build.log"; fail "building benches/ikeload failed"; }
+LOADGEN="$LOADGEN_TARGET/release/rampart-ikeload"
+HZ=$(getconf CLK_TCK)
+
+ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# measure LABEL PID GROUP: run the generator against the responder PID; prints a row
+# "label group established failed per_second cpu_ms_per_hs bytes_per_sa p50 p99"
+measure() {
+  local label="$1" pid="$2" group="$3" t0 r0 t1 r1 out
+  taskset -a -p -c 1 "$pid" >/dev/null
+  sleep 1
+  t0=$(ticks "$pid"); r0=$(rss_kib "$pid")
+  out="$LAB_STATE/$label-g$group.json"
+  ip netns exec "$GEN_NS" taskset -c 0 "$LOADGEN" --local 198.51.100.1 --target 198.51.100.2 --group "$group" \
+    --seconds "$SECS" --concurrency "$CONC" >"$out" 2>"$out.err"
+  sleep 1
+  t1=$(ticks "$pid"); r1=$(rss_kib "$pid")
+  python3 - "$out" "$label" "$group" $((t1 - t0)) "$HZ" $((r1 - r0)) <<'PY' | tee -a "$LAB_STATE/rows.txt"
+import json, sys
+out, label, group, dticks, hz, drss = sys.argv[1:]
+try:
+    d = json.loads(open(out).read().strip().splitlines()[-1])
+except Exception as e:
+    print(f"{label} {group} - - - - - - -")
+    sys.exit(0)
+n = d["established"]
+cpu_ms = int(dticks) * 1000 / int(hz) / n if n else 0
+mem = int(drss) * 1024 / n if n else 0
+print(f"{label} {group} {n} {d['failed']} {d['per_second']:.0f} {cpu_ms:.3f} {mem:.0f} {d['latency_ms_p50']:.2f} {d['latency_ms_p99']:.2f}")
+PY
+}
+
+# --- strongSwan responder -------------------------------------------------------------
+cat >"$LAB_STATE/charon-bench.conf" <<'CONF'
+# half-open limits high enough for one generator address; no DoS cookies, as rampart
+# gets no cookie challenge either below its threshold
+block_threshold = 100000
+cookie_threshold = 100000
+init_limit_half_open = 0
+install_routes = no
+CONF
+for group in 14 19; do
+  ike="aes256-sha256-prfsha256-modp2048"; [ "$group" = 19 ] && ike="aes256-sha256-prfsha256-ecp256"
+  CHARON_EXTRA="$LAB_STATE/charon-bench.conf" IKE_LOG=0 EDGE_IKE="$ike" EDGE_ESP=aes256gcm16 \
+    GW_ID=%any EDGE_DPD=0s LOCAL_TS=198.19.0.0/16 sw start edge1 >/dev/null || fail "strongSwan did not start"
+  pid=$(cat "$LAB_STATE/edge1/run/charon.pid")
+  measure strongswan "$pid" "$group"
+  sw stop edge1 >/dev/null
+done
+
+# --- rampart responder -----------------------------------------------------------------
+cfg="$LAB_STATE/rampart-responder.cfg"
+edge_config "$cfg"
+sed -i 's/^\( *\)subnet 198\.18\.1\.0 255\.255\.255\.0/\1subnet 198.19.0.0 255.255.0.0/' "$cfg"
+for group in 14 19; do
+  [ "$RAMPART_OK" = 1 ] || break
+  cfg_ike "$cfg" aes-256 sha256 "$group" sha256
+  cfg_keepalive "$cfg" 3600 10
+  start_bg edge1 "$LAB_STATE/rampart-g$group.log" env RUST_LOG=warn "$(rampart_bin)" run --config "$cfg" \
+    $(rampart_has_flag --control && echo --control "$LAB_STATE/rampart.sock")
+  pid=$BG_PID
+  sleep 1
+  alive "$pid" || { tail -n 20 "$LAB_STATE/rampart-g$group.log"; fail "rampart responder exited at start"; }
+  measure rampart "$pid" "$group"
+  stop_pid "$pid" 10
+done
+
+# --- report ------------------------------------------------------------------------------
+rate() { awk -v l="$1" -v g="$2" '$1 == l && $2 == g { print $5 }' "$LAB_STATE/rows.txt"; }
+{
+  echo
+  echo "# IKE handshakes (draft)"
+  echo
+  echo "Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) vCPU, kernel $(uname -r)."
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`benches/handshakes.sh -s $SECS -c $CONC\`: benches/ikeload"
+  echo "starts IKE_SA_INIT + IKE_AUTH handshakes (PSK, AES-CBC-256, HMAC-SHA2-256, one ESP AES-GCM-256"
+  echo "Child SA) with $CONC in flight for $SECS s. Responder pinned to CPU 1, generator to CPU 0;"
+  echo "the generator does the same DH work as the responder, so a rate near the generator's own"
+  echo "limit understates the faster responder (CPU ms per handshake is the steadier figure)."
+  echo "Memory is the responder's resident set growth divided by the IKE SAs it kept."
+  echo
+  echo "| responder | DH group | handshakes | failed | per second | responder CPU ms per handshake | bytes per IKE SA | latency p50 / p99 ms |"
+  echo "|---|---|---|---|---|---|---|---|"
+  awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$LAB_STATE/rows.txt"
+  echo
+  for g in 14 19; do
+    echo "Group $g: rampart / strongSwan handshake rate = $(awk -v a="$(rate rampart $g)" -v b="$(rate strongswan $g)" 'BEGIN { if (a != "" && b > 0) printf "%.2fx", a / b; else print "-" }')."
+  done
+} >>"$OUTFILE"
+log "results appended to $OUTFILE"
+cat "$LAB_STATE/rows.txt"
