@@ -2,6 +2,12 @@
 //!
 //! One engine serves both the data plane and `packet-tracer`, so the two can never
 //! disagree: every decision comes with the trace of phases that produced it.
+//!
+//! `PolicyEngine::evaluate` classifies the first packet of a flow: un-NAT of a static
+//! destination, route lookup, interface ACLs and security levels, NAT, then the crypto
+//! map of the egress interface. `XlateTable` keeps the dynamic PAT and NAT state that
+//! the data plane applies to every packet, and `tracer` renders a traced decision in
+//! the layout of the ASA's `packet-tracer`.
 
 pub mod acl;
 pub mod crypto;

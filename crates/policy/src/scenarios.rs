@@ -352,8 +352,8 @@ fn static_pat_on_interface_address() {
 
 #[test]
 fn evaluate_random_flows_without_panic() {
-    // Random flows, including IPv6 and unknown interfaces, through a policy with every
-    // NAT section, an interface ACL and a crypto map; a linear congruential generator
+    // Random flows, including IPv6 and unknown interfaces, go through a policy with every
+    // NAT section, an interface ACL and a crypto map. A linear congruential generator
     // keeps the cases deterministic.
     let mut config = guide_config_port_filter();
     config.nat_rules.push(published_server_nat());
