@@ -30,6 +30,9 @@ const GUIDE_POLICY: &str = "crypto ikev2 policy 1\n encryption aes-256\n integri
 
 pub(super) fn check(cfg: &Config, opts: &CheckOptions) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    if cfg.crypto_map_entries.is_empty() {
+        return out;
+    }
     ike_policy(cfg, &mut out);
     let entries = zscaler_entries(cfg, &mut out);
     for e in &entries {

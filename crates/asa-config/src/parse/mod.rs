@@ -110,9 +110,11 @@ impl<'a> Parser<'a> {
         let inner = what.trim_start_matches('<').trim_end_matches('>');
         let example = if inner.to_ascii_uppercase().contains("PSK") || inner.to_ascii_lowercase().contains("key") {
             "the pre-shared key configured for this location in the Zscaler admin portal"
+        } else if inner.to_ascii_lowercase().contains("subnet") || inner.to_ascii_lowercase().contains("network") {
+            "a network address, such as 192.0.2.0"
         } else if inner.to_ascii_lowercase().contains("mask") {
             "a dotted netmask such as 255.255.255.0"
-        } else if inner.to_ascii_uppercase().contains("IP") || inner.to_ascii_lowercase().contains("subnet") {
+        } else if inner.to_ascii_uppercase().contains("IP") {
             "an address, such as 203.0.113.10"
         } else {
             "the real value"
