@@ -38,6 +38,9 @@ pub(crate) struct PeerState {
     pub wanted: Vec<usize>,
     pub retry_at: Option<Instant>,
     pub backoff: Duration,
+    /// Children refused by the peer: (child, next attempt, back-off). A refused child
+    /// is retried on this schedule instead of on every packet the data plane reports.
+    pub child_retry: Vec<(usize, Option<Instant>, Duration)>,
 }
 
 /// A sans-IO IKEv2 engine for all peers of one configuration.
@@ -202,6 +205,7 @@ impl Engine {
             return;
         }
         for peer in 0..self.peers.len() {
+            self.child_retries_due(peer, now);
             let due = self.peers[peer].retry_at.is_some_and(|t| t <= now);
             if due {
                 self.peers[peer].retry_at = None;
@@ -219,7 +223,7 @@ impl Engine {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let sa_deadlines = self.sas.values().filter_map(|sa| self.sa_deadline(sa));
-        let peer_deadlines = self.peers.iter().filter_map(|p| p.retry_at);
+        let peer_deadlines = self.peers.iter().flat_map(|p| p.retry_at.into_iter().chain(p.child_retry.iter().filter_map(|r| r.1)));
         sa_deadlines.chain(peer_deadlines).min()
     }
 
@@ -236,6 +240,9 @@ impl Engine {
         }
         if !self.peers[peer].wanted.contains(&child) {
             self.peers[peer].wanted.push(child);
+        }
+        if self.peers[peer].child_retry.iter().any(|(c, at, _)| *c == child && at.is_some_and(|t| t > now)) {
+            return;
         }
         if let Some(spi) = self.ike_sa_of(peer) {
             let Some(mut sa) = self.sas.remove(&spi) else { return };
@@ -834,6 +841,47 @@ impl Engine {
             info!(target: "ike", "{}: failover reset to first peer {to}", p.name);
             self.events.push_back(Event::PeerSwitched { peer, from, to, reason: reason.to_string() });
         }
+    }
+
+    /// Records a refused child and schedules its next attempt with exponential
+    /// back-off.
+    pub(crate) fn child_failed(&mut self, peer: usize, child: usize, now: Instant) {
+        let Some(st) = self.peers.get_mut(peer) else { return };
+        match st.child_retry.iter_mut().find(|r| r.0 == child) {
+            Some(r) => {
+                r.2 = (r.2 * 2).min(RETRY_BACKOFF_MAX);
+                r.1 = Some(now + r.2);
+            }
+            None => st.child_retry.push((child, Some(now + RETRY_BACKOFF_MIN), RETRY_BACKOFF_MIN)),
+        }
+    }
+
+    pub(crate) fn child_succeeded(&mut self, peer: usize, child: usize) {
+        if let Some(st) = self.peers.get_mut(peer) {
+            st.child_retry.retain(|r| r.0 != child);
+        }
+    }
+
+    /// Queues CREATE_CHILD_SA for refused children whose back-off expired.
+    fn child_retries_due(&mut self, peer: usize, now: Instant) {
+        let due: Vec<usize> = self.peers[peer].child_retry.iter_mut().filter(|r| r.1.is_some_and(|t| t <= now)).map(|r| {
+            r.1 = None;
+            r.0
+        }).collect();
+        if due.is_empty() {
+            return;
+        }
+        let Some(spi) = self.ike_sa_of(peer) else { return };
+        let Some(mut sa) = self.sas.remove(&spi) else { return };
+        if sa.is_established() {
+            for child in due {
+                if !sa.children.iter().any(|c| c.child == child && !c.replaced) {
+                    sa.queue(Task::CreateChild(child));
+                }
+            }
+        }
+        self.kick(&mut sa, Some(now));
+        self.finish(sa);
     }
 
     /// A successful IKE SA resets the retry back-off.

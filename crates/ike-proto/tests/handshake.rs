@@ -256,3 +256,23 @@ fn handshake_second_child_by_create_child_sa() {
 }
 
 use rampart_ike::config::TrafficSelector;
+
+#[test]
+fn handshake_refused_child_retries_with_backoff() {
+    let mut sim = pair(16);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.children[0].remote_ts = net([10, 99, 0, 0], [10, 99, 0, 255]);
+    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.call(0, |e, now| e.initiate_all(now));
+    // The data plane keeps reporting packets; the engine must not send a request
+    // for each.
+    for _ in 0..100 {
+        sim.call(0, |e, now| e.acquire(now, 0, 0));
+        sim.run_for(Duration::from_millis(100));
+    }
+    sim.run_for(Duration::from_secs(50));
+    let refusals = failures(&sim, 0).len();
+    // Attempts at about 0, 2, 6, 14, 30 and 62 s.
+    assert!((4..=7).contains(&refusals), "{refusals} refusals");
+    assert_eq!(sim.nodes[0].engine.ike_sas(sim.now).len(), 1);
+}

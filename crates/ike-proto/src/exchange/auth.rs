@@ -213,6 +213,7 @@ impl Engine {
             );
             warn!(target: "chd", "{tag} {reason}; IKE SA kept");
             self.failure(sa, &reason);
+            self.child_failed(sa.peer, req.child, now);
             return;
         };
         let nonce_i = sa.init.nonce_i.clone();
@@ -230,7 +231,9 @@ impl Engine {
             replaces: None,
             rekey_of: None,
         };
-        self.install_child(sa, now, params);
+        if self.install_child(sa, now, params) {
+            self.child_succeeded(sa.peer, req.child);
+        }
     }
 
     /// Marks the IKE SA established: timers, SA-up event, the signed octets dropped.

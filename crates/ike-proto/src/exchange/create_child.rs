@@ -95,7 +95,7 @@ impl Engine {
                     return;
                 }
                 (_, Some(old)) => self.rekey_later(sa, old, now),
-                (_, None) => {}
+                (_, None) => self.child_failed(sa.peer, req.child, now),
             }
             warn!(target: "chd", "{tag} {reason}");
             self.failure(sa, &reason);
@@ -114,8 +114,9 @@ impl Engine {
             let reason = format!("invalid CREATE_CHILD_SA response from {} for {} {}", sa.remote, cc.crypto_map, cc.sequence);
             warn!(target: "chd", "{tag} {reason}");
             self.failure(sa, &reason);
-            if let Some(old) = req.rekeys {
-                self.rekey_later(sa, old, now);
+            match req.rekeys {
+                Some(old) => self.rekey_later(sa, old, now),
+                None => self.child_failed(sa.peer, req.child, now),
             }
             return;
         };
@@ -137,6 +138,7 @@ impl Engine {
         if !self.install_child(sa, now, params) {
             return;
         }
+        self.child_succeeded(sa.peer, req.child);
         if let Some(old) = req.rekeys {
             self.resolve_rekey(sa, old, req.spi_in);
         }
