@@ -230,6 +230,12 @@ impl OutboundSa {
         &self.counters
     }
 
+    /// Changes the peer's outer address, after a NAT rebinding was seen on an
+    /// authenticated inbound packet (RFC 7296 section 2.23).
+    pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.info.remote = remote;
+    }
+
     /// Octets before the inner packet: SPI, sequence number and IV.
     #[inline]
     pub fn headroom(&self) -> usize {

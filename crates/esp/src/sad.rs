@@ -386,6 +386,23 @@ impl Sad {
         }
     }
 
+    /// Moves a child's outbound traffic to the peer's new outer address, such as a new
+    /// NAT-T source port. Call it only with the source of a packet that decapsulated
+    /// cleanly, so that a forged packet cannot redirect the tunnel. Returns true when
+    /// the address changed.
+    pub fn update_remote(&mut self, handle: ChildHandle, remote: std::net::SocketAddr) -> bool {
+        let Some(entry) = self.entry_mut(handle) else { return false };
+        let key = entry.key;
+        let Some(out) = entry.outbound.as_mut() else { return false };
+        let old = out.info().remote;
+        if old == remote {
+            return false;
+        }
+        out.set_remote(remote);
+        tracing::info!(peer = %key.peer, child = key.child, %old, new = %remote, "peer outer address changed");
+        true
+    }
+
     /// Path MTU learned for a child, `None` until one was recorded.
     pub fn path_mtu(&self, handle: ChildHandle) -> Option<u16> {
         self.entry(handle).map(|e| e.path_mtu).filter(|&m| m != 0)

@@ -577,3 +577,14 @@ fn fragments_round_trip_through_sa() {
     }
     assert_eq!(payload, inner[20..]);
 }
+
+#[test]
+fn sad_update_remote() {
+    let g = Encr::AesGcm16 { key_bits: 128 };
+    let mut sad = Sad::new();
+    let handle = sad.install(child_key(), params(SPI_IN, g, None), params(SPI_OUT, g, None), Instant::now()).expect("install");
+    let moved = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), 61000);
+    assert!(sad.update_remote(handle, moved));
+    assert!(!sad.update_remote(handle, moved));
+    assert_eq!(sad.outbound(handle).map(|o| o.info().remote), Some(moved));
+}

@@ -63,6 +63,12 @@ pub fn pseudo_header(src: std::net::IpAddr, dst: std::net::IpAddr, protocol: u8,
     }
 }
 
+/// Sum of an upper-layer message (UDP, TCP, ICMPv6) with its pseudo-header. Over the
+/// message with its checksum field filled, a valid message sums to `0xffff`.
+pub fn upper_layer(src: std::net::IpAddr, dst: std::net::IpAddr, protocol: u8, message: &[u8]) -> u16 {
+    combine(&[pseudo_header(src, dst, protocol, message.len() as u32), data(message)])
+}
+
 /// Updates a stored checksum field after one 16-bit word changed from `old` to `new`:
 /// `HC' = ~(~HC + ~m + m')` (RFC 1624 section 3, equation 3), which never yields the
 /// `-0` result that equation 2 can produce.

@@ -111,8 +111,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn verify_checksum_v6(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
-        let data = self.buffer.as_ref();
-        checksum::combine(&[checksum::pseudo_header_v6(src, dst, IpProtocol::ICMPV6.0, data.len() as u32), checksum::data(data)]) == 0xffff
+        checksum::upper_layer(src.into(), dst.into(), IpProtocol::ICMPV6.0, self.buffer.as_ref()) == 0xffff
     }
 }
 
@@ -150,8 +149,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     pub fn fill_checksum_v6(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
         self.set_checksum(0);
-        let data = self.buffer.as_ref();
-        let sum = checksum::combine(&[checksum::pseudo_header_v6(src, dst, IpProtocol::ICMPV6.0, data.len() as u32), checksum::data(data)]);
+        let sum = checksum::upper_layer(src.into(), dst.into(), IpProtocol::ICMPV6.0, self.buffer.as_ref());
         self.set_checksum(!sum);
     }
 }

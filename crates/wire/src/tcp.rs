@@ -150,12 +150,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
-        let data = self.buffer.as_ref();
-        let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, IpProtocol::TCP.0, data.len() as u32),
-            checksum::data(data),
-        ]);
-        sum == 0xffff
+        checksum::upper_layer(src, dst, IpProtocol::TCP.0, self.buffer.as_ref()) == 0xffff
     }
 }
 
@@ -232,11 +227,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
         self.set_checksum(0);
-        let data = self.buffer.as_ref();
-        let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, IpProtocol::TCP.0, data.len() as u32),
-            checksum::data(data),
-        ]);
+        let sum = checksum::upper_layer(src, dst, IpProtocol::TCP.0, self.buffer.as_ref());
         self.set_checksum(!sum);
     }
 

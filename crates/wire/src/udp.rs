@@ -80,12 +80,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if self.checksum() == 0 {
             return src.is_ipv4();
         }
-        let len = self.len();
-        let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, IpProtocol::UDP.0, u32::from(len)),
-            checksum::data(&self.buffer.as_ref()[..usize::from(len)]),
-        ]);
-        sum == 0xffff
+        let datagram = &self.buffer.as_ref()[..usize::from(self.len())];
+        checksum::upper_layer(src, dst, IpProtocol::UDP.0, datagram) == 0xffff
     }
 }
 
@@ -114,12 +110,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// as `0xffff` because 0 means "no checksum" (RFC 768).
     pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
         self.set_checksum(0);
-        let len = self.len();
-        let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, IpProtocol::UDP.0, u32::from(len)),
-            checksum::data(&self.buffer.as_ref()[..usize::from(len)]),
-        ]);
-        let c = !sum;
+        let datagram = &self.buffer.as_ref()[..usize::from(self.len())];
+        let c = !checksum::upper_layer(src, dst, IpProtocol::UDP.0, datagram);
         self.set_checksum(if c == 0 { 0xffff } else { c });
     }
 
