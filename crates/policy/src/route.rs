@@ -48,7 +48,8 @@ fn prefix_mask(prefix_len: u8) -> u32 {
 impl RouteTable {
     pub fn new(config: &PolicyConfig) -> RouteTable {
         let mut entries: Vec<RouteEntry> = config.interfaces.iter().filter_map(connected_route).collect();
-        entries.extend(config.routes.iter().map(static_route));
+        // Distance 255 marks a route the ASA never installs.
+        entries.extend(config.routes.iter().filter(|r| r.distance < 255).map(static_route));
         // A stable sort keeps config order among equal routes.
         entries.sort_by(|a, b| b.prefix_len.cmp(&a.prefix_len).then(a.distance.cmp(&b.distance)));
         RouteTable { entries }
@@ -193,6 +194,12 @@ mod tests {
         let found = t.lookup(v4([10, 10, 1, 1]), Some("outside")).expect("route via outside");
         assert_eq!(found.interface, "outside");
         assert!(!found.connected);
+    }
+
+    #[test]
+    fn lookup_skips_distance_255() {
+        let t = table(vec![route("outside", [0, 0, 0, 0], 0, [203, 0, 113, 1], 255)]);
+        assert_eq!(t.lookup(v4([8, 8, 8, 8]), None), None);
     }
 
     #[test]
