@@ -6,13 +6,16 @@
 
 pub mod config;
 mod crypt;
+mod dispatch;
 mod engine;
+mod failover;
 mod event;
 mod exchange;
 mod identity;
 mod nat;
 mod proposal;
 mod sa;
+mod timers;
 mod selector;
 
 pub use engine::Engine;

@@ -1,0 +1,97 @@
+//! Per-SA timers: retransmission with back-off (RFC 7296 section 2.4), liveness
+//! checks, rekey deadlines and NAT-T keepalives.
+
+use std::time::Instant;
+
+use tracing::{debug, warn};
+
+use crate::engine::{Engine, HALF_OPEN_TIMEOUT, KEEPALIVE_INTERVAL};
+use crate::event::{Event, Transmit};
+use crate::sa::{IkeSa, Pending, State, Task};
+
+impl Engine {
+    pub(crate) fn sa_deadline(&self, sa: &IkeSa) -> Option<Instant> {
+        let mut deadlines = Vec::with_capacity(6);
+        if let Some(r) = &sa.outstanding {
+            deadlines.push(r.next_at);
+        }
+        if sa.state == State::Connecting && !sa.initiator {
+            deadlines.push(sa.created + HALF_OPEN_TIMEOUT);
+        }
+        if sa.is_established() {
+            if sa.outstanding.is_none() && !sa.tasks.is_empty() {
+                deadlines.push(sa.last_recv);
+            }
+            if let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval) {
+                if sa.outstanding.is_none() {
+                    deadlines.push(sa.last_recv + interval);
+                }
+            }
+            deadlines.extend(sa.rekey_at);
+            deadlines.extend(sa.keepalive_at);
+            deadlines.extend(sa.children.iter().filter(|c| !c.rekeying && !c.replaced).map(|c| c.rekey_at));
+        }
+        deadlines.into_iter().min()
+    }
+
+    pub(crate) fn sa_timers(&mut self, sa: &mut IkeSa, now: Instant) {
+        if sa.state == State::Connecting && !sa.initiator && now >= sa.created + HALF_OPEN_TIMEOUT {
+            debug!(target: "ike", "{} half-open IKE SA timed out", self.tag(sa));
+            sa.dead = true;
+            return;
+        }
+        self.retransmit(sa, now);
+        if sa.dead || !sa.is_established() {
+            return;
+        }
+        if sa.outstanding.is_none() && sa.tasks.is_empty() {
+            if let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval) {
+                if now >= sa.last_recv + interval {
+                    sa.queue(Task::Dpd);
+                }
+            }
+        }
+        if sa.rekey_at.is_some_and(|t| now >= t) {
+            sa.rekey_at = None;
+            sa.queue(Task::RekeyIke);
+        }
+        let due: Vec<u32> = sa.children.iter().filter(|c| !c.rekeying && !c.replaced && now >= c.rekey_at).map(|c| c.spi_in).collect();
+        for spi in due {
+            if let Some(c) = sa.child_by_spi_in(spi) {
+                c.rekeying = true;
+            }
+            sa.queue(Task::RekeyChild(spi));
+        }
+        if sa.keepalive_at.is_some_and(|t| now >= t) {
+            sa.keepalive_at = Some(now + KEEPALIVE_INTERVAL);
+            self.transmits.push_back(Transmit { local: sa.local, remote: sa.remote, payload: vec![0xff], keepalive: true });
+        }
+    }
+
+    /// Re-sends the outstanding request with exponential back-off, and gives up after
+    /// the configured number of tries (RFC 7296 section 2.4).
+    pub(crate) fn retransmit(&mut self, sa: &mut IkeSa, now: Instant) {
+        let Some(req) = sa.outstanding.as_ref() else { return };
+        if now < req.next_at {
+            return;
+        }
+        if req.tries >= self.config.retransmit.max_tries {
+            let what = req.exchange;
+            let dpd = matches!(req.pending, Pending::Dpd);
+            warn!(target: "ike", "{} {what} request timed out after {} tries, peer {} unreachable", self.tag(sa), req.tries, sa.remote);
+            let reason = if dpd { "dead peer detected" } else { "retransmission limit reached" };
+            self.events.push_back(Event::Failure { peer: Some(sa.peer), remote: sa.remote, reason: format!("{what} {reason}") });
+            self.ike_sa_failed(sa, now, reason, true);
+            return;
+        }
+        let datagrams = req.datagrams.clone();
+        let tries = req.tries;
+        let timeout = self.request_timeout(sa, &req.pending, tries);
+        debug!(target: "ike", "{} retransmitting {} mid {} (try {})", self.tag(sa), req.exchange, req.message_id, tries + 1);
+        self.push_datagrams(sa, &datagrams);
+        if let Some(req) = sa.outstanding.as_mut() {
+            req.tries += 1;
+            req.next_at = now + timeout;
+        }
+    }
+}
