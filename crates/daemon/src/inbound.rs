@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use quinn_udp::RecvMeta;
 use rampart_esp::stats::Direction;
+use rampart_esp::mtu;
 use rampart_esp::DropReason;
 use rampart_policy::Flow;
 use tun_rs::SyncDevice;
 
 use crate::control_plane::ControlMsg;
-use crate::mtu;
 use crate::nat_t::{self, Udp4500};
 use crate::packet::ipv4_summary;
 use crate::raw_esp::RawEsp;
@@ -99,7 +99,7 @@ impl Delivery {
             return;
         }
         if let Some(mss) = policy.tcp_mss {
-            mtu::clamp_mss(inner, mss);
+            mtu::clamp_tcp_mss(inner, mss);
         }
         if self.writer.is_full() {
             self.flush();

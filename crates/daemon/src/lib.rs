@@ -10,7 +10,6 @@ pub mod control_plane;
 pub mod error;
 pub mod gateway;
 pub mod inbound;
-pub mod mtu;
 pub mod nat_t;
 pub mod netlink;
 pub mod options;

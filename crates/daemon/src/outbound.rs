@@ -6,18 +6,18 @@
 //! same peer with the same size.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rampart_esp::stats::Direction;
+use rampart_esp::mtu::{self, Ipv4Fragmenter, MtuAction};
 use rampart_esp::DropReason;
 use rampart_policy::Flow;
 use tun_rs::SyncDevice;
 
 use crate::control_plane::ControlMsg;
-use crate::mtu;
 use crate::packet::ipv4_summary;
 use crate::raw_esp::{IcmpSender, RawEsp};
 use crate::sa_table::{ChildId, Egress, SaTables};
@@ -67,9 +67,17 @@ pub struct Outbound {
     flows: HashMap<Flow, Verdict>,
     generation: u64,
     acquired: HashMap<ChildId, Instant>,
+    batch: EspBatch,
+}
+
+/// The ESP packets of one batch, back to back in `out` so that runs to one peer can
+/// leave in one GSO send.
+struct EspBatch {
     out: Vec<u8>,
     sends: Vec<PendingSend>,
-    fragments: mtu::Fragmenter,
+    cursor: usize,
+    /// Scratch space for one fragment or one ICMP error.
+    fragment: Vec<u8>,
 }
 
 impl Outbound {
@@ -91,10 +99,13 @@ impl Outbound {
             flows: HashMap::with_capacity(1024),
             generation: u64::MAX,
             acquired: HashMap::new(),
-            // One slot per packet of a batch, plus the fragments of the largest packet.
-            out: vec![0; BATCH * 4096 + ESP_SLOT],
-            sends: Vec::with_capacity(BATCH * 2),
-            fragments: mtu::Fragmenter::new(),
+            batch: EspBatch {
+                // One slot per packet of a batch, plus the fragments of the largest packet.
+                out: vec![0; BATCH * 4096 + ESP_SLOT],
+                sends: Vec::with_capacity(BATCH * 2),
+                cursor: 0,
+                fragment: vec![0; 65_536],
+            },
         }
     }
 
@@ -129,8 +140,8 @@ impl Outbound {
             self.flows.clear();
             self.generation = policy.generation;
         }
-        self.sends.clear();
-        let mut cursor = 0;
+        self.batch.sends.clear();
+        self.batch.cursor = 0;
         {
             let mut sa = self.shared.sa();
             let mut egress_cache: [Option<(ChildId, Option<Egress>)>; 4] = [None; 4];
@@ -155,50 +166,29 @@ impl Outbound {
                     self.shared.not_tunneled.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let egress = lookup_egress(&sa, &mut egress_cache, id);
+                let egress = lookup_egress(&sa, &mut egress_cache, id, policy.outside_mtu);
                 let Some(egress) = egress else {
                     sa.sad.record_drop(Direction::Outbound, DropReason::MissingSa);
                     request_sa(&self.shared, &mut self.acquired, id);
                     continue;
                 };
                 if let Some(mss) = policy.tcp_mss {
-                    mtu::clamp_mss(packet, mss);
+                    mtu::clamp_tcp_mss(packet, mss);
                 }
                 let packet = &packet[..summary.total_len];
-                // Outer IPv4 header, plus the UDP header for ESP in UDP (RFC 3948).
-                let outer = 20 + if egress.udp_encap { 8 } else { 0 };
-                let Some(esp_len) = sa.sad.outbound(egress.handle).map(|o| o.esp_len(packet.len())) else { continue };
-                if esp_len + outer <= usize::from(policy.outside_mtu) {
-                    cursor = encapsulate(&mut sa, &mut self.out, cursor, &mut self.sends, egress, packet);
-                    continue;
-                }
-                // Too big for the path: fragment before encryption unless DF is set, as
-                // the ASA's default `crypto ipsec fragmentation before-encryption` does.
-                let overhead = esp_len - packet.len() + outer;
-                let room = usize::from(policy.outside_mtu).saturating_sub(overhead);
-                if summary.dont_fragment {
-                    sa.sad.record_drop(Direction::Outbound, DropReason::FragmentationNeeded);
-                    sa.sad.record_pmtu_sent(egress.handle);
-                    let next_hop_mtu = u16::try_from(room).unwrap_or(u16::MAX);
-                    let reply = policy.inside_addr.and_then(|source| self.fragments.frag_needed(packet, source, next_hop_mtu));
-                    if let (Some(reply), Some(icmp)) = (reply, &self.icmp) {
-                        if let Err(e) = icmp.send(reply) {
-                            tracing::debug!(error = %e, "sending ICMP fragmentation needed failed");
-                        }
+                // Fragment before encryption unless DF is set, as the ASA's default
+                // `crypto ipsec fragmentation before-encryption` does.
+                match mtu::check(packet, egress.max_inner, true) {
+                    MtuAction::Send => {
+                        self.batch.encapsulate(&mut sa, egress, packet);
                     }
-                    continue;
-                }
-                match self.fragments.split(packet, room) {
-                    Some(count) => {
-                        sa.sad.record_pre_fragmentation(egress.handle, count as u64);
-                        for i in 0..count {
-                            let fragment = self.fragments.fragment(i);
-                            cursor = encapsulate(&mut sa, &mut self.out, cursor, &mut self.sends, egress, fragment);
-                        }
+                    MtuAction::TooBig { mtu: next_hop_mtu } => {
+                        sa.sad.record_drop(Direction::Outbound, DropReason::FragmentationNeeded);
+                        sa.sad.record_pmtu_sent(egress.handle);
+                        send_frag_needed(self.icmp.as_deref(), &mut self.batch.fragment, &policy, packet, next_hop_mtu);
                     }
-                    None => {
-                        sa.sad.record_pre_fragmentation_failure(egress.handle);
-                        sa.sad.record_drop(Direction::Outbound, DropReason::FragmentationFailed);
+                    MtuAction::Fragment { max_len } => {
+                        self.batch.fragment_and_encapsulate(&mut sa, egress, packet, max_len);
                     }
                 }
             }
@@ -211,11 +201,11 @@ impl Outbound {
     fn send_all(&mut self) {
         let max_segments = self.udp.nat_t.max_gso_segments().max(1);
         let mut i = 0;
-        while i < self.sends.len() {
-            let first = &self.sends[i];
+        while i < self.batch.sends.len() {
+            let first = &self.batch.sends[i];
             if !first.udp_encap {
                 if let Some(raw) = &self.raw {
-                    let esp = &self.out[first.start..first.start + first.len];
+                    let esp = &self.batch.out[first.start..first.start + first.len];
                     if let Err(e) = raw.send(first.remote.ip(), esp) {
                         self.count_send_error(first.remote, &e);
                     }
@@ -227,19 +217,19 @@ impl Outbound {
             // and stay under 64 KiB together, as UDP GSO requires.
             let mut end = i + 1;
             let mut total = first.len;
-            while end < self.sends.len()
+            while end < self.batch.sends.len()
                 && end - i < max_segments
-                && self.sends[end].udp_encap
-                && self.sends[end].remote == first.remote
-                && self.sends[end].start == self.sends[end - 1].start + self.sends[end - 1].len
-                && self.sends[end - 1].len == first.len
-                && self.sends[end].len <= first.len
-                && total + self.sends[end].len <= 65_000
+                && self.batch.sends[end].udp_encap
+                && self.batch.sends[end].remote == first.remote
+                && self.batch.sends[end].start == self.batch.sends[end - 1].start + self.batch.sends[end - 1].len
+                && self.batch.sends[end - 1].len == first.len
+                && self.batch.sends[end].len <= first.len
+                && total + self.batch.sends[end].len <= 65_000
             {
-                total += self.sends[end].len;
+                total += self.batch.sends[end].len;
                 end += 1;
             }
-            let contents = &self.out[first.start..first.start + total];
+            let contents = &self.batch.out[first.start..first.start + total];
             let segment = if end - i > 1 { Some(first.len) } else { None };
             if let Err(e) = self.udp.nat_t.send(first.remote, contents, segment) {
                 self.count_send_error(first.remote, &e);
@@ -258,37 +248,66 @@ impl Outbound {
     }
 }
 
+impl EspBatch {
+    /// Encapsulates `inner` on the egress SA at the end of `out`.
+    fn encapsulate(&mut self, sa: &mut SaTables, egress: Egress, inner: &[u8]) {
+        let Some(slot) = self.out.get_mut(self.cursor..) else {
+            sa.sad.record_drop(Direction::Outbound, DropReason::BufferTooSmall);
+            return;
+        };
+        // On failure the SAD counted the drop.
+        if let Ok(len) = sa.sad.encapsulate(egress.handle, inner, slot) {
+            self.sends.push(PendingSend { start: self.cursor, len, remote: egress.remote, udp_encap: egress.udp_encap });
+            self.cursor += len;
+        }
+    }
+
+    /// Encapsulates each fragment of `packet`.
+    fn fragment_and_encapsulate(&mut self, sa: &mut SaTables, egress: Egress, packet: &[u8], max_len: usize) {
+        let mut fragmenter = match Ipv4Fragmenter::new(packet, max_len) {
+            Ok(f) => f,
+            Err(reason) => {
+                sa.sad.record_pre_fragmentation_failure(egress.handle);
+                sa.sad.record_drop(Direction::Outbound, reason);
+                return;
+            }
+        };
+        let count = fragmenter.fragment_count();
+        let mut fragment = std::mem::take(&mut self.fragment);
+        while let Some(result) = fragmenter.next_into(&mut fragment) {
+            match result {
+                Ok(len) => self.encapsulate(sa, egress, &fragment[..len]),
+                Err(reason) => {
+                    sa.sad.record_pre_fragmentation_failure(egress.handle);
+                    sa.sad.record_drop(Direction::Outbound, reason);
+                    break;
+                }
+            }
+        }
+        self.fragment = fragment;
+        sa.sad.record_pre_fragmentation(egress.handle, count as u64);
+    }
+}
+
+/// Sends an ICMP fragmentation-needed error for `packet` from the gateway's inside
+/// address (RFC 1191).
+fn send_frag_needed(icmp: Option<&IcmpSender>, scratch: &mut [u8], policy: &PolicyState, packet: &[u8], next_hop_mtu: u16) {
+    let (Some(icmp), Some(IpAddr::V4(gateway))) = (icmp, policy.inside_addr) else { return };
+    let Some(len) = mtu::icmp_frag_needed(packet, next_hop_mtu, gateway, scratch) else { return };
+    if let Err(e) = icmp.send(&scratch[..len]) {
+        tracing::debug!(error = %e, "sending ICMP fragmentation needed failed");
+    }
+}
+
 /// Looks up a child's egress, remembering the last few within one batch.
-fn lookup_egress(sa: &SaTables, cache: &mut [Option<(ChildId, Option<Egress>)>; 4], id: ChildId) -> Option<Egress> {
+fn lookup_egress(sa: &SaTables, cache: &mut [Option<(ChildId, Option<Egress>)>; 4], id: ChildId, path_mtu: u16) -> Option<Egress> {
     if let Some((_, egress)) = cache.iter().flatten().find(|(cached, _)| *cached == id) {
         return *egress;
     }
-    let egress = sa.egress(id);
+    let egress = sa.egress(id, path_mtu);
     cache.rotate_right(1);
     cache[0] = Some((id, egress));
     egress
-}
-
-fn encapsulate(
-    sa: &mut SaTables,
-    out: &mut [u8],
-    cursor: usize,
-    sends: &mut Vec<PendingSend>,
-    egress: Egress,
-    inner: &[u8],
-) -> usize {
-    let Some(slot) = out.get_mut(cursor..) else {
-        sa.sad.record_drop(Direction::Outbound, DropReason::BufferTooSmall);
-        return cursor;
-    };
-    match sa.sad.encapsulate(egress.handle, inner, slot) {
-        Ok(len) => {
-            sends.push(PendingSend { start: cursor, len, remote: egress.remote, udp_encap: egress.udp_encap });
-            cursor + len
-        }
-        // The SAD counted the drop.
-        Err(_) => cursor,
-    }
 }
 
 /// Asks the control plane for an SA, at most once per `ACQUIRE_INTERVAL` per child.

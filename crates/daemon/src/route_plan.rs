@@ -151,6 +151,67 @@ mod tests {
         assert_eq!(range_to_prefixes(&v4("255.255.255.254", "255.255.255.255")), vec![prefix("255.255.255.254/31")]);
     }
 
+    fn config(dst: AddrRange, deny: Option<AddrRange>) -> PolicyConfig {
+        use rampart_policy::model::*;
+        let origin = Origin { line: 1, text: String::new() };
+        let entry = |action, dst| AclEntry {
+            action,
+            protocol: None,
+            src: v4("198.18.1.0", "198.18.1.255"),
+            src_ports: PortRange::ANY,
+            dst,
+            dst_ports: PortRange::ANY,
+            icmp_type: None,
+            log: false,
+            inactive: false,
+            ace_index: 0,
+            origin: origin.clone(),
+        };
+        let mut entries = Vec::new();
+        if let Some(deny) = deny {
+            entries.push(entry(Action::Deny, deny));
+        }
+        entries.push(entry(Action::Permit, dst));
+        PolicyConfig {
+            interfaces: vec![
+                Interface { hardware: "g0/0".into(), name: "outside".into(), security_level: 0, address: Some(("198.51.100.1".parse().unwrap(), 24)), mtu: 1500 },
+                Interface { hardware: "g0/1".into(), name: "inside".into(), security_level: 100, address: Some(("198.18.1.1".parse().unwrap(), 24)), mtu: 1500 },
+            ],
+            acls: vec![Acl { name: "vpn".into(), entries }],
+            crypto_maps: vec![CryptoMap {
+                name: "outside_map".into(),
+                interface: Some("outside".into()),
+                entries: vec![CryptoMapEntry {
+                    map: "outside_map".into(),
+                    sequence: 65000,
+                    acl: Some("vpn".into()),
+                    peers: vec!["198.51.100.2".parse().unwrap()],
+                    proposals: vec!["p".into()],
+                    dynamic: None,
+                    origin,
+                }],
+            }],
+            ..PolicyConfig::default()
+        }
+    }
+
+    #[test]
+    fn plan_routes_subnet() {
+        let plan = RoutePlan::from_config(&config(v4("203.0.113.0", "203.0.113.255"), None));
+        assert_eq!(plan.tunnel_routes, vec![prefix("203.0.113.0/24")]);
+        assert!(!plan.default_via_policy);
+        assert_eq!(plan.outside.as_deref(), Some("outside"));
+        assert_eq!(plan.inside, vec!["inside".to_string()]);
+    }
+
+    #[test]
+    fn plan_any_uses_policy_routing() {
+        let plan = RoutePlan::from_config(&config(AddrRange::ANY_V4, Some(v4("203.0.113.99", "203.0.113.99"))));
+        assert!(plan.default_via_policy);
+        assert!(plan.tunnel_routes.is_empty());
+        assert_eq!(plan.bypass, vec![prefix("198.18.1.0/24"), prefix("203.0.113.99/32")]);
+    }
+
     #[test]
     fn prefixes_of_ipv6_empty() {
         let range = AddrRange { start: "2001:db8::".parse().unwrap(), end: "2001:db8::ff".parse().unwrap() };

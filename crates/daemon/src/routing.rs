@@ -65,7 +65,7 @@ impl Routing {
                 };
                 for bypass in &plan.bypass {
                     self.netlink.add_rule(Some(&device), Some((bypass.addr, bypass.len)), RT_TABLE_MAIN, BYPASS_PRIORITY)?;
-                    tracing::info!(device = %device, destination = %bypass, "crypto ACL deny: bypass rule added");
+                    tracing::info!(device = %device, destination = %bypass, "bypass rule added: this destination keeps the main table");
                 }
                 self.netlink.add_rule(Some(&device), None, TUNNEL_TABLE, TUNNEL_PRIORITY)?;
                 tracing::info!(device = %device, table = TUNNEL_TABLE, "policy routing from the inside to the tunnel added");

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use rampart_esp::mtu::Overhead;
 use rampart_esp::sa::{Lifetime, SaParams};
 use rampart_esp::sad::{ChildHandle, ChildKey, Sad, SadError};
 use rampart_esp::selector::Selector;
@@ -26,6 +27,8 @@ pub struct Egress {
     pub handle: ChildHandle,
     pub remote: SocketAddr,
     pub udp_encap: bool,
+    /// Largest inner packet whose ESP packet fits the path MTU.
+    pub max_inner: usize,
 }
 
 #[derive(Default)]
@@ -136,12 +139,16 @@ impl SaTables {
         self.active.clear();
     }
 
-    /// Where a child's traffic goes now, or `None` when it has no SA.
-    pub fn egress(&self, id: ChildId) -> Option<Egress> {
+    /// Where a child's traffic goes now, or `None` when it has no SA. The path MTU is
+    /// the outside interface's, or a smaller one learned for this child.
+    pub fn egress(&self, id: ChildId, interface_mtu: u16) -> Option<Egress> {
         let key = self.active.get(&id)?;
         let handle = self.sad.handle(key)?;
-        let info = self.sad.outbound(handle)?.info();
-        Some(Egress { handle, remote: info.remote, udp_encap: info.udp_encap })
+        let sa = self.sad.outbound(handle)?;
+        let path_mtu = self.sad.path_mtu(handle).map_or(interface_mtu, |learned| learned.min(interface_mtu));
+        let max_inner = Overhead::for_sa(sa).max_inner_len(usize::from(path_mtu));
+        let info = sa.info();
+        Some(Egress { handle, remote: info.remote, udp_encap: info.udp_encap, max_inner })
     }
 
     /// Total inbound bytes of every inbound SA, by SPI, for kilobyte lifetimes.

@@ -28,7 +28,7 @@ pub struct PolicyState {
     /// Inside interfaces (`nameif`) and their subnets, to name the ingress interface of
     /// a packet read from the TUN device by its source address.
     pub inside: Vec<(String, AddrRange)>,
-    /// `sysopt connection tcpmss`, applied to SYNs in both directions.
+    /// `sysopt connection tcpmss`, applied to SYNs in both directions; `None` when 0.
     pub tcp_mss: Option<u16>,
     /// Outside interface MTU (the ASA's `mtu outside`), the path MTU for ESP packets.
     pub outside_mtu: u16,
@@ -70,7 +70,8 @@ impl PolicyState {
                     .collect()
             })
             .collect();
-        let tcp_mss = policy.tcp_mss;
+        // Without `sysopt connection tcpmss` the ASA clamps to its default; 0 disables.
+        let tcp_mss = Some(policy.tcp_mss.unwrap_or(rampart_esp::mtu::DEFAULT_TCP_MSS)).filter(|&mss| mss > 0);
         Ok(PolicyState {
             engine: PolicyEngine::new(policy)?,
             peer_by_entry,
