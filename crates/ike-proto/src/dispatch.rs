@@ -11,9 +11,9 @@ use crate::engine::{Engine, critical_unknown};
 use crate::sa::{IkeSa, Pending, Request, State};
 
 impl Engine {
-    /// A datagram whose IKE header is unusable. A new IKE_SA_INIT request whose
-    /// length field disagrees with the datagram gets INVALID_SYNTAX; anything else is
-    /// dropped because no SA can authenticate a reply (RFC 7296 section 2.21.1).
+    /// Handles a datagram whose IKE header is unusable. A new IKE_SA_INIT request
+    /// whose length field disagrees with the datagram gets INVALID_SYNTAX. Anything
+    /// else is dropped because no SA can authenticate a reply (RFC 7296 2.21.1).
     pub(crate) fn malformed_header(&mut self, local: SocketAddr, remote: SocketAddr, data: &[u8], e: &rampart_wire::Error) {
         let Ok(h) = Header::new_checked(data) else {
             debug!(target: "ike", "dropping {} octets from {remote}: {e}", data.len());

@@ -268,7 +268,7 @@ impl Engine {
         self.finish(sa);
     }
 
-    /// The outbound sequence number of an SA is about to wrap: rekey it.
+    /// Rekeys the SA whose outbound sequence number is about to wrap.
     pub fn child_seq_near_wrap(&mut self, now: Instant, spi_out: u32) {
         let Some(spi) = self.sas.iter().find(|(_, sa)| sa.children.iter().any(|c| c.spi_out == spi_out)).map(|(k, _)| *k) else {
             return;
@@ -347,7 +347,7 @@ impl Engine {
         v
     }
 
-    /// A fresh IKE SPI, never zero and unused locally.
+    /// Returns a fresh IKE SPI, never zero and unused locally.
     pub(crate) fn new_ike_spi(&mut self) -> u64 {
         loop {
             let mut b = [0u8; 8];
@@ -359,7 +359,7 @@ impl Engine {
         }
     }
 
-    /// A fresh inbound ESP SPI; values below 256 are reserved (RFC 4303 section 2.1).
+    /// Returns a fresh inbound ESP SPI. Values below 256 are reserved (RFC 4303 2.1).
     pub(crate) fn new_esp_spi(&mut self) -> u32 {
         loop {
             let mut b = [0u8; 4];
@@ -381,7 +381,7 @@ impl Engine {
         self.ike_sa_of(peer).is_some()
     }
 
-    /// The SA to use for `peer`: an established one, else one being set up.
+    /// Returns the SA to use for `peer`: an established one, else one being set up.
     pub(crate) fn ike_sa_of(&self, peer: usize) -> Option<u64> {
         let live = |sa: &&IkeSa| sa.peer == peer && sa.state != State::Deleting;
         self.sas
@@ -541,18 +541,16 @@ impl Engine {
             }
             Task::RekeyIke => self.rekey_ike_build_i(sa, now),
             Task::Dpd => self.informational_build_i(sa, now, Pending::Dpd),
-            Task::DeleteChild(spi_in) => {
-                if sa.children.iter().any(|c| c.spi_in == spi_in) {
-                    self.informational_build_i(sa, now, Pending::DeleteChild(vec![spi_in]));
-                }
-            }
+            // Sent even when the SA is already gone locally (expired); a peer that
+            // no longer knows the SPI replies with an empty response.
+            Task::DeleteChild(spi_in) => self.informational_build_i(sa, now, Pending::DeleteChild(vec![spi_in])),
             Task::DeleteIke => self.informational_build_i(sa, now, Pending::DeleteIke),
         }
     }
 
 }
 
-/// The type of the first unknown payload with the critical bit set, if any.
+/// Returns the type of the first unknown payload with the critical bit set.
 pub(crate) fn critical_unknown(payloads: &[Payload]) -> Option<PayloadType> {
     payloads.iter().find_map(|p| match p {
         Payload::Unknown { payload_type, critical: true, .. } => Some(*payload_type),

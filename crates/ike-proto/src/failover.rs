@@ -106,7 +106,7 @@ impl Engine {
         self.finish(sa);
     }
 
-    /// A successful IKE SA resets the retry back-off.
+    /// Resets the retry back-off after a successful IKE SA.
     pub(crate) fn peer_succeeded(&mut self, peer: usize) {
         if let Some(st) = self.peers.get_mut(peer) {
             st.backoff = RETRY_BACKOFF_MIN;

@@ -59,7 +59,7 @@ pub(crate) fn describe(id: &IdRepr) -> String {
 }
 
 /// Applies `peer-id-validate`. With `req` the identity must equal the expected one
-/// when configured, and otherwise be the peer's address; `cert` and `nocheck` accept
+/// when configured, and otherwise be the peer's address. `cert` and `nocheck` accept
 /// any identity because PSK tunnels carry no certificate.
 pub(crate) fn validate(remote: &RemotePeer, received: Option<&Identity>) -> bool {
     match remote.peer_id_validate {

@@ -26,7 +26,7 @@ pub(crate) struct IkeChosen {
     pub lifetime: Duration,
 }
 
-/// Why the responder could not pick a proposal.
+/// Reason the responder could not pick a proposal.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Reject {
     NoProposalChosen,

@@ -72,7 +72,7 @@ pub(crate) struct InitRequest {
     pub children: Vec<usize>,
 }
 
-/// What an outstanding request of ours is about.
+/// The purpose of an outstanding request of ours.
 pub(crate) enum Pending {
     Init(InitRequest),
     Auth { children: Vec<usize>, first: Option<ChildRequest> },

@@ -41,7 +41,7 @@ fn addr_key(a: IpAddr) -> (u8, u128) {
     }
 }
 
-/// The intersection of two selectors, or `None` when they share no packet.
+/// Returns the intersection of two selectors, or `None` when they share no packet.
 pub(crate) fn intersect(a: &TrafficSelector, b: &TrafficSelector) -> Option<TrafficSelector> {
     let protocol = match (a.protocol, b.protocol) {
         (0, p) | (p, 0) => p,

@@ -30,8 +30,18 @@ impl Engine {
             deadlines.extend(sa.rekey_at);
             deadlines.extend(sa.keepalive_at);
             deadlines.extend(sa.children.iter().filter(|c| !c.rekeying && !c.replaced).map(|c| c.rekey_at));
+            deadlines.extend(sa.children.iter().filter(|c| !c.replaced).map(|c| c.established + c.lifetime));
+            deadlines.extend(Self::ike_expiry(sa));
         }
         deadlines.into_iter().min()
+    }
+
+    /// Returns when the IKE SA's lifetime ends, unless its Delete is already queued.
+    fn ike_expiry(sa: &IkeSa) -> Option<Instant> {
+        if sa.tasks.contains(&Task::DeleteIke) {
+            return None;
+        }
+        Some(sa.established? + sa.chosen?.lifetime)
     }
 
     pub(crate) fn sa_timers(&mut self, sa: &mut IkeSa, now: Instant) {
@@ -61,6 +71,18 @@ impl Engine {
                 c.rekeying = true;
             }
             sa.queue(Task::RekeyChild(spi));
+        }
+        // Hard lifetimes: an SA whose rekey never succeeded is deleted when it
+        // expires rather than kept past its lifetime.
+        let expired: Vec<u32> = sa.children.iter().filter(|c| !c.replaced && now >= c.established + c.lifetime).map(|c| c.spi_in).collect();
+        for spi in expired {
+            warn!(target: "chd", "{} Child SA {spi:08x}_i expired without a successful rekey", self.tag(sa));
+            self.remove_child(sa, spi, "lifetime expired");
+            sa.queue(Task::DeleteChild(spi));
+        }
+        if Self::ike_expiry(sa).is_some_and(|t| now >= t) {
+            warn!(target: "ike", "{} IKE SA expired without a successful rekey", self.tag(sa));
+            sa.queue(Task::DeleteIke);
         }
         if sa.keepalive_at.is_some_and(|t| now >= t) {
             sa.keepalive_at = Some(now + KEEPALIVE_INTERVAL);

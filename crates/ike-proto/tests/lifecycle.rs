@@ -285,3 +285,15 @@ fn engine_restart_of_responder_recovers() {
     sim.run_for(Duration::from_secs(90));
     assert_single_pair(&sim);
 }
+
+#[test]
+fn expiry_deletes_child_without_rekey() {
+    let mut branch = branch_peer();
+    branch.children[0].lifetime = Duration::from_secs(60);
+    let mut sim = sim_with(137, branch, edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    // Every CREATE_CHILD_SA (exchange type 36) is lost, so no rekey succeeds.
+    sim.net.filter = Some(Box::new(|p| p.payload.get(18) == Some(&36)));
+    sim.run_for(Duration::from_secs(61));
+    assert!(sim.nodes[0].events.iter().any(|e| matches!(e, Event::ChildSaDown { .. })));
+}

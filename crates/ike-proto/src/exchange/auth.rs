@@ -197,7 +197,7 @@ impl Engine {
         }
     }
 
-    /// The first child's outcome in the IKE_AUTH response.
+    /// Installs the first child from the IKE_AUTH response, or records its rejection.
     fn auth_child_i(&mut self, sa: &mut IkeSa, now: Instant, payloads: &[Payload], req: ChildRequest) {
         let tag = self.tag(sa);
         let Some(cc) = self.config.peers.get(sa.peer).and_then(|p| p.children.get(req.child)).cloned() else { return };

@@ -26,7 +26,7 @@ pub(crate) struct ChildAccepted {
     pub remote_ts: Vec<TrafficSelector>,
 }
 
-/// What an installed Child SA is derived from.
+/// Inputs from which a Child SA's keys and selectors are derived.
 pub(crate) struct ChildParams<'a> {
     pub child: usize,
     pub chosen: EspChosen,

@@ -50,7 +50,7 @@ impl Engine {
         REKEY_RETRY + Duration::from_millis(u64::from(j[0]) * 40)
     }
 
-    /// A rekey that failed: the old SA keeps running and the rekey is tried again.
+    /// Schedules another try of a failed rekey; the old SA keeps running meanwhile.
     fn rekey_later(&mut self, sa: &mut IkeSa, spi_in: u32, now: Instant) {
         let delay = self.rekey_retry();
         if let Some(c) = sa.child_by_spi_in(spi_in) {
@@ -145,8 +145,8 @@ impl Engine {
     }
 
     /// Finishes a Child SA rekey. When both ends rekeyed the same SA at once, the new
-    /// SA from the exchange with the lowest nonce is redundant and is deleted by the
-    /// side that initiated that exchange; the winner's initiator deletes the old SA
+    /// SA from the exchange with the lowest nonce is redundant, and the side that
+    /// initiated that exchange deletes it. The winner's initiator deletes the old SA
     /// (RFC 7296 section 2.8.1).
     fn resolve_rekey(&mut self, sa: &mut IkeSa, old: u32, new_spi: u32) {
         let tag = self.tag(sa);
@@ -365,8 +365,8 @@ impl Engine {
             self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
             return;
         };
-        // A rekey of ours in flight collides with this one; answering
-        // TEMPORARY_FAILURE keeps the rule simple and the peer retries.
+        // A rekey of ours in flight collides with this one. Replying with
+        // TEMPORARY_FAILURE makes the peer retry after its own jittered delay.
         if matches!(sa.outstanding.as_ref().map(|r| &r.pending), Some(Pending::RekeyIke(_))) {
             self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::notify(NotifyType::TEMPORARY_FAILURE, Vec::new())]);
             return;
@@ -394,7 +394,7 @@ impl Engine {
     pub(crate) fn rekey_ike_process_i(&mut self, sa: &mut IkeSa, now: Instant, payloads: Vec<Payload>, req: IkeRekeyRequest) {
         let tag = self.tag(sa);
         if let Some(n) = error_notify(&payloads) {
-            warn!(target: "ike", "{tag} IKE SA rekey refused by {} with {}, retrying later", sa.remote, n.notify_type);
+            warn!(target: "ike", "{tag} IKE SA rekey rejected by {} with {}, retrying later", sa.remote, n.notify_type);
             sa.rekey_at = Some(now + self.rekey_retry());
             return;
         }

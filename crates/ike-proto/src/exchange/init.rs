@@ -32,7 +32,7 @@ pub(crate) fn find_notify(payloads: &[Payload], t: NotifyType) -> Option<&Notify
     })
 }
 
-/// The first error notify, if any.
+/// Returns the first error notify.
 pub(crate) fn error_notify(payloads: &[Payload]) -> Option<&NotifyRepr> {
     payloads.iter().find_map(|p| match p {
         Payload::Notify(n) if n.notify_type.is_error() => Some(n),
@@ -189,8 +189,8 @@ impl Engine {
             return;
         }
         if sa.udp_encap() {
-            // RFC 7296 section 2.23: with a NAT in the path the initiator moves to
-            // port 4500 from IKE_AUTH on; the non-ESP marker is added by the driver.
+            // With a NAT in the path the initiator moves to port 4500 from IKE_AUTH
+            // on (RFC 7296 section 2.23). The driver adds the non-ESP marker.
             sa.local.set_port(NAT_T_PORT);
             sa.remote.set_port(NAT_T_PORT);
             debug!(target: "ike", "{tag} NAT detected (local {}, remote {}), moving to port {NAT_T_PORT}", sa.nat_local, sa.nat_remote);
@@ -251,8 +251,8 @@ impl Engine {
         prf(Prf::HmacSha2_256, &self.cookie_secret, &[nonce, &ip, &spi_i.to_be_bytes()]).map(|c| c.to_vec()).unwrap_or_default()
     }
 
-    /// Handles an IKE_SA_INIT request: a retransmission of one we answered, or a new
-    /// responder IKE SA.
+    /// Handles an IKE_SA_INIT request: a retransmission of one we already replied to,
+    /// or a new responder IKE SA.
     pub(crate) fn init_request(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8], header: &HeaderRepr) {
         if let Some(sa) = self.sas.values().find(|sa| !sa.initiator && sa.spi_i == header.spi_i && sa.remote == remote) {
             if sa.init.request == data {
@@ -374,7 +374,7 @@ impl Engine {
         if !self.install_ike_keys(&mut sa, chosen, &shared, false) {
             return;
         }
-        debug!(target: "ike", "{} IKE_SA_INIT answered, {} chosen", self.tag(&sa), proposal::describe(&proposal::ike_reply(&chosen, None)));
+        debug!(target: "ike", "{} IKE_SA_INIT response sent, {} chosen", self.tag(&sa), proposal::describe(&proposal::ike_reply(&chosen, None)));
         self.finish(sa);
     }
 }
