@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::IoSliceMut;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use tun_rs::SyncDevice;
 use crate::control_plane::ControlMsg;
 use crate::nat_t::{self, Udp4500};
 use crate::packet::ipv4_summary;
-use crate::raw_esp::RawEsp;
+use crate::raw_esp::{RawEsp, RecvBatch};
 use crate::sa_table::child_id;
 use crate::shared::{PolicyState, Shared};
 use crate::tun::TunWriter;
@@ -186,19 +186,19 @@ impl UdpInbound {
 pub struct RawInbound {
     delivery: Delivery,
     raw: Arc<RawEsp>,
-    buf: Vec<u8>,
+    batch: RecvBatch,
 }
 
 impl RawInbound {
     pub fn new(shared: Arc<Shared>, raw: Arc<RawEsp>, tun: Arc<SyncDevice>, mtu: u16) -> RawInbound {
-        RawInbound { delivery: Delivery::new(shared, tun, mtu), raw, buf: vec![0; RECV_SLOT] }
+        RawInbound { delivery: Delivery::new(shared, tun, mtu), raw, batch: RecvBatch::new(RECV_BATCH, RECV_SLOT / 8) }
     }
 
     pub fn run(mut self) {
         while self.delivery.shared.is_running() {
-            let (range, _from): (std::ops::Range<usize>, IpAddr) = match self.raw.recv(&mut self.buf) {
-                Ok(Some(r)) => r,
-                Ok(None) => continue,
+            let count = match self.raw.recv_many(&mut self.batch) {
+                Ok(0) => continue,
+                Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "receiving on the raw ESP socket failed; retrying");
                     std::thread::sleep(Duration::from_millis(100));
@@ -208,7 +208,12 @@ impl RawInbound {
             let policy = self.delivery.refresh();
             let shared = Arc::clone(&self.delivery.shared);
             let mut sa = shared.sa();
-            self.delivery.deliver(&mut sa, &policy, &mut self.buf[range]);
+            for index in 0..count {
+                match self.batch.packet_mut(index) {
+                    Some((buffer, range, _from)) => self.delivery.deliver(&mut sa, &policy, &mut buffer[range]),
+                    None => sa.sad.record_drop(Direction::Inbound, DropReason::Truncated),
+                }
+            }
             drop(sa);
             self.delivery.flush();
         }

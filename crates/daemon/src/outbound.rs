@@ -19,7 +19,7 @@ use tun_rs::SyncDevice;
 
 use crate::control_plane::ControlMsg;
 use crate::packet::ipv4_summary;
-use crate::raw_esp::{IcmpSender, RawEsp};
+use crate::raw_esp::{IcmpSender, RawEsp, SendBatch};
 use crate::sa_table::{ChildId, Egress, SaTables};
 use crate::shared::{PolicyState, Shared};
 use crate::tun::{self, TunReader, BATCH};
@@ -38,6 +38,9 @@ const ACQUIRE_INTERVAL: Duration = Duration::from_millis(500);
 /// Room for one ESP packet: the TUN MTU plus the largest ESP overhead (header, IV,
 /// padding, trailer, ICV).
 const ESP_SLOT: usize = 64 * 1024;
+
+/// Plain ESP packets per sendmmsg call.
+const RAW_SEND_BATCH: usize = 64;
 
 /// What the policy decided for a flow read from the TUN device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +71,7 @@ pub struct Outbound {
     generation: u64,
     acquired: HashMap<ChildId, Instant>,
     batch: EspBatch,
+    raw_batch: SendBatch,
 }
 
 /// The ESP packets of one batch, back to back in `out` so that runs to one peer can
@@ -99,6 +103,7 @@ impl Outbound {
             flows: HashMap::with_capacity(1024),
             generation: u64::MAX,
             acquired: HashMap::new(),
+            raw_batch: SendBatch::new(RAW_SEND_BATCH),
             batch: EspBatch {
                 // One slot per packet of a batch, plus the fragments of the largest packet.
                 out: vec![0; BATCH * 4096 + ESP_SLOT],
@@ -204,13 +209,20 @@ impl Outbound {
         while i < self.batch.sends.len() {
             let first = &self.batch.sends[i];
             if !first.udp_encap {
+                // A run of plain ESP packets leaves with one sendmmsg.
+                let end = i + self.batch.sends[i..].iter().take_while(|s| !s.udp_encap).count();
                 if let Some(raw) = &self.raw {
-                    let esp = &self.batch.out[first.start..first.start + first.len];
-                    if let Err(e) = raw.send(first.remote.ip(), esp) {
-                        self.count_send_error(first.remote, &e);
+                    let out = &self.batch.out;
+                    let mut packets =
+                        self.batch.sends[i..end].iter().map(|s| (&out[s.start..s.start + s.len], s.remote.ip())).peekable();
+                    // Each call consumes up to RAW_SEND_BATCH packets, sent or not.
+                    while packets.peek().is_some() {
+                        if let Err(e) = raw.send_many(&mut self.raw_batch, packets.by_ref().take(RAW_SEND_BATCH)) {
+                            self.count_send_error(first.remote, &e);
+                        }
                     }
                 }
-                i += 1;
+                i = end;
                 continue;
             }
             // Packets of a run are contiguous in `out`, equal in size except the last,
