@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # IKE handshake benchmark: complete IKE_SA_INIT + IKE_AUTH handshakes (PSK, one Child SA)
-# per second against one responder, for DH groups 14 (MODP-2048) and 19 (ECP-256):
-# rampart's responder (`rampart run` with interop/configs/edge-lab.cfg adapted) against
-# strongSwan's charon, under the same load generator (benches/ikeload, rampart-ike
-# engines as concurrent initiators). The generator (198.51.100.1) and the responder
+# per second against one responder, for DH groups 14 (MODP-2048) and 19 (ECP-256).
+# rampart's responder (`rampart run` with interop/configs/edge-lab.cfg adapted) and
+# strongSwan's charon face the same load generator, benches/ikeload, which runs
+# rampart-ike engines as concurrent initiators. The generator (198.51.100.1) and the responder
 # (198.51.100.2) sit in two namespaces joined by a veth pair, because charon binds the
 # wildcard address on UDP 500 and 4500 so both cannot share one. The responder is pinned to
 # CPU 1 and the generator to CPU 0, so the rate is one responder core's. Also reported:

@@ -1,8 +1,8 @@
 # interop/lib.sh: shared helpers for the namespace interop tests (interop/t-*.sh) and
 # the benchmarks. Source it, then call lab_begin NAME.
 #
-# Each test gets its own namespaces (LAB_PREFIX) and state directory (LAB_STATE), so
-# tests of several builders can run side by side. Every process started through these
+# Each test gets its own namespaces (LAB_PREFIX) and state directory (LAB_STATE). Tests
+# therefore run side by side with other labs on the same machine. Every process started through these
 # helpers is recorded by PID; an EXIT trap stops them all, stops the strongSwan
 # instances and deletes the namespaces, also after a failure or Ctrl-C.
 #
@@ -416,8 +416,8 @@ EOF
 unsilence() { nx "$1" nft delete table inet rampart_silence 2>/dev/null || true; }
 
 # nat_insert: put a NAT router between gw and the WAN bridge. gw's outside address
-# becomes 198.18.0.2/24 (default route via 198.18.0.1), and namespace "nat" masquerades
-# to 198.51.100.1 with random source ports, so NAT-T sees a real address and port change.
+# becomes 198.18.0.2/24 (default route via 198.18.0.1). Namespace "nat" masquerades it
+# to 198.51.100.1 with random source ports, so NAT-T faces a real address and port change.
 nat_insert() {
   local natns
   natns="$(ns nat)"
@@ -457,16 +457,16 @@ swan_esp_line() { swan_sas "$1" | grep -o 'ESP:[A-Z0-9_/-]*' | head -n 1; }
 # swan_ids NODE: "local-id remote-id" of the first IKE SA.
 swan_ids() { swan_sas "$1" | awk '$1 == "local" { l = $2 } $1 == "remote" { print l, $2; exit }' | tr -d "'"; }
 
-# swan_log_clean NODE: the charon log shows no failed negotiation or retransmission
-# give-up (either would mean rampart answered wrongly or not at all).
+# swan_log_clean NODE: the charon log shows no failed negotiation and no retransmission
+# give-up. Either would mean that rampart's response was wrong or missing.
 swan_log_clean() {
   ! grep -E 'giving up after|failed to establish|received [A-Z_]+ notify error|no acceptable proposal|rekeying failed|unable to (install|add)' \
     "$(swan_log "$1")"
 }
 
-# initiator_case LABEL GW_CFG EXPECT_IKE EXPECT_ESP [EDGE_NODE]: strongSwan responder on
-# the edge (environment from the caller: EDGE_IKE, EDGE_ESP, GW_ID, PSK_EDGE), rampart
-# initiating from gw with --initiate; the Child SA must come up with the expected
+# initiator_case LABEL GW_CFG EXPECT_IKE EXPECT_ESP [EDGE_NODE]: a strongSwan responder
+# on the edge takes EDGE_IKE, EDGE_ESP, GW_ID and PSK_EDGE from the caller's environment.
+# rampart initiates from gw with --initiate. The Child SA must come up with the expected
 # algorithms, and rampart's SIGTERM must delete it on the edge (DELETE sent).
 initiator_case() {
   local label="$1" cfg="$2" want_ike="$3" want_esp="$4" edge="${5:-edge1}" got t0 t1
@@ -496,9 +496,9 @@ initiator_case() {
   sw stop "$edge" >/dev/null
 }
 
-# responder_case LABEL EDGE_CFG EXPECT_IKE EXPECT_ESP: rampart responds in edge1's place;
-# the strongSwan branch in gw initiates (environment: GW_IKE, ESP, GW_LOCAL_ID,
-# PSK_EDGE); the Child SA must come up with the expected algorithms.
+# responder_case LABEL EDGE_CFG EXPECT_IKE EXPECT_ESP: rampart responds in edge1's place
+# while the strongSwan branch in gw initiates with GW_IKE, ESP, GW_LOCAL_ID and PSK_EDGE
+# from the environment. The Child SA must come up with the expected algorithms.
 responder_case() {
   local label="$1" cfg="$2" want_ike="$3" want_esp="$4" got ms
   log "case $label: strongSwan gw initiates to rampart in edge1"
@@ -540,9 +540,9 @@ rampart_config_ok() {
   [ "$rc" -lt 2 ]
 }
 
-# watch_sas NODE SECONDS: sample the node's SAs every second; fails when a sample shows
-# more than two IKE SAs or two Child SAs (a duplicate beyond the make-before-break pair
-# of a rekey) or no Child SA at all (an outage). Samples go to $LAB_STATE/watch-NODE.txt.
+# watch_sas NODE SECONDS: sample the node's SAs every second. Fails when a sample shows
+# more than two IKE SAs or two Child SAs, which is a duplicate beyond the make-before-break
+# pair of a rekey, or no Child SA at all (an outage). Samples go to $LAB_STATE/watch-NODE.txt.
 watch_sas() {
   local n="$1" t="$2" i ike child bad=0
   for ((i = 0; i < t; i++)); do
@@ -559,7 +559,7 @@ watch_sas() {
 # single_peer CFG: keep only edge1 in the crypto map's peer list (no failover to edge2).
 single_peer() { sed -i 's/^\(crypto map [^ ]* [0-9]* set peer\) .*/\1 198.51.100.2/' "$1"; }
 
-# swan_kill NODE: SIGKILL the node's charon, so it forgets its SAs without sending DELETE.
+# swan_kill NODE: SIGKILL the node's charon, so its SAs are lost without a DELETE.
 swan_kill() {
   local p
   p="$(cat "$LAB_STATE/$1/run/charon.pid" 2>/dev/null)"
@@ -569,9 +569,8 @@ swan_kill() {
   rm -f "$LAB_STATE/$1/run/charon.pid"
 }
 
-# ping_bg SECONDS: ping srv from host twice a second in the background (traffic that
-# makes rampart acquire SAs); the PID is in PING_PID, replies are counted in
-# $LAB_STATE/ping-bg.txt.
+# ping_bg SECONDS: ping srv from host twice a second in the background, as traffic that
+# makes rampart acquire SAs. The PID is in PING_PID and the output in $LAB_STATE/ping-bg.txt.
 ping_bg() {
   start_bg host "$LAB_STATE/ping-bg.txt" ping -n -i 0.5 -W 1 -w "$1" "$SRV_ADDR"
   PING_PID=$BG_PID
@@ -624,8 +623,8 @@ tcp_probe() {
   nx host timeout 5 socat -T 3 - "TCP:$SRV_ADDR:$1,connect-timeout=3${2:+,bind=$2}" </dev/null 2>/dev/null | head -n 1
 }
 
-# tcp_listeners_start PORT...: on srv, listeners that answer each connection with the
-# client address they see (so the test learns whether a flow was translated).
+# tcp_listeners_start PORT...: on srv, listeners that reply to each connection with the
+# client address they accepted, so the test learns whether a flow was translated.
 tcp_listeners_start() {
   local p
   for p in "$@"; do
@@ -633,4 +632,47 @@ tcp_listeners_start() {
       SYSTEM:'echo $SOCAT_PEERADDR'
   done
   wait_for 5 "listeners on srv" nx srv sh -c "ss -ltn | grep -q ':$1 '"
+}
+
+# cfg_deny_traffic CFG ADDR: the guide's deny_traffic object as `host ADDR`, denied first
+# in the crypto ACL (added, with the object, before the ACL's first permit when absent).
+cfg_deny_traffic() {
+  local f="$1" addr="$2" acl
+  if grep -q '^object network deny_traffic$' "$f"; then
+    cfg_block "$f" 'object network deny_traffic' "host $addr"
+  fi
+  acl=$(awk '/^crypto map [^ ]+ [0-9]+ match address / { print $NF; exit }' "$f")
+  [ -n "$acl" ] || fail "no crypto map match address line in $f"
+  grep -q "^access-list $acl extended deny ip object deny_traffic any" "$f" && return 0
+  awk -v acl="$acl" -v addr="$addr" -v has_obj="$(grep -c '^object network deny_traffic$' "$f")" '
+    !done && $0 ~ "^access-list " acl " extended permit " {
+      if (has_obj == 0) { print "object network deny_traffic"; print " host " addr }
+      print "access-list " acl " extended deny ip object deny_traffic any"
+      done = 1
+    }
+    { print }' "$f" >"$f.new" && mv "$f.new" "$f"
+}
+
+# rampart_ctl NODE COMMAND: send one command to rampart's control socket and print the
+# JSON reply, e.g. rampart_ctl gw "show crypto ipsec stats". Fails without a socket.
+rampart_ctl() {
+  local sock="$LAB_STATE/rampart-$1.sock"
+  [ -S "$sock" ] || return 1
+  echo "$2" | timeout 10 socat -t 5 - "UNIX-CONNECT:$sock"
+}
+
+# json_packets_total: sum of every number under a key containing "packets" or "pkts"
+# in the JSON document on stdin.
+json_packets_total() {
+  python3 -c '
+import json, sys
+def walk(v, key=""):
+    if isinstance(v, dict):
+        return sum(walk(x, k.lower()) for k, x in v.items())
+    if isinstance(v, list):
+        return sum(walk(x, key) for x in v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and ("packets" in key or "pkts" in key):
+        return v
+    return 0
+print(int(walk(json.load(sys.stdin))))'
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The gateway with the guide's configuration: ping and a TCP transfer from the inside
-# host to srv go through the primary tunnel (edge1's ESP counters move, edge2's do not),
-# the outside link carries only IKE and ESP-in-UDP, and traffic from the deny_traffic
-# host does not enter the tunnel.
+# The gateway with the guide's configuration. Ping and a TCP transfer from the inside
+# host to srv go through the primary tunnel: edge1's ESP counters move and edge2's do not.
+# The outside link carries only IKE and ESP-in-UDP. Traffic from the deny_traffic host
+# (a source the crypto ACL denies) does not enter the tunnel.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_begin gw-traffic
@@ -11,7 +11,7 @@ need_tool tshark iperf3
 
 cfg="$LAB_STATE/gw.cfg"
 gw_config "$cfg"
-cfg_block "$cfg" 'object network deny_traffic' "host $DENY_ADDR"
+cfg_deny_traffic "$cfg" "$DENY_ADDR"
 iperf_server_start
 capture_start gw wan0 "$LAB_STATE/wan.pcapng" 90
 gw_up "$cfg"
@@ -23,6 +23,14 @@ log "edge1 ESP: in $in1 bytes, out $out1 bytes"
 expect "edge1 decrypted the transfer (ESP in > 1 MB)" [ "$in1" -gt 1000000 ]
 expect "edge1 sent ESP back (ESP out > 0)" [ "$out1" -gt 0 ]
 expect "edge2 carries nothing" [ "$(swan_child_count edge2)" = 0 ]
+if stats=$(rampart_ctl gw "show crypto ipsec stats"); then
+  echo "$stats" >"$LAB_STATE/ipsec-stats.json"
+  pk=$(echo "$stats" | json_packets_total)
+  log "rampart's show crypto ipsec stats: $pk packets counted"
+  expect "rampart's ESP packet counters moved" [ "${pk:-0}" -gt 1000 ]
+else
+  log "rampart has no control socket: its own counters are not checked"
+fi
 capture_stop
 expect "outside link carries only IKE and ESP-in-UDP" capture_only_ike_esp "$LAB_STATE/wan.pcapng"
 expect "tshark decodes the capture without malformed packets" capture_not_malformed "$LAB_STATE/wan.pcapng"

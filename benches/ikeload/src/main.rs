@@ -89,7 +89,7 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-/// The configuration of the initiator for handshake number `n`.
+/// Builds the initiator's configuration for handshake number `n`.
 fn initiator_config(args: &Args, n: u64) -> IkeConfig {
     // A distinct /32 inside 198.19.0.0/16 per handshake, so no two Child SAs overlap.
     let inner = Ipv4Addr::new(198, 19, (n >> 8) as u8, n as u8);
