@@ -105,7 +105,8 @@ fn integ_key_len(encr: Encr, integ: Option<Integ>) -> Result<usize, CryptoError>
     }
 }
 
-/// Splits `material` into consecutive pieces of the given lengths.
+/// Splits `material` into consecutive pieces of the given lengths. The callers request
+/// exactly the sum of `lens` from prf+, so every slice is in bounds.
 fn split_keys<const N: usize>(material: &[u8], lens: [usize; N]) -> [Zeroizing<Vec<u8>>; N] {
     let mut offset = 0;
     lens.map(|len| {

@@ -55,6 +55,16 @@ pub(crate) mod test_util {
 mod tests {
     use super::*;
 
+    /// The ESP data plane shares SAs between worker threads.
+    #[test]
+    fn sa_state_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<cipher::SaCipher>();
+        assert_send_sync::<dh::KeyExchange>();
+        assert_send_sync::<keys::IkeKeys>();
+        assert_send_sync::<keys::ChildKeys>();
+    }
+
     #[test]
     fn constant_time_eq_equal() {
         assert!(constant_time_eq(b"abc", b"abc"));
