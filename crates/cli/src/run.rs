@@ -16,9 +16,9 @@ pub struct Args {
     #[arg(long)]
     initiate: bool,
     /// Log filter: error, warn, info, debug or trace, or a tracing directive such as
-    /// "rampart_ike=debug,info".
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
-    log_level: String,
+    /// "ike=debug,info" [default: $RUST_LOG, else info].
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
     /// Anti-replay window of inbound SAs, in packets.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(32..=1_048_576))]
     replay_window: u32,
@@ -40,10 +40,15 @@ pub struct Args {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let filter = match EnvFilter::try_new(&args.log_level) {
+    let directive = args
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "info".to_string());
+    let filter = match EnvFilter::try_new(&directive) {
         Ok(filter) => filter,
         Err(e) => {
-            eprintln!("rampart: invalid --log-level {:?}: {e}", args.log_level);
+            eprintln!("rampart: invalid log filter {directive:?} (from --log-level or RUST_LOG): {e}");
             return ExitCode::from(2);
         }
     };

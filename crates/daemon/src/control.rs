@@ -20,10 +20,10 @@ use crate::control_plane::ControlMsg;
 use crate::error::Error;
 use crate::shared::Shared;
 
-/// How long a client waits for the control plane to answer.
+/// How long a client waits for the control plane's reply.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Longest command line accepted, in octets.
+/// Maximum command line length, in octets.
 const MAX_LINE: u64 = 512;
 
 /// Runs one command against the engine and the SA tables. Returns JSON text.

@@ -19,7 +19,7 @@ use crate::udp::OutsideUdp;
 /// Interval of the housekeeping tick: lifetime accounting and sequence-number checks.
 const TICK: Duration = Duration::from_secs(1);
 
-/// How long SIGTERM waits for DELETE exchanges to be answered before tearing down.
+/// How long SIGTERM waits for the peers' DELETE responses before tearing down.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
 /// Input of the control plane.
@@ -30,7 +30,7 @@ pub enum ControlMsg {
     Acquire { peer: usize, child: usize },
     Reload,
     Terminate,
-    /// A control-socket command line; the answer goes back on `reply`.
+    /// A control-socket command line. The reply goes back on `reply`.
     Command { line: String, reply: Sender<String> },
 }
 
@@ -249,7 +249,7 @@ impl ControlPlane {
         tracing::info!(generation = self.generation, "configuration reloaded");
     }
 
-    /// SIGTERM: DELETE every IKE SA, give the peers a moment to answer, remove the SAs.
+    /// SIGTERM: DELETE every IKE SA, give the peers a moment to respond, remove the SAs.
     fn shutdown(&mut self) {
         tracing::info!("shutting down: deleting IKE and Child SAs");
         self.engine.shutdown(Instant::now());

@@ -40,7 +40,7 @@ pub fn run(options: Options) -> Result<(), Error> {
     let mtu = policy_state.outside_mtu;
 
     // Every thread started from here on inherits the blocked signal mask, so only the
-    // signal thread sees SIGHUP and SIGTERM.
+    // signal thread receives SIGHUP and SIGTERM.
     let signal_set = signals::block()?;
     let (control_tx, control_rx) = mpsc::channel();
 

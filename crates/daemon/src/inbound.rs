@@ -141,7 +141,7 @@ impl UdpInbound {
             let count = {
                 let mut chunks = self.storage.chunks_mut(RECV_SLOT);
                 let mut slices: [IoSliceMut<'_>; RECV_BATCH] =
-                    // `storage` holds exactly RECV_BATCH chunks of RECV_SLOT octets.
+                    // `storage` contains exactly RECV_BATCH chunks of RECV_SLOT octets.
                     std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or_default()));
                 match nat_t.recv(&mut slices, &mut self.meta) {
                     Ok(n) => n,

@@ -14,7 +14,7 @@ pub enum Udp4500<'a> {
     Ike(&'a [u8]),
     /// An ESP packet, starting at the SPI.
     Esp(&'a [u8]),
-    /// A NAT-keepalive, which carries nothing and needs no answer.
+    /// A NAT-keepalive, which carries nothing and needs no response.
     Keepalive,
     /// Too short to be either: RFC 3948 section 2.2 requires an ESP header (8 octets)
     /// or a marker followed by an IKE header.

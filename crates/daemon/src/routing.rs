@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::netlink::{self, Netlink};
 use crate::route_plan::RoutePlan;
 
-/// Routing table that holds the default route to the TUN device ("RAMP" in ASCII, far
+/// Routing table that contains the default route to the TUN device ("RAMP" in ASCII, far
 /// from the small numbers that administrators pick by hand).
 pub const TUNNEL_TABLE: u32 = 0x5241_4D50;
 
@@ -82,7 +82,7 @@ impl Routing {
     }
 }
 
-/// The Linux device that holds the address of ASA interface `nameif`.
+/// The Linux device that has the address of ASA interface `nameif`.
 pub fn device_of(policy: &PolicyConfig, nameif: &str) -> Option<String> {
     let (addr, _) = policy.interfaces.iter().find(|i| i.name == nameif)?.address?;
     device_with_address(IpAddr::V4(addr))

@@ -84,7 +84,7 @@ impl PolicyState {
         })
     }
 
-    /// The inside interface whose subnet holds `src`, else the first inside interface.
+    /// The inside interface whose subnet contains `src`, else the first inside interface.
     pub fn ingress_for(&self, src: IpAddr) -> &str {
         self.inside
             .iter()

@@ -19,7 +19,7 @@ pub const NAT_T_PORT: u16 = 4500;
 /// net.core.rmem_max / wmem_max.
 const SOCKET_BUFFER: usize = 4 << 20;
 
-/// Longest wait for room in the send buffer before a send fails.
+/// Maximum wait for room in the send buffer before a send fails.
 const SEND_WAIT: Duration = Duration::from_millis(20);
 
 /// A bound UDP socket with its quinn-udp state (GSO/GRO capabilities).
