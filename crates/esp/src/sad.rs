@@ -361,17 +361,21 @@ impl Sad {
         }
     }
 
-    /// Counts a packet that needed fragmentation and failed it.
+    /// Counts a packet that needed fragmentation and failed it. The drop itself is
+    /// counted separately with [`Sad::record_drop`] and its reason.
     pub fn record_pre_fragmentation_failure(&mut self, handle: ChildHandle) {
-        self.record_drop(Direction::Outbound, DropReason::FragmentationFailed);
+        self.stats.outbound.fragmentation_failures += 1;
+        self.stats.outbound.pre_fragmentation_failures += 1;
         if let Some(c) = self.child_counters_mut(handle) {
             c.pre_frag_failures += 1;
         }
     }
 
     /// Counts an ICMP "fragmentation needed" or "packet too big" sent to an inside host.
+    /// The dropped packet is counted separately with [`Sad::record_drop`] and
+    /// [`DropReason::FragmentationNeeded`].
     pub fn record_pmtu_sent(&mut self, handle: ChildHandle) {
-        self.record_drop(Direction::Outbound, DropReason::FragmentationNeeded);
+        self.stats.outbound.pmtus_sent += 1;
         if let Some(c) = self.child_counters_mut(handle) {
             c.pmtus_sent += 1;
         }

@@ -123,7 +123,9 @@ impl IpsecStats {
         self.drops[reason.index()]
     }
 
-    /// Counts a dropped packet under its reason and the matching ASA counters.
+    /// Counts a dropped packet under its reason and the matching ASA failure counters.
+    /// PMTU and fragmentation counters are not drops; `Sad::record_pmtu_sent` and
+    /// `Sad::record_pre_fragmentation_failure` count them.
     pub fn record_drop(&mut self, direction: Direction, reason: DropReason) {
         self.drops[reason.index()] += 1;
         if reason.is_protocol_failure() {
@@ -163,11 +165,6 @@ impl IpsecStats {
                         s.encryptions += 1;
                         s.encryption_failures += 1;
                     }
-                    DropReason::FragmentationFailed => {
-                        s.fragmentation_failures += 1;
-                        s.pre_fragmentation_failures += 1;
-                    }
-                    DropReason::FragmentationNeeded => s.pmtus_sent += 1,
                     _ => {}
                 }
                 s.dropped_packets += 1;

@@ -588,3 +588,23 @@ fn sad_update_remote() {
     assert!(!sad.update_remote(handle, moved));
     assert_eq!(sad.outbound(handle).map(|o| o.info().remote), Some(moved));
 }
+
+#[test]
+fn sad_pmtu_and_fragment_counters() {
+    use rampart_esp::Direction;
+    let g = Encr::AesGcm16 { key_bits: 128 };
+    let mut sad = Sad::new();
+    let handle = sad.install(child_key(), params(SPI_IN, g, None), params(SPI_OUT, g, None), Instant::now()).expect("install");
+    sad.record_drop(Direction::Outbound, DropReason::FragmentationNeeded);
+    sad.record_pmtu_sent(handle);
+    sad.record_pre_fragmentation(handle, 2);
+    sad.record_drop(Direction::Outbound, DropReason::FragmentationFailed);
+    sad.record_pre_fragmentation_failure(handle);
+    let s = sad.stats();
+    assert_eq!(s.outbound.pmtus_sent, 1);
+    assert_eq!(s.outbound.dropped_packets, 2);
+    assert_eq!(s.outbound.fragments_created, 2);
+    assert_eq!(s.outbound.pre_fragmentation_failures, 1);
+    let c = sad.counters(handle).expect("installed");
+    assert_eq!((c.pmtus_sent, c.pre_frag_successes, c.fragments_created, c.pre_frag_failures), (1, 1, 2, 1));
+}
