@@ -21,7 +21,10 @@ fn suites() -> Vec<(&'static str, SaCipher)> {
     let cbc = Encr::AesCbc { key_bits: 256 };
     let sha256 = Integ::HmacSha2_256_128;
     vec![
-        ("aes256gcm16", SaCipher::new(gcm, None, &[0x11; 36], &[]).expect("valid GCM key")),
+        (
+            "aes256gcm16",
+            SaCipher::new(gcm, None, &[0x11; 36], &[]).expect("valid GCM key"),
+        ),
         (
             "aes256cbc-sha256",
             SaCipher::new(cbc, Some(sha256), &[0x22; 32], &[0x33; 32]).expect("valid CBC keys"),
@@ -47,19 +50,25 @@ fn bench_sa_cipher(c: &mut Criterion) {
             group.throughput(Throughput::Bytes(payload_len as u64));
 
             let mut buf = packet(&cipher, payload_len);
-            group.bench_with_input(BenchmarkId::new("seal", payload_len), &payload_len, |b, _| {
-                b.iter(|| cipher.seal(black_box(&mut buf), AAD_LEN).expect("seal"))
-            });
+            group.bench_with_input(
+                BenchmarkId::new("seal", payload_len),
+                &payload_len,
+                |b, _| b.iter(|| cipher.seal(black_box(&mut buf), AAD_LEN).expect("seal")),
+            );
 
             let mut sealed = packet(&cipher, payload_len);
             cipher.seal(&mut sealed, AAD_LEN).expect("seal");
             let mut work = sealed.clone();
-            group.bench_with_input(BenchmarkId::new("open", payload_len), &payload_len, |b, _| {
-                b.iter(|| {
-                    work.copy_from_slice(&sealed);
-                    cipher.open(black_box(&mut work), AAD_LEN).expect("open")
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::new("open", payload_len),
+                &payload_len,
+                |b, _| {
+                    b.iter(|| {
+                        work.copy_from_slice(&sealed);
+                        cipher.open(black_box(&mut work), AAD_LEN).expect("open")
+                    })
+                },
+            );
         }
         group.finish();
     }
@@ -87,7 +96,8 @@ fn bench_key_exchange(c: &mut Criterion) {
         group.bench_function(dh_group.name(), |b| {
             b.iter(|| {
                 let kx = KeyExchange::generate(dh_group, &mut rng).expect("generate");
-                kx.compute_shared(black_box(&peer_public)).expect("compute_shared")
+                kx.compute_shared(black_box(&peer_public))
+                    .expect("compute_shared")
             })
         });
     }

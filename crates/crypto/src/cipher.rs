@@ -323,6 +323,7 @@ impl SaCipher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random::{Random, TestRandom};
     use crate::test_util::hex;
 
     /// Builds `aad | iv | text | icv` with a junk-filled ICV field.
@@ -557,6 +558,46 @@ mod tests {
             let (mut buf, plaintext) = sealed(&cipher);
             let range = cipher.open(&mut buf, 28).unwrap();
             assert_eq!(buf[range], plaintext[..], "{cipher:?}");
+        }
+    }
+
+    /// Every aligned payload length from 0 to 256 octets behind AADs of 0 to 40 octets.
+    #[test]
+    fn sa_cipher_round_trip_lengths() {
+        let mut rng = TestRandom::new(21);
+        for cipher in all_ciphers() {
+            for aad_len in [0, 8, 28, 40] {
+                for text_len in (0..=256).step_by(cipher.block_len()) {
+                    let mut plaintext = vec![0u8; text_len];
+                    rng.fill(&mut plaintext);
+                    let mut iv = vec![0u8; cipher.iv_len()];
+                    rng.fill(&mut iv);
+                    let mut buf = packet(&vec![0x77; aad_len], &iv, &plaintext, cipher.icv_len());
+                    cipher.seal(&mut buf, aad_len).unwrap();
+                    let range = cipher.open(&mut buf, aad_len).unwrap();
+                    assert_eq!(
+                        buf[range],
+                        plaintext[..],
+                        "{cipher:?} aad {aad_len} text {text_len}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Random buffers and AAD lengths must give an error, never a panic or a success.
+    #[test]
+    fn open_random_input_fails_cleanly() {
+        let mut rng = TestRandom::new(77);
+        for cipher in all_ciphers() {
+            for _ in 0..200 {
+                let mut len_bytes = [0u8; 2];
+                rng.fill(&mut len_bytes);
+                let mut buf = vec![0u8; usize::from(len_bytes[0])];
+                rng.fill(&mut buf);
+                let aad_len = usize::from(len_bytes[1] % 64);
+                assert!(cipher.open(&mut buf, aad_len).is_err(), "{cipher:?}");
+            }
         }
     }
 
