@@ -381,13 +381,17 @@ impl Engine {
         self.ike_sa_of(peer).is_some()
     }
 
-    /// Returns the SA to use for `peer`: an established one, else one being set up.
+    /// Returns the SA to use for `peer`: the newest established one, else one being
+    /// set up.
     pub(crate) fn ike_sa_of(&self, peer: usize) -> Option<u64> {
         let live = |sa: &&IkeSa| sa.peer == peer && sa.state != State::Deleting;
+        // After an IKE SA rekey the old SA lingers until its Delete completes, so
+        // the newest established SA wins.
         self.sas
             .values()
             .filter(live)
-            .find(|sa| sa.is_established())
+            .filter(|sa| sa.is_established())
+            .max_by_key(|sa| sa.unique_id)
             .or_else(|| self.sas.values().find(live))
             .map(IkeSa::local_spi)
     }

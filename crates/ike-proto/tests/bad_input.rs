@@ -113,6 +113,32 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
 
     #[test]
+    fn decoder_round_trips_what_it_accepts(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+        if let Ok(m) = MessageRepr::parse(&data) {
+            let again = MessageRepr::parse(&m.to_vec()).unwrap();
+            prop_assert_eq!(again, m);
+        }
+        if let Some((&first, rest)) = data.split_first() {
+            if let Ok(chain) = rampart_wire::ike::parse_chain(PayloadType(first), rest, 0) {
+                let (t, bytes) = rampart_wire::ike::chain_to_vec(&chain);
+                prop_assert_eq!(rampart_wire::ike::parse_chain(t, &bytes, 0).unwrap(), chain);
+            }
+        }
+    }
+
+    #[test]
+    fn decoder_survives_mutated_init(flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+        let mut data = init_request();
+        for (i, v) in flips {
+            let at = i.index(data.len());
+            data[at] ^= v;
+        }
+        if let Ok(m) = MessageRepr::parse(&data) {
+            prop_assert_eq!(MessageRepr::parse(&m.to_vec()).unwrap(), m);
+        }
+    }
+
+    #[test]
     fn random_datagrams_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
         let mut e = edge();
         e.handle_datagram(Instant::now(), edge_addr(), branch_addr(), &data);
