@@ -158,6 +158,11 @@ impl<'a> Ipv4Fragmenter<'a> {
             return Err(DropReason::FragmentationFailed);
         }
         let header_len = p.header_len();
+        // A fragment whose data would end past octet 65535 of the original datagram
+        // cannot exist (RFC 791: the total length is 16 bits).
+        if usize::from(p.frag_offset()) + p.payload().len() > usize::from(u16::MAX) {
+            return Err(DropReason::BadInnerPacket);
+        }
 
         let mut copied_options = [0u8; 40];
         let mut copied_len = 0;
