@@ -35,6 +35,7 @@ pub fn execute(line: &str, now: Instant, engine: &mut Engine, shared: &Shared) -
         ["show", "crypto", "ipsec", "stats"] => {
             let mut stats = shared.sa().stats();
             stats["not_tunneled"] = json!(shared.not_tunneled.load(Ordering::Relaxed));
+            stats["clear_forwarded"] = json!(shared.clear_forwarded.load(Ordering::Relaxed));
             stats["send_errors"] = json!(shared.send_errors.load(Ordering::Relaxed));
             stats["tun_write_errors"] = json!(shared.tun_write_errors.load(Ordering::Relaxed));
             stats

@@ -4,6 +4,7 @@
 //! encrypts; the inbound workers decrypt what arrives on UDP 4500 and IP protocol 50;
 //! small threads receive UDP 500, signals and control-socket commands.
 
+pub mod clear_path;
 pub mod config;
 pub mod control;
 pub mod control_plane;

@@ -65,6 +65,27 @@ impl Netlink {
         Ok(())
     }
 
+    /// Adds `destination/prefix_len via gateway` to the main table. An existing route
+    /// for the destination is kept: it is logged, not an error.
+    pub fn add_route_via(&mut self, destination: Ipv4Addr, prefix_len: u8, gateway: Ipv4Addr) -> Result<(), Error> {
+        let message = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(destination, prefix_len)
+            .gateway(gateway)
+            .build();
+        let request = self.handle.route().add(message.clone()).execute();
+        match self.runtime.block_on(request) {
+            Ok(()) => {
+                self.routes.push(message);
+                Ok(())
+            }
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {
+                tracing::info!(route = %format!("{destination}/{prefix_len}"), "a route for this destination exists already; kept");
+                Ok(())
+            }
+            Err(e) => Err(Error::netlink(format!("adding route {destination}/{prefix_len} via {gateway}"), e)),
+        }
+    }
+
     /// Adds `ip rule add [iif IIF] [to DST] lookup TABLE priority PRIORITY`.
     pub fn add_rule(
         &mut self,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rampart_esp::stats::Direction;
 use rampart_esp::mtu::{self, Ipv4Fragmenter, MtuAction};
 use rampart_esp::DropReason;
-use rampart_policy::Flow;
+use rampart_policy::{Flow, Translation, TranslationKind};
 use tun_rs::SyncDevice;
 
 use crate::control_plane::ControlMsg;
@@ -22,7 +22,7 @@ use crate::packet::ipv4_summary;
 use crate::raw_esp::{IcmpSender, RawEsp, SendBatch};
 use crate::sa_table::{ChildId, Egress, SaTables};
 use crate::shared::{PolicyState, Shared};
-use crate::tun::{self, TunReader, BATCH};
+use crate::tun::{self, TunReader, TunWriter, BATCH};
 use crate::udp::OutsideUdp;
 
 /// How long a worker blocks before it checks for shutdown.
@@ -47,8 +47,10 @@ const RAW_SEND_BATCH: usize = 64;
 enum Verdict {
     /// Protect with this child's SA.
     Tunnel(ChildId),
-    /// Not for the tunnel: a crypto ACL deny, no crypto map match, or a policy drop.
-    /// Such packets reach the TUN device only through a route that also covers them.
+    /// Allowed in the clear (a crypto ACL deny, no crypto map match, or PAT to the
+    /// outside address): written back into the TUN device for the kernel to forward.
+    Clear,
+    /// Dropped: denied by the policy, or clear traffic the kernel cannot forward here.
     NotTunneled,
 }
 
@@ -65,6 +67,8 @@ pub struct Outbound {
     udp: Arc<OutsideUdp>,
     raw: Option<Arc<RawEsp>>,
     reader: TunReader,
+    /// Clear traffic going back to the kernel.
+    reinject: TunWriter,
     /// Sends the ICMP errors the gateway originates.
     icmp: Option<Arc<IcmpSender>>,
     flows: HashMap<Flow, Verdict>,
@@ -100,6 +104,7 @@ impl Outbound {
             raw,
             reader: TunReader::new(mtu),
             icmp,
+            reinject: TunWriter::new(mtu),
             flows: HashMap::with_capacity(1024),
             generation: u64::MAX,
             acquired: HashMap::new(),
@@ -167,9 +172,20 @@ impl Outbound {
                         v
                     }
                 };
-                let Verdict::Tunnel(id) = verdict else {
-                    self.shared.not_tunneled.fetch_add(1, Ordering::Relaxed);
-                    continue;
+                let id = match verdict {
+                    Verdict::Tunnel(id) => id,
+                    Verdict::Clear => {
+                        self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
+                        if self.reinject.is_full() {
+                            flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
+                        }
+                        self.reinject.push(&packet[..summary.total_len]);
+                        continue;
+                    }
+                    Verdict::NotTunneled => {
+                        self.shared.not_tunneled.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                 };
                 let egress = lookup_egress(&sa, &mut egress_cache, id, policy.outside_mtu);
                 let Some(egress) = egress else {
@@ -198,6 +214,7 @@ impl Outbound {
                 }
             }
         }
+        flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
         self.send_all();
     }
 
@@ -332,14 +349,46 @@ fn request_sa(shared: &Shared, acquired: &mut HashMap<ChildId, Instant>, id: Chi
     let _ = shared.control.send(ControlMsg::Acquire { peer: id.0, child: id.1 });
 }
 
+/// Decides what happens to an allowed flow outside every tunnel. The kernel forwards
+/// it untranslated, or with PAT to the outside address through the masquerade rule;
+/// other translations are not available on this path.
+fn clear_verdict(policy: &PolicyState, flow: &Flow, translation: Option<&Translation>) -> Verdict {
+    if !policy.clear_via_kernel {
+        tracing::debug!(%flow, "clear flow dropped: the TUN device routes are in the main table, so the kernel cannot forward it");
+        return Verdict::NotTunneled;
+    }
+    match translation.map(|t| &t.kind) {
+        None | Some(TranslationKind::StaticIdentity) => Verdict::Clear,
+        Some(TranslationKind::DynamicPat { address }) if Some(*address) == policy.outside_addr => Verdict::Clear,
+        Some(kind) => {
+            // TODO: static NAT and NAT pools on the clear path need the XlateTable and a raw send.
+            tracing::debug!(%flow, ?kind, "clear flow dropped: only PAT to the outside address is supported in the clear");
+            Verdict::NotTunneled
+        }
+    }
+}
+
+/// Writes the queued clear packets into the TUN device.
+fn flush_reinjected(shared: &Shared, tun: &SyncDevice, writer: &mut TunWriter) {
+    if let Err(e) = writer.flush(tun) {
+        let errors = shared.tun_write_errors.fetch_add(1, Ordering::Relaxed);
+        if errors.is_multiple_of(1000) {
+            tracing::warn!(error = %e, total = errors + 1, "writing clear traffic back into the TUN device failed");
+        }
+    }
+}
+
 /// Runs the policy on a new flow. A crypto map match names the engine's peer by the
 /// entry's "MAP SEQ" and the child by the permit entry's index.
 fn classify(policy: &PolicyState, flow: &Flow) -> Verdict {
     let ingress = policy.ingress_for(flow.src);
     let decision = policy.engine.evaluate(flow, ingress, false);
-    let Some(vpn) = decision.vpn.filter(|_| decision.allowed) else {
-        tracing::debug!(%flow, ingress, reason = ?decision.drop_reason, "flow not tunneled");
+    if !decision.allowed {
+        tracing::debug!(%flow, ingress, reason = ?decision.drop_reason, "flow denied by the policy");
         return Verdict::NotTunneled;
+    }
+    let Some(vpn) = decision.vpn else {
+        return clear_verdict(policy, flow, decision.translated.as_ref());
     };
     let name = format!("{} {}", vpn.map, vpn.sequence);
     let Some(&peer) = policy.peer_by_entry.get(&name) else {

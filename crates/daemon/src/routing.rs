@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use rampart_policy::model::PolicyConfig;
 
+use crate::clear_path::NatRules;
 use crate::error::Error;
 use crate::netlink::{self, Netlink};
 use crate::route_plan::RoutePlan;
@@ -24,6 +25,7 @@ pub struct Routing {
     tun_name: String,
     tun_index: u32,
     plan: Option<RoutePlan>,
+    nat: NatRules,
 }
 
 impl Routing {
@@ -41,7 +43,7 @@ impl Routing {
             Ok(_) => tracing::warn!("net.ipv4.ip_forward is 0: the kernel will not forward between the inside and the TUN device"),
             Err(e) => tracing::warn!(error = %e, "reading net.ipv4.ip_forward failed"),
         }
-        Ok(Routing { netlink, tun_name: tun_name.to_string(), tun_index, plan: None })
+        Ok(Routing { netlink, tun_name: tun_name.to_string(), tun_index, plan: None, nat: NatRules::new() })
     }
 
     /// Installs the plan for `policy`, replacing the previous one when it differs.
@@ -51,12 +53,19 @@ impl Routing {
             return Ok(());
         }
         self.netlink.remove_all();
+        self.nat.remove();
         self.plan = None;
         for prefix in &plan.tunnel_routes {
             self.netlink.add_route(prefix.addr, prefix.len, self.tun_index, RT_TABLE_MAIN)?;
             tracing::info!(route = %prefix, device = %self.tun_name, "route to the tunnel added");
         }
         if plan.default_via_policy {
+            // Clear traffic written back into the TUN device leaves through the main
+            // table, so it needs the ASA's static routes.
+            for route in &policy.routes {
+                self.netlink.add_route_via(route.network, route.prefix_len, route.gateway)?;
+                tracing::info!(route = %format!("{}/{} via {}", route.network, route.prefix_len, route.gateway), "static route added");
+            }
             self.netlink.add_route(Ipv4Addr::UNSPECIFIED, 0, self.tun_index, TUNNEL_TABLE)?;
             for nameif in &plan.inside {
                 let Some(device) = device_of(policy, nameif) else {
@@ -71,12 +80,14 @@ impl Routing {
                 tracing::info!(device = %device, table = TUNNEL_TABLE, "policy routing from the inside to the tunnel added");
             }
         }
+        self.nat.update(policy, &self.tun_name)?;
         self.plan = Some(plan);
         Ok(())
     }
 
     /// Removes every route and rule this process added.
     pub fn remove_all(&mut self) {
+        self.nat.remove();
         self.netlink.remove_all();
         self.plan = None;
     }

@@ -34,6 +34,12 @@ pub struct PolicyState {
     pub outside_mtu: u16,
     /// The gateway's inside address, the source of ICMP errors sent back into the TUN.
     pub inside_addr: Option<IpAddr>,
+    /// Whether clear traffic read from the TUN device goes back to the kernel. Only
+    /// under policy routing: with plain routes the kernel would route it straight back
+    /// into the TUN device.
+    pub clear_via_kernel: bool,
+    /// The outside interface's address, the target of the kernel's PAT.
+    pub outside_addr: Option<IpAddr>,
     /// Incremented on every reload so that workers drop their flow caches.
     pub generation: u64,
 }
@@ -71,6 +77,12 @@ impl PolicyState {
             })
             .collect();
         // Without `sysopt connection tcpmss` the ASA clamps to its default; 0 disables.
+        let clear_via_kernel = crate::route_plan::RoutePlan::from_config(&policy).default_via_policy;
+        let outside_addr = policy
+            .interfaces
+            .iter()
+            .find(|i| Some(&i.name) == outside.as_ref())
+            .and_then(|i| i.address.map(|(a, _)| IpAddr::V4(a)));
         let tcp_mss = Some(policy.tcp_mss.unwrap_or(rampart_esp::mtu::DEFAULT_TCP_MSS)).filter(|&mss| mss > 0);
         Ok(PolicyState {
             engine: PolicyEngine::new(policy)?,
@@ -80,6 +92,8 @@ impl PolicyState {
             tcp_mss,
             outside_mtu,
             inside_addr,
+            clear_via_kernel,
+            outside_addr,
             generation,
         })
     }
@@ -102,6 +116,8 @@ pub struct Shared {
     pub control: Sender<ControlMsg>,
     /// Packets read from the TUN device that the policy does not send into a tunnel.
     pub not_tunneled: AtomicU64,
+    /// Clear packets written back into the TUN device for the kernel to forward.
+    pub clear_forwarded: AtomicU64,
     /// Failed sends on the outside sockets.
     pub send_errors: AtomicU64,
     /// Packets written into the TUN device that the kernel did not take.
@@ -116,6 +132,7 @@ impl Shared {
             running: AtomicBool::new(true),
             control,
             not_tunneled: AtomicU64::new(0),
+            clear_forwarded: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
             tun_write_errors: AtomicU64::new(0),
         }
