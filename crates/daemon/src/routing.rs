@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use rampart_policy::model::PolicyConfig;
+use rampart_policy::model::{NatRule, PolicyConfig, Route};
 
 use crate::clear_path::NatRules;
 use crate::error::Error;
@@ -25,6 +25,8 @@ pub struct Routing {
     tun_name: String,
     tun_index: u32,
     plan: Option<RoutePlan>,
+    /// The static routes and NAT rules the installed plan was built with.
+    inputs: Option<(Vec<Route>, Vec<NatRule>)>,
     nat: NatRules,
 }
 
@@ -43,15 +45,18 @@ impl Routing {
             Ok(_) => tracing::warn!("net.ipv4.ip_forward is 0: the kernel will not forward between the inside and the TUN device"),
             Err(e) => tracing::warn!(error = %e, "reading net.ipv4.ip_forward failed"),
         }
-        Ok(Routing { netlink, tun_name: tun_name.to_string(), tun_index, plan: None, nat: NatRules::new() })
+        Ok(Routing { netlink, tun_name: tun_name.to_string(), tun_index, plan: None, inputs: None, nat: NatRules::new() })
     }
 
     /// Installs the plan for `policy`, replacing the previous one when it differs.
     pub fn update(&mut self, policy: &PolicyConfig) -> Result<(), Error> {
         let plan = RoutePlan::from_config(policy);
-        if self.plan.as_ref() == Some(&plan) {
+        // Static routes and NAT rules feed the clear path, so they count as part of the plan.
+        let inputs = (policy.routes.clone(), policy.nat_rules.clone());
+        if self.plan.as_ref() == Some(&plan) && self.inputs.as_ref() == Some(&inputs) {
             return Ok(());
         }
+        self.inputs = Some(inputs);
         self.netlink.remove_all();
         self.nat.remove();
         self.plan = None;
@@ -90,6 +95,7 @@ impl Routing {
         self.nat.remove();
         self.netlink.remove_all();
         self.plan = None;
+        self.inputs = None;
     }
 }
 
