@@ -131,8 +131,8 @@ fn round_trip(c: &mut Criterion<ThreadCpuTime>) {
     for (name, encr, integ) in transforms() {
         for size in SIZES {
             let now = Instant::now();
-            let mut out = OutboundSa::new(params(encr, integ), now).expect("valid keys");
-            let mut inb = InboundSa::new(params(encr, integ), now).expect("valid keys");
+            let out = OutboundSa::new(params(encr, integ), now).expect("valid keys");
+            let inb = InboundSa::new(params(encr, integ), now).expect("valid keys");
             let inner = inner_packet(size);
             let mut buf = vec![0u8; size + 128];
             group.throughput(Throughput::Bytes(size as u64));
@@ -153,7 +153,7 @@ fn encapsulate_only(c: &mut Criterion<ThreadCpuTime>) {
     group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     for (name, encr, integ) in transforms() {
         let size = 1400;
-        let mut out = OutboundSa::new(params(encr, integ), Instant::now()).expect("valid keys");
+        let out = OutboundSa::new(params(encr, integ), Instant::now()).expect("valid keys");
         let inner = inner_packet(size);
         let mut buf = vec![0u8; size + 128];
         group.throughput(Throughput::Bytes(size as u64));

@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rampart_crypto::alg::{Encr, Integ};
@@ -190,32 +192,58 @@ fn inner_next_header(inner: &[u8]) -> Result<IpProtocol, DropReason> {
     }
 }
 
+/// Locks a mutex whose data stays consistent even if a holder panicked: the replay
+/// window and the remote address are updated in single steps.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The sending direction of an SA.
+///
+/// Every method takes `&self`, so worker threads can share one SA behind an `Arc` and
+/// encrypt in parallel: the sequence number is an atomic counter, so each packet gets
+/// its own number and GCM nonce.
 pub struct OutboundSa {
     info: SaInfo,
     cipher: SaCipher,
     /// Next sequence number to send; starts at 1 (RFC 4303 section 3.3.3).
-    next_seq: u64,
-    iv_source: Box<dyn Random>,
-    counters: SaCounters,
+    next_seq: AtomicU64,
+    /// Current outer address of the peer; it moves when a NAT rebinds.
+    remote: Mutex<SocketAddr>,
+    /// CBC IV source; `None` uses the system CSPRNG without locking.
+    iv_source: Option<Mutex<Box<dyn Random>>>,
+    packets: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl std::fmt::Debug for OutboundSa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutboundSa").field("info", &self.info).field("next_seq", &self.next_seq).finish_non_exhaustive()
+        f.debug_struct("OutboundSa").field("info", &self.info).field("next_seq", &self.next_sequence()).finish_non_exhaustive()
     }
 }
 
 impl OutboundSa {
     /// Expands the keys; CBC IVs come from the system CSPRNG.
     pub fn new(params: SaParams, now: Instant) -> Result<OutboundSa, CryptoError> {
-        OutboundSa::with_iv_source(params, now, Box::new(SystemRandom::new()))
+        OutboundSa::build(params, now, None)
     }
 
     /// Like [`OutboundSa::new`] with another source of CBC IVs (a test RNG).
     pub fn with_iv_source(params: SaParams, now: Instant, iv_source: Box<dyn Random>) -> Result<OutboundSa, CryptoError> {
+        OutboundSa::build(params, now, Some(Mutex::new(iv_source)))
+    }
+
+    fn build(params: SaParams, now: Instant, iv_source: Option<Mutex<Box<dyn Random>>>) -> Result<OutboundSa, CryptoError> {
         let cipher = cipher_for(&params)?;
-        Ok(OutboundSa { info: SaInfo::from_params(&params, now), cipher, next_seq: 1, iv_source, counters: SaCounters::default() })
+        Ok(OutboundSa {
+            info: SaInfo::from_params(&params, now),
+            cipher,
+            next_seq: AtomicU64::new(1),
+            remote: Mutex::new(params.remote),
+            iv_source,
+            packets: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        })
     }
 
     pub fn info(&self) -> &SaInfo {
@@ -226,14 +254,28 @@ impl OutboundSa {
         self.info.spi
     }
 
-    pub fn counters(&self) -> &SaCounters {
-        &self.counters
+    /// Returns a snapshot of the encapsulation counters.
+    pub fn counters(&self) -> SaCounters {
+        let packets = self.packets.load(Ordering::Relaxed);
+        SaCounters {
+            pkts_encaps: packets,
+            pkts_encrypt: if self.info.encr == Encr::Null { 0 } else { packets },
+            pkts_digest: packets,
+            bytes_out: self.bytes.load(Ordering::Relaxed),
+            ..SaCounters::default()
+        }
+    }
+
+    /// Returns the peer's current outer address. [`SaInfo::remote`] keeps the address
+    /// the SA was installed with.
+    pub fn remote(&self) -> SocketAddr {
+        *lock(&self.remote)
     }
 
     /// Changes the peer's outer address, after a NAT rebinding was seen on an
     /// authenticated inbound packet (RFC 7296 section 2.23).
-    pub fn set_remote(&mut self, remote: SocketAddr) {
-        self.info.remote = remote;
+    pub fn set_remote(&self, remote: SocketAddr) {
+        *lock(&self.remote) = remote;
     }
 
     /// Octets before the inner packet: SPI, sequence number and IV.
@@ -262,30 +304,30 @@ impl OutboundSa {
 
     /// The sequence number the next packet will carry.
     pub fn next_sequence(&self) -> u64 {
-        self.next_seq
+        self.next_seq.load(Ordering::Relaxed)
     }
 
     /// Moves the sequence counter, so tests and benchmarks can reach the end of the
     /// 32-bit space. Never lower the counter of an SA in use: that reuses GCM nonces.
-    pub fn set_next_sequence(&mut self, seq: u64) {
-        self.next_seq = seq;
+    pub fn set_next_sequence(&self, seq: u64) {
+        self.next_seq.store(seq, Ordering::Relaxed);
     }
 
     /// True when fewer than [`SEQ_REKEY_MARGIN`] sequence numbers are left: the daemon
     /// should ask the IKE engine to rekey this Child SA now.
     #[inline]
     pub fn seq_near_wrap(&self) -> bool {
-        self.next_seq + SEQ_REKEY_MARGIN > SEQ_MAX
+        self.next_sequence() + SEQ_REKEY_MARGIN > SEQ_MAX
     }
 
     pub fn lifetime_state(&self, now: Instant) -> LifetimeState {
-        self.info.lifetime_state(self.counters.bytes_out, now)
+        self.info.lifetime_state(self.bytes.load(Ordering::Relaxed), now)
     }
 
     /// Encapsulates `inner` (an IPv4 or IPv6 packet) into `out`, which receives the
     /// ESP packet from the SPI to the ICV. Returns the ESP packet length.
     #[inline]
-    pub fn encapsulate(&mut self, inner: &[u8], out: &mut [u8]) -> Result<usize, DropReason> {
+    pub fn encapsulate(&self, inner: &[u8], out: &mut [u8]) -> Result<usize, DropReason> {
         let start = self.headroom();
         let end = start + inner.len();
         let Some(slot) = out.get_mut(start..end) else { return Err(DropReason::BufferTooSmall) };
@@ -296,20 +338,23 @@ impl OutboundSa {
     /// Encapsulates an inner packet already placed at `buf[headroom()..headroom() +
     /// inner_len]`, which saves a copy when the daemon reads from the TUN device into
     /// that offset. The buffer needs `esp_len(inner_len)` octets. Returns the ESP length.
-    pub fn encapsulate_in_place(&mut self, buf: &mut [u8], inner_len: usize) -> Result<usize, DropReason> {
+    pub fn encapsulate_in_place(&self, buf: &mut [u8], inner_len: usize) -> Result<usize, DropReason> {
         let start = self.headroom();
         let inner = buf.get(start..start + inner_len).ok_or(DropReason::BufferTooSmall)?;
         let next_header = inner_next_header(inner)?;
-        if self.next_seq > SEQ_MAX {
-            return Err(DropReason::SeqExhausted);
-        }
-        if self.info.lifetime.hard_bytes.is_some_and(|b| self.counters.bytes_out >= b) {
+        if self.info.lifetime.hard_bytes.is_some_and(|b| self.bytes.load(Ordering::Relaxed) >= b) {
             return Err(DropReason::LifetimeExpired);
         }
         let total = self.esp_len(inner_len);
         let buf = buf.get_mut(..total).ok_or(DropReason::BufferTooSmall)?;
 
-        let seq = self.next_seq;
+        // Each call takes its own number, even when it fails later: gaps are harmless,
+        // reuse would repeat a GCM nonce. The counter keeps counting past the end, and
+        // every number above 2^32 - 1 is rejected.
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        if seq > SEQ_MAX {
+            return Err(DropReason::SeqExhausted);
+        }
         buf[0..4].copy_from_slice(&self.info.spi.to_be_bytes());
         buf[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
         let iv = &mut buf[esp::HEADER_LEN..start];
@@ -318,7 +363,10 @@ impl OutboundSa {
             // ESN its high 32 bits are zero.
             Encr::AesGcm16 { .. } => iv.copy_from_slice(&seq.to_be_bytes()),
             // RFC 3602 section 2.3: the CBC IV must be unpredictable.
-            Encr::AesCbc { .. } => self.iv_source.fill(iv),
+            Encr::AesCbc { .. } => match &self.iv_source {
+                Some(source) => lock(source).fill(iv),
+                None => SystemRandom::new().fill(iv),
+            },
             Encr::Null => {}
         }
         let pad_len = esp::pad_len(inner_len, self.cipher.block_len());
@@ -327,15 +375,9 @@ impl OutboundSa {
         trailer.emit(&mut buf[trailer_start..trailer_start + trailer.buffer_len()]);
 
         self.cipher.seal(buf, esp::HEADER_LEN).map_err(|_| DropReason::EncryptionFailed)?;
-        self.next_seq = seq + 1;
 
-        let c = &mut self.counters;
-        c.pkts_encaps += 1;
-        c.pkts_digest += 1;
-        if self.info.encr != Encr::Null {
-            c.pkts_encrypt += 1;
-        }
-        c.bytes_out += inner_len as u64;
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(inner_len as u64, Ordering::Relaxed);
         Ok(total)
     }
 }
@@ -353,17 +395,33 @@ pub struct Decapsulated {
     pub fragment: bool,
 }
 
+/// Decapsulation counters, updated by concurrent workers.
+#[derive(Debug, Default)]
+struct InboundCounters {
+    verified: AtomicU64,
+    delivered: AtomicU64,
+    bytes: AtomicU64,
+    fragments: AtomicU64,
+    replay_failures: AtomicU64,
+    auth_failures: AtomicU64,
+    tfc: AtomicU64,
+    errors: AtomicU64,
+}
+
 /// The receiving direction of an SA.
+///
+/// Every method takes `&self`: decryption runs without a lock, and only the replay
+/// window is locked, briefly, before and after it.
 pub struct InboundSa {
     info: SaInfo,
     cipher: SaCipher,
-    replay: ReplayWindow,
-    counters: SaCounters,
+    replay: Mutex<ReplayWindow>,
+    counters: InboundCounters,
 }
 
 impl std::fmt::Debug for InboundSa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InboundSa").field("info", &self.info).field("replay_top", &self.replay.top()).finish_non_exhaustive()
+        f.debug_struct("InboundSa").field("info", &self.info).field("replay_top", &self.replay_top()).finish_non_exhaustive()
     }
 }
 
@@ -371,7 +429,7 @@ impl InboundSa {
     pub fn new(params: SaParams, now: Instant) -> Result<InboundSa, CryptoError> {
         let cipher = cipher_for(&params)?;
         let replay = ReplayWindow::new(params.replay_window);
-        Ok(InboundSa { info: SaInfo::from_params(&params, now), cipher, replay, counters: SaCounters::default() })
+        Ok(InboundSa { info: SaInfo::from_params(&params, now), cipher, replay: Mutex::new(replay), counters: InboundCounters::default() })
     }
 
     pub fn info(&self) -> &SaInfo {
@@ -382,16 +440,37 @@ impl InboundSa {
         self.info.spi
     }
 
-    pub fn counters(&self) -> &SaCounters {
-        &self.counters
+    /// Returns a snapshot of the decapsulation counters.
+    pub fn counters(&self) -> SaCounters {
+        let c = &self.counters;
+        let verified = c.verified.load(Ordering::Relaxed);
+        SaCounters {
+            pkts_decaps: c.delivered.load(Ordering::Relaxed),
+            pkts_decrypt: if self.info.encr == Encr::Null { 0 } else { verified },
+            pkts_verify: verified,
+            bytes_in: c.bytes.load(Ordering::Relaxed),
+            decapsulated_frgs_needing_reassembly: c.fragments.load(Ordering::Relaxed),
+            tfc_rcvd: c.tfc.load(Ordering::Relaxed),
+            recv_errors: c.errors.load(Ordering::Relaxed),
+            replay_failures: c.replay_failures.load(Ordering::Relaxed),
+            auth_failures: c.auth_failures.load(Ordering::Relaxed),
+            ..SaCounters::default()
+        }
     }
 
-    pub fn replay_window(&self) -> &ReplayWindow {
-        &self.replay
+    /// Returns the highest sequence number accepted so far.
+    pub fn replay_top(&self) -> u32 {
+        lock(&self.replay).top()
+    }
+
+    /// Returns the "Anti replay bitmap" of `show crypto ipsec sa`, as
+    /// [`ReplayWindow::recent_bitmap`] defines it.
+    pub fn replay_bitmap(&self) -> u64 {
+        lock(&self.replay).recent_bitmap()
     }
 
     pub fn lifetime_state(&self, now: Instant) -> LifetimeState {
-        self.info.lifetime_state(self.counters.bytes_in, now)
+        self.info.lifetime_state(self.counters.bytes.load(Ordering::Relaxed), now)
     }
 
     /// Verifies, decrypts and checks one ESP packet (from the SPI to the ICV) in place.
@@ -399,20 +478,23 @@ impl InboundSa {
     /// The order follows RFC 4303 section 3.4: the replay check runs before the ICV is
     /// verified, the window moves only after it verified, and the inner packet must lie
     /// inside the SA's selectors (RFC 4301 section 5.2).
-    pub fn decapsulate(&mut self, esp: &mut [u8]) -> Result<Decapsulated, DropReason> {
+    pub fn decapsulate(&self, esp: &mut [u8]) -> Result<Decapsulated, DropReason> {
         let result = self.decapsulate_inner(esp);
-        match result {
-            Err(DropReason::ReplayDuplicate | DropReason::ReplayTooOld) => self.counters.replay_failures += 1,
-            Err(DropReason::AuthenticationFailed) => self.counters.auth_failures += 1,
-            Err(DropReason::DummyPacket) => self.counters.tfc_rcvd += 1,
-            Err(_) => self.counters.recv_errors += 1,
-            Ok(_) => {}
+        if let Err(reason) = result {
+            let c = &self.counters;
+            let counter = match reason {
+                DropReason::ReplayDuplicate | DropReason::ReplayTooOld => &c.replay_failures,
+                DropReason::AuthenticationFailed => &c.auth_failures,
+                DropReason::DummyPacket => &c.tfc,
+                _ => &c.errors,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
 
     #[inline]
-    fn decapsulate_inner(&mut self, esp: &mut [u8]) -> Result<Decapsulated, DropReason> {
+    fn decapsulate_inner(&self, esp: &mut [u8]) -> Result<Decapsulated, DropReason> {
         let iv_len = self.cipher.iv_len();
         let icv_len = self.cipher.icv_len();
         let overhead = esp::HEADER_LEN + iv_len + icv_len;
@@ -427,8 +509,8 @@ impl InboundSa {
             return Err(DropReason::MissingSa);
         }
         let seq = u32::from_be_bytes([esp[4], esp[5], esp[6], esp[7]]);
-        self.replay.check(seq)?;
-        if self.info.lifetime.hard_bytes.is_some_and(|b| self.counters.bytes_in >= b) {
+        lock(&self.replay).check(seq)?;
+        if self.info.lifetime.hard_bytes.is_some_and(|b| self.counters.bytes.load(Ordering::Relaxed) >= b) {
             return Err(DropReason::LifetimeExpired);
         }
 
@@ -436,12 +518,14 @@ impl InboundSa {
             CryptoError::AuthenticationFailed => DropReason::AuthenticationFailed,
             _ => DropReason::DecryptionFailed,
         })?;
-        self.replay.accept(seq);
-        let c = &mut self.counters;
-        c.pkts_verify += 1;
-        if self.info.encr != Encr::Null {
-            c.pkts_decrypt += 1;
+        {
+            // Checked again because a copy of this packet may have been accepted by
+            // another worker while this one was decrypting.
+            let mut window = lock(&self.replay);
+            window.check(seq)?;
+            window.accept(seq);
         }
+        self.counters.verified.fetch_add(1, Ordering::Relaxed);
 
         let plain = esp.get(plaintext.clone()).ok_or(DropReason::DecryptionFailed)?;
         let (trailer, payload_len) = TrailerRepr::parse(plain).map_err(|_| DropReason::BadPadding)?;
@@ -462,11 +546,11 @@ impl InboundSa {
         }
         let fragment = is_fragment(payload);
 
-        let c = &mut self.counters;
-        c.pkts_decaps += 1;
-        c.bytes_in += flow.total_len as u64;
+        let c = &self.counters;
+        c.delivered.fetch_add(1, Ordering::Relaxed);
+        c.bytes.fetch_add(flow.total_len as u64, Ordering::Relaxed);
         if fragment {
-            c.decapsulated_frgs_needing_reassembly += 1;
+            c.fragments.fetch_add(1, Ordering::Relaxed);
         }
         let start = plaintext.start;
         Ok(Decapsulated { inner: start..start + flow.total_len, next_header: trailer.next_header, seq, spi, fragment })

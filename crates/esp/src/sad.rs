@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rampart_crypto::CryptoError;
@@ -77,7 +78,7 @@ type SpiMap<V> = HashMap<u32, V, BuildHasherDefault<SpiHasher>>;
 struct ChildEntry {
     key: ChildKey,
     generation: u32,
-    outbound: Option<OutboundSa>,
+    outbound: Option<Arc<OutboundSa>>,
     /// Inbound SPIs of this child, oldest first.
     inbound: Vec<u32>,
     /// Counters of the child that are not tied to one SA: fragmentation, PMTU, send
@@ -90,7 +91,7 @@ struct ChildEntry {
 }
 
 struct InboundEntry {
-    sa: InboundSa,
+    sa: Arc<InboundSa>,
     child: u32,
 }
 
@@ -150,7 +151,7 @@ impl Sad {
         let entry = ChildEntry {
             key,
             generation: self.next_generation,
-            outbound: Some(out_sa),
+            outbound: Some(Arc::new(out_sa)),
             inbound: vec![in_spi],
             child_counters: SaCounters::default(),
             path_mtu: 0,
@@ -167,7 +168,7 @@ impl Sad {
             }
         };
         self.by_key.insert(key, index);
-        self.inbound.insert(in_spi, InboundEntry { sa: in_sa, child: index });
+        self.inbound.insert(in_spi, InboundEntry { sa: Arc::new(in_sa), child: index });
         tracing::info!(peer = %key.peer, child = key.child, spi_in = format_args!("{in_spi:#010x}"), spi_out = format_args!("{out_spi:#010x}"), "Child SA installed");
         Ok(ChildHandle { index, generation: self.next_generation })
     }
@@ -181,7 +182,7 @@ impl Sad {
         }
         let spi = params.spi;
         let sa = InboundSa::new(params, now).map_err(|source| SadError::Crypto { spi, source })?;
-        self.inbound.insert(spi, InboundEntry { sa, child: index });
+        self.inbound.insert(spi, InboundEntry { sa: Arc::new(sa), child: index });
         if let Some(entry) = self.children[index as usize].as_mut() {
             entry.inbound.push(spi);
             entry.reported = LifetimeState::Valid;
@@ -196,7 +197,7 @@ impl Sad {
         let spi = params.spi;
         let sa = OutboundSa::new(params, now).map_err(|source| SadError::Crypto { spi, source })?;
         if let Some(entry) = self.children[index as usize].as_mut() {
-            let old = entry.outbound.replace(sa).map(|o| o.spi());
+            let old = entry.outbound.replace(Arc::new(sa)).map(|o| o.spi());
             entry.reported = LifetimeState::Valid;
             tracing::info!(peer = %key.peer, child = key.child, old_spi_out = ?old.map(|s| format!("{s:#010x}")), spi_out = format_args!("{spi:#010x}"), "outbound SA switched");
         }
@@ -255,31 +256,41 @@ impl Sad {
         self.entry(handle).map(|e| e.key)
     }
 
-    /// Returns the current outbound SA of a child, for direct use on a worker's fast path.
-    #[inline]
-    pub fn outbound_mut(&mut self, handle: ChildHandle) -> Option<&mut OutboundSa> {
-        self.entry_mut(handle)?.outbound.as_mut()
+    pub fn outbound(&self, handle: ChildHandle) -> Option<&OutboundSa> {
+        self.entry(handle)?.outbound.as_deref()
     }
 
-    pub fn outbound(&self, handle: ChildHandle) -> Option<&OutboundSa> {
-        self.entry(handle)?.outbound.as_ref()
+    /// Returns a shared reference to a child's current outbound SA, so that worker
+    /// threads can encapsulate in parallel without holding the SAD. After a rekey the
+    /// child's handle yields the new SA. A worker that keeps the old `Arc` keeps sending
+    /// on the old SA, so it should refresh its copy when the SAD changes.
+    pub fn outbound_shared(&self, handle: ChildHandle) -> Option<Arc<OutboundSa>> {
+        self.entry(handle)?.outbound.clone()
+    }
+
+    /// Returns a shared reference to an inbound SA and its child, for decapsulation by
+    /// worker threads without holding the SAD.
+    pub fn inbound_shared(&self, spi: u32) -> Option<(Arc<InboundSa>, ChildHandle)> {
+        let entry = self.inbound.get(&spi)?;
+        let child = self.children.get(entry.child as usize)?.as_ref()?;
+        Some((entry.sa.clone(), ChildHandle { index: entry.child, generation: child.generation }))
     }
 
     /// Returns the inbound SAs of a child, oldest first.
     pub fn inbound_sas(&self, handle: ChildHandle) -> impl Iterator<Item = &InboundSa> {
         let spis = self.entry(handle).map(|e| e.inbound.as_slice()).unwrap_or(&[]);
-        spis.iter().filter_map(|spi| self.inbound.get(spi).map(|e| &e.sa))
+        spis.iter().filter_map(|spi| self.inbound.get(spi).map(|e| &*e.sa))
     }
 
     pub fn inbound_by_spi(&self, spi: u32) -> Option<&InboundSa> {
-        self.inbound.get(&spi).map(|e| &e.sa)
+        self.inbound.get(&spi).map(|e| &*e.sa)
     }
 
     /// Encapsulates an inner packet on a child's current outbound SA, counting the
     /// result. See [`OutboundSa::encapsulate`].
     #[inline]
     pub fn encapsulate(&mut self, handle: ChildHandle, inner: &[u8], out: &mut [u8]) -> Result<usize, DropReason> {
-        let result = match self.entry_mut(handle).and_then(|e| e.outbound.as_mut()) {
+        let result = match self.outbound(handle) {
             Some(sa) => sa.encapsulate(inner, out),
             None => Err(DropReason::MissingSa),
         };
@@ -290,7 +301,7 @@ impl Sad {
     /// In-place variant of [`Sad::encapsulate`]; see [`OutboundSa::encapsulate_in_place`].
     #[inline]
     pub fn encapsulate_in_place(&mut self, handle: ChildHandle, buf: &mut [u8], inner_len: usize) -> Result<usize, DropReason> {
-        let result = match self.entry_mut(handle).and_then(|e| e.outbound.as_mut()) {
+        let result = match self.outbound(handle) {
             Some(sa) => sa.encapsulate_in_place(buf, inner_len),
             None => Err(DropReason::MissingSa),
         };
@@ -332,7 +343,7 @@ impl Sad {
             return Err(DropReason::Truncated);
         }
         let spi = u32::from_be_bytes([esp[0], esp[1], esp[2], esp[3]]);
-        let entry = self.inbound.get_mut(&spi).ok_or(DropReason::MissingSa)?;
+        let entry = self.inbound.get(&spi).ok_or(DropReason::MissingSa)?;
         let index = entry.child;
         let decrypted = entry.sa.info().encr != Encr::Null;
         let packet = entry.sa.decapsulate(esp)?;
@@ -395,10 +406,10 @@ impl Sad {
     /// cleanly, so that a forged packet cannot redirect the tunnel. Returns true when
     /// the address changed.
     pub fn update_remote(&mut self, handle: ChildHandle, remote: std::net::SocketAddr) -> bool {
-        let Some(entry) = self.entry_mut(handle) else { return false };
+        let Some(entry) = self.entry(handle) else { return false };
         let key = entry.key;
-        let Some(out) = entry.outbound.as_mut() else { return false };
-        let old = out.info().remote;
+        let Some(out) = entry.outbound.as_ref() else { return false };
+        let old = out.remote();
         if old == remote {
             return false;
         }
@@ -418,10 +429,10 @@ impl Sad {
         let entry = self.entry(handle)?;
         let mut c = entry.child_counters;
         if let Some(out) = &entry.outbound {
-            c += *out.counters();
+            c += out.counters();
         }
         if let Some(sa) = entry.inbound.last().and_then(|spi| self.inbound.get(spi)) {
-            c += *sa.sa.counters();
+            c += sa.sa.counters();
         }
         Some(c)
     }

@@ -160,12 +160,9 @@ impl IpsecStats {
             }
             Direction::Outbound => {
                 let s = &mut self.outbound;
-                match reason {
-                    DropReason::EncryptionFailed => {
-                        s.encryptions += 1;
-                        s.encryption_failures += 1;
-                    }
-                    _ => {}
+                if reason == DropReason::EncryptionFailed {
+                    s.encryptions += 1;
+                    s.encryption_failures += 1;
                 }
                 s.dropped_packets += 1;
             }
@@ -174,7 +171,7 @@ impl IpsecStats {
 
     /// Counts one packet that was encapsulated.
     #[inline]
-    pub(crate) fn record_encapsulated(&mut self, inner_len: usize, encrypted: bool) {
+    pub fn record_encapsulated(&mut self, inner_len: usize, encrypted: bool) {
         let s = &mut self.outbound;
         s.packets += 1;
         s.bytes += inner_len as u64;
@@ -187,7 +184,7 @@ impl IpsecStats {
 
     /// Counts one packet that was decapsulated and delivered.
     #[inline]
-    pub(crate) fn record_decapsulated(&mut self, inner_len: usize, decrypted: bool, fragment: bool) {
+    pub fn record_decapsulated(&mut self, inner_len: usize, decrypted: bool, fragment: bool) {
         let s = &mut self.inbound;
         s.packets += 1;
         s.bytes += inner_len as u64;

@@ -79,7 +79,7 @@ fn peer_packet(payload_len: usize) -> Vec<u8> {
     ipv4_udp([10, 1, 0, 7], payload_len)
 }
 
-fn seal(out: &mut OutboundSa, inner: &[u8]) -> Vec<u8> {
+fn seal(out: &OutboundSa, inner: &[u8]) -> Vec<u8> {
     let mut buf = vec![0xa5u8; inner.len() + 128];
     let n = out.encapsulate(inner, &mut buf).expect("encapsulate");
     buf.truncate(n);
@@ -89,10 +89,10 @@ fn seal(out: &mut OutboundSa, inner: &[u8]) -> Vec<u8> {
 #[test]
 fn round_trip_every_transform() {
     for (encr, integ) in transforms() {
-        let (mut out, mut inb) = pair(encr, integ);
+        let (out, inb) = pair(encr, integ);
         for payload_len in [0usize, 1, 2, 3, 36, 1372, 8164] {
             let inner = peer_packet(payload_len);
-            let mut esp = seal(&mut out, &inner);
+            let mut esp = seal(&out, &inner);
             assert_eq!(esp.len(), out.esp_len(inner.len()), "{encr:?}/{integ:?} len {payload_len}");
             let d = inb.decapsulate(&mut esp).unwrap_or_else(|e| panic!("{encr:?}/{integ:?} len {payload_len}: {e}"));
             assert_eq!(&esp[d.inner.clone()], &inner[..], "{encr:?}/{integ:?} len {payload_len}");
@@ -103,7 +103,7 @@ fn round_trip_every_transform() {
 
 #[test]
 fn round_trip_ipv6_inner() {
-    let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let (out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
     let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().expect("literal");
     let sel = |a: &str, b: &str| Selector { protocol: 0, start_addr: IpAddr::V6(v6(a)), end_addr: IpAddr::V6(v6(b)), start_port: 0, end_port: u16::MAX };
     let mut p = params(SPI_IN, Encr::AesGcm16 { key_bits: 256 }, None);
@@ -121,7 +121,7 @@ fn round_trip_ipv6_inner() {
     };
     let mut inner = vec![0u8; 48];
     repr.emit(&mut ipv6::Packet::new_unchecked(&mut inner[..]));
-    let mut esp = seal(&mut out, &inner);
+    let mut esp = seal(&out, &inner);
     let d = inb.decapsulate(&mut esp).expect("decapsulate");
     assert_eq!(d.next_header, IpProtocol::IPV6);
     assert_eq!(&esp[d.inner], &inner[..]);
@@ -129,34 +129,34 @@ fn round_trip_ipv6_inner() {
 
 #[test]
 fn gcm_iv_is_sequence() {
-    let (mut out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
-    let _ = seal(&mut out, &peer_packet(10));
-    let esp = seal(&mut out, &peer_packet(10));
+    let (out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let _ = seal(&out, &peer_packet(10));
+    let esp = seal(&out, &peer_packet(10));
     assert_eq!(&esp[4..8], &2u32.to_be_bytes());
     assert_eq!(&esp[8..16], &2u64.to_be_bytes());
 }
 
 #[test]
 fn cbc_alignment() {
-    let (mut out, _) = pair(Encr::AesCbc { key_bits: 256 }, Some(Integ::HmacSha2_256_128));
+    let (out, _) = pair(Encr::AesCbc { key_bits: 256 }, Some(Integ::HmacSha2_256_128));
     for len in 0..40 {
-        let esp = seal(&mut out, &peer_packet(len));
+        let esp = seal(&out, &peer_packet(len));
         assert_eq!((esp.len() - 8 - 16 - 16) % 16, 0, "payload {len}");
     }
 }
 
 #[test]
 fn replay_duplicate_dropped() {
-    let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
-    let esp = seal(&mut out, &peer_packet(20));
+    let (out, inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let esp = seal(&out, &peer_packet(20));
     assert!(inb.decapsulate(&mut esp.clone()).is_ok());
     assert_eq!(inb.decapsulate(&mut esp.clone()), Err(DropReason::ReplayDuplicate));
 }
 
 #[test]
 fn replay_out_of_order_and_too_old() {
-    let (mut out, mut inb) = pair(Encr::Null, Some(Integ::HmacSha2_256_128));
-    let packets: Vec<Vec<u8>> = (0..1100).map(|_| seal(&mut out, &peer_packet(4))).collect();
+    let (out, inb) = pair(Encr::Null, Some(Integ::HmacSha2_256_128));
+    let packets: Vec<Vec<u8>> = (0..1100).map(|_| seal(&out, &peer_packet(4))).collect();
     assert!(inb.decapsulate(&mut packets[1099].clone()).is_ok());
     assert!(inb.decapsulate(&mut packets[500].clone()).is_ok());
     assert!(inb.decapsulate(&mut packets[80].clone()).is_ok());
@@ -166,8 +166,8 @@ fn replay_out_of_order_and_too_old() {
 #[test]
 fn corrupted_icv_dropped_without_window_update() {
     for (encr, integ) in transforms() {
-        let (mut out, mut inb) = pair(encr, integ);
-        let esp = seal(&mut out, &peer_packet(100));
+        let (out, inb) = pair(encr, integ);
+        let esp = seal(&out, &peer_packet(100));
         let mut bad = esp.clone();
         let last = bad.len() - 1;
         bad[last] ^= 0x01;
@@ -178,8 +178,8 @@ fn corrupted_icv_dropped_without_window_update() {
 
 #[test]
 fn corrupted_ciphertext_dropped() {
-    let (mut out, mut inb) = pair(Encr::AesCbc { key_bits: 128 }, Some(Integ::HmacSha1_96));
-    let mut esp = seal(&mut out, &peer_packet(100));
+    let (out, inb) = pair(Encr::AesCbc { key_bits: 128 }, Some(Integ::HmacSha1_96));
+    let mut esp = seal(&out, &peer_packet(100));
     esp[40] ^= 0x80;
     assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::AuthenticationFailed));
 }
@@ -187,8 +187,8 @@ fn corrupted_ciphertext_dropped() {
 #[test]
 fn truncated_packets_dropped() {
     for (encr, integ) in transforms() {
-        let (mut out, mut inb) = pair(encr, integ);
-        let esp = seal(&mut out, &peer_packet(30));
+        let (out, inb) = pair(encr, integ);
+        let esp = seal(&out, &peer_packet(30));
         for len in 0..esp.len() {
             let r = inb.decapsulate(&mut esp[..len].to_vec());
             assert!(r.is_err(), "{encr:?}/{integ:?} accepted {len} octets");
@@ -203,8 +203,8 @@ fn wrong_spi_dropped() {
     let key = ChildKey { peer: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), child: 1 };
     let g = Encr::AesGcm16 { key_bits: 256 };
     sad.install(key, params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
-    let (mut out, _) = pair(g, None);
-    let mut esp = seal(&mut out, &peer_packet(10));
+    let (out, _) = pair(g, None);
+    let mut esp = seal(&out, &peer_packet(10));
     esp[3] ^= 0xff;
     assert_eq!(sad.decapsulate(&mut esp), Err(DropReason::MissingSa));
     assert_eq!(sad.stats().missing_sa_failures, 1);
@@ -212,8 +212,8 @@ fn wrong_spi_dropped() {
 
 #[test]
 fn selector_mismatch_dropped() {
-    let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
-    let mut esp = seal(&mut out, &ipv4_udp([10, 9, 0, 1], 10));
+    let (out, inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let mut esp = seal(&out, &ipv4_udp([10, 9, 0, 1], 10));
     assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::SelectorMismatch));
 }
 
@@ -242,7 +242,7 @@ fn hand_built_packet_decapsulates() {
     let integ = Some(Integ::HmacSha2_256_128);
     // 34 octets of inner packet + 12 of padding + 2 of trailer = 48, three AES blocks.
     let mut esp = hand_built(encr, integ, 1, &inner, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 4);
-    let (_, mut inb) = pair(encr, integ);
+    let (_, inb) = pair(encr, integ);
     let d = inb.decapsulate(&mut esp).expect("decapsulate");
     assert_eq!(&esp[d.inner], &inner[..]);
 }
@@ -253,7 +253,7 @@ fn tfc_padding_after_inner_packet_accepted() {
     let mut payload = inner.clone();
     payload.extend_from_slice(&[0u8; 12]);
     let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &payload, &[], 4);
-    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let (_, inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
     let d = inb.decapsulate(&mut esp).expect("decapsulate");
     assert_eq!(&esp[d.inner], &inner[..]);
 }
@@ -262,7 +262,7 @@ fn tfc_padding_after_inner_packet_accepted() {
 fn bad_padding_dropped() {
     let inner = peer_packet(4);
     let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &inner, &[1, 3], 4);
-    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let (_, inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
     assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::BadPadding));
 }
 
@@ -277,21 +277,21 @@ fn pad_length_too_long_dropped() {
     esp[range.end - 2] = 200;
     esp[n - 16..].fill(0);
     cipher.seal(&mut esp, 8).expect("seal");
-    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let (_, inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
     assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::BadPadding));
 }
 
 #[test]
 fn next_header_not_ip_dropped() {
     let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &peer_packet(2), &[], 17);
-    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let (_, inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
     assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::BadNextHeader));
 }
 
 #[test]
 fn dummy_packet_dropped() {
     let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &[0; 10], &[], 59);
-    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let (_, inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
     assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::DummyPacket));
     assert_eq!(inb.counters().tfc_rcvd, 1);
 }
@@ -299,16 +299,16 @@ fn dummy_packet_dropped() {
 #[test]
 fn garbage_inner_packet_dropped() {
     let mut esp = hand_built(Encr::AesGcm16 { key_bits: 128 }, None, 1, &[0x45, 0, 0, 99, 0, 0], &[], 4);
-    let (_, mut inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let (_, inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
     assert_eq!(inb.decapsulate(&mut esp), Err(DropReason::BadInnerPacket));
 }
 
 #[test]
 fn sequence_exhaustion() {
-    let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let (out, inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
     out.set_next_sequence(u64::from(u32::MAX));
     assert!(out.seq_near_wrap());
-    let mut esp = seal(&mut out, &peer_packet(10));
+    let mut esp = seal(&out, &peer_packet(10));
     assert!(inb.decapsulate(&mut esp).is_ok());
     let mut buf = vec![0u8; 200];
     assert_eq!(out.encapsulate(&peer_packet(10), &mut buf), Err(DropReason::SeqExhausted));
@@ -316,7 +316,7 @@ fn sequence_exhaustion() {
 
 #[test]
 fn seq_near_wrap_margin() {
-    let (mut out, _) = pair(Encr::Null, Some(Integ::HmacSha1_96));
+    let (out, _) = pair(Encr::Null, Some(Integ::HmacSha1_96));
     assert!(!out.seq_near_wrap());
     out.set_next_sequence(u64::from(u32::MAX) - rampart_esp::sa::SEQ_REKEY_MARGIN + 1);
     assert!(out.seq_near_wrap());
@@ -324,7 +324,7 @@ fn seq_near_wrap_margin() {
 
 #[test]
 fn output_buffer_too_small() {
-    let (mut out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let (out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
     let inner = peer_packet(100);
     let mut buf = vec![0u8; out.esp_len(inner.len()) - 1];
     assert_eq!(out.encapsulate(&inner, &mut buf), Err(DropReason::BufferTooSmall));
@@ -332,17 +332,17 @@ fn output_buffer_too_small() {
 
 #[test]
 fn not_ip_inner_rejected() {
-    let (mut out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let (out, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
     let mut buf = vec![0u8; 200];
     assert_eq!(out.encapsulate(&[0x10; 30], &mut buf), Err(DropReason::BadInnerPacket));
 }
 
 #[test]
 fn encapsulate_in_place_matches_copy() {
-    let (mut a, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
-    let (mut b, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let (a, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+    let (b, _) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
     let inner = peer_packet(50);
-    let copied = seal(&mut a, &inner);
+    let copied = seal(&a, &inner);
     let mut buf = vec![0u8; b.esp_len(inner.len())];
     let h = b.headroom();
     buf[h..h + inner.len()].copy_from_slice(&inner);
@@ -352,8 +352,8 @@ fn encapsulate_in_place_matches_copy() {
 
 #[test]
 fn null_counts_no_encryption() {
-    let (mut out, mut inb) = pair(Encr::Null, Some(Integ::HmacSha2_256_128));
-    let mut esp = seal(&mut out, &peer_packet(10));
+    let (out, inb) = pair(Encr::Null, Some(Integ::HmacSha2_256_128));
+    let mut esp = seal(&out, &peer_packet(10));
     inb.decapsulate(&mut esp).expect("decapsulate");
     assert_eq!((out.counters().pkts_encaps, out.counters().pkts_encrypt, out.counters().pkts_digest), (1, 0, 1));
     assert_eq!((inb.counters().pkts_decaps, inb.counters().pkts_decrypt, inb.counters().pkts_verify), (1, 0, 1));
@@ -372,17 +372,17 @@ fn sad_rekey_make_before_break() {
     let handle = sad.install(key, params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
 
     // The peer's old outbound SA is our old inbound SA.
-    let mut peer_old = OutboundSa::new(params(SPI_IN, g, None), now).expect("keys");
-    let mut peer_new = OutboundSa::new(params(SPI_IN + 100, g, None), now).expect("keys");
-    let in_flight = seal(&mut peer_old, &peer_packet(10));
+    let peer_old = OutboundSa::new(params(SPI_IN, g, None), now).expect("keys");
+    let peer_new = OutboundSa::new(params(SPI_IN + 100, g, None), now).expect("keys");
+    let in_flight = seal(&peer_old, &peer_packet(10));
 
     sad.rekey(&key, params(SPI_IN + 100, g, None), params(SPI_OUT + 100, g, None), now).expect("rekey");
     assert_eq!(sad.outbound(handle).map(|o| o.spi()), Some(SPI_OUT + 100));
     assert!(sad.decapsulate(&mut in_flight.clone()).is_ok());
-    assert!(sad.decapsulate(&mut seal(&mut peer_new, &peer_packet(10))).is_ok());
+    assert!(sad.decapsulate(&mut seal(&peer_new, &peer_packet(10))).is_ok());
 
     assert!(sad.remove_inbound(SPI_IN));
-    assert_eq!(sad.decapsulate(&mut seal(&mut peer_old, &peer_packet(10))), Err(DropReason::MissingSa));
+    assert_eq!(sad.decapsulate(&mut seal(&peer_old, &peer_packet(10))), Err(DropReason::MissingSa));
     let mut buf = vec![0u8; 256];
     let n = sad.encapsulate(handle, &peer_packet(10), &mut buf).expect("encapsulate");
     assert_eq!(&buf[..4], &(SPI_OUT + 100).to_be_bytes());
@@ -420,11 +420,11 @@ fn sad_counts_replay_and_auth() {
     let now = Instant::now();
     let mut sad = Sad::new();
     sad.install(child_key(), params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
-    let (mut peer, _) = pair(g, None);
-    let esp = seal(&mut peer, &peer_packet(10));
+    let (peer, _) = pair(g, None);
+    let esp = seal(&peer, &peer_packet(10));
     assert!(sad.decapsulate(&mut esp.clone()).is_ok());
     assert!(sad.decapsulate(&mut esp.clone()).is_err());
-    let mut forged = seal(&mut peer, &peer_packet(10));
+    let mut forged = seal(&peer, &peer_packet(10));
     forged[20] ^= 1;
     assert!(sad.decapsulate(&mut forged).is_err());
     let s = sad.stats();
@@ -483,8 +483,8 @@ mod fuzz {
 
         #[test]
         fn decapsulate_mutated_packet(pos in 0usize..200, flip in 1u8..=255) {
-            let (mut out, mut inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
-            let mut esp = seal(&mut out, &peer_packet(100));
+            let (out, inb) = pair(Encr::AesGcm16 { key_bits: 256 }, None);
+            let mut esp = seal(&out, &peer_packet(100));
             let i = pos % esp.len();
             esp[i] ^= flip;
             prop_assert!(inb.decapsulate(&mut esp).is_err());
@@ -537,7 +537,7 @@ impl rampart_crypto::random::Random for FixedIv {
 fn known_answer_decapsulates() {
     let inner = hex(KNOWN_ANSWER_INNER);
     for (encr, integ, packet) in known_answers() {
-        let (_, mut inb) = pair(encr, integ);
+        let (_, inb) = pair(encr, integ);
         let mut esp = hex(packet);
         let d = inb.decapsulate(&mut esp).unwrap_or_else(|e| panic!("{encr:?}/{integ:?}: {e}"));
         assert_eq!(&esp[d.inner], &inner[..], "{encr:?}/{integ:?}");
@@ -548,15 +548,15 @@ fn known_answer_decapsulates() {
 fn known_answer_encapsulates() {
     let inner = hex(KNOWN_ANSWER_INNER);
     for (encr, integ, packet) in known_answers() {
-        let mut out = OutboundSa::with_iv_source(params(SPI_IN, encr, integ), Instant::now(), Box::new(FixedIv)).expect("valid keys");
-        assert_eq!(seal(&mut out, &inner), hex(packet), "{encr:?}/{integ:?}");
+        let out = OutboundSa::with_iv_source(params(SPI_IN, encr, integ), Instant::now(), Box::new(FixedIv)).expect("valid keys");
+        assert_eq!(seal(&out, &inner), hex(packet), "{encr:?}/{integ:?}");
     }
 }
 
 #[test]
 fn fragments_round_trip_through_sa() {
     use rampart_esp::mtu::{self, MtuAction, Overhead};
-    let (mut out, mut inb) = pair(Encr::AesCbc { key_bits: 256 }, Some(Integ::HmacSha2_256_128));
+    let (out, inb) = pair(Encr::AesCbc { key_bits: 256 }, Some(Integ::HmacSha2_256_128));
     let mut inner = peer_packet(1472);
     inner[6] = 0;
     let mut p = ipv4::Packet::new_unchecked(&mut inner[..]);
@@ -586,7 +586,7 @@ fn sad_update_remote() {
     let moved = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), 61000);
     assert!(sad.update_remote(handle, moved));
     assert!(!sad.update_remote(handle, moved));
-    assert_eq!(sad.outbound(handle).map(|o| o.info().remote), Some(moved));
+    assert_eq!(sad.outbound(handle).map(|o| o.remote()), Some(moved));
 }
 
 #[test]
@@ -607,4 +607,44 @@ fn sad_pmtu_and_fragment_counters() {
     assert_eq!(s.outbound.pre_fragmentation_failures, 1);
     let c = sad.counters(handle).expect("installed");
     assert_eq!((c.pmtus_sent, c.pre_frag_successes, c.fragments_created, c.pre_frag_failures), (1, 1, 2, 1));
+}
+
+#[test]
+fn shared_sa_parallel_workers() {
+    use std::sync::Arc;
+    let g = Encr::AesGcm16 { key_bits: 256 };
+    let now = Instant::now();
+    let out = Arc::new(OutboundSa::new(params(SPI_IN, g, None), now).expect("keys"));
+    let inb = Arc::new(InboundSa::new(params(SPI_IN, g, None), now).expect("keys"));
+
+    // Four workers encapsulate in parallel; every packet must get its own number.
+    let packets: Vec<Vec<u8>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let out = Arc::clone(&out);
+                scope.spawn(move || (0..250).map(|_| seal(&out, &peer_packet(40))).collect::<Vec<_>>())
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("worker")).collect()
+    });
+    let mut seqs: Vec<u32> = packets.iter().map(|p| u32::from_be_bytes([p[4], p[5], p[6], p[7]])).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 1000);
+
+    // Two workers receive every packet, so each packet arrives twice; exactly one copy
+    // of each may be accepted.
+    let accepted: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let inb = Arc::clone(&inb);
+                let packets = &packets;
+                scope.spawn(move || packets.iter().filter(|p| inb.decapsulate(&mut p.to_vec()).is_ok()).count())
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    });
+    assert_eq!(accepted, 1000);
+    assert_eq!(inb.counters().pkts_decaps, 1000);
+    assert_eq!(inb.counters().replay_failures, 1000);
 }
