@@ -55,13 +55,26 @@ fn main() {
             dpd: DpdConfig { interval: Some(Duration::from_secs(10)), retry: Duration::from_secs(2) },
         }],
         local_identity: LocalIdentity::Hostname(args[3].clone()),
-        ike_proposals: vec![IkeProposal {
-            priority: 1,
-            encryption: vec![Encr::AesCbc { key_bits: 256 }],
-            integrity: vec![Integ::HmacSha1_96],
-            prf: vec![Prf::HmacSha1],
-            dh_groups: vec![DhGroup::Modp1536, DhGroup::Modp1024],
-            lifetime: Duration::from_secs(ike_lifetime),
+        // IKE=modern offers aes256gcm16-prfsha384-ecp384-x25519; the default is the
+        // Zscaler guide's aes256-sha1-prfsha1 with groups 5 and 2.
+        ike_proposals: vec![if std::env::var("IKE").is_ok_and(|v| v == "modern") {
+            IkeProposal {
+                priority: 1,
+                encryption: vec![Encr::AesGcm16 { key_bits: 256 }],
+                integrity: vec![],
+                prf: vec![Prf::HmacSha2_384],
+                dh_groups: vec![DhGroup::Ecp384, DhGroup::Curve25519],
+                lifetime: Duration::from_secs(ike_lifetime),
+            }
+        } else {
+            IkeProposal {
+                priority: 1,
+                encryption: vec![Encr::AesCbc { key_bits: 256 }],
+                integrity: vec![Integ::HmacSha1_96],
+                prf: vec![Prf::HmacSha1],
+                dh_groups: vec![DhGroup::Modp1536, DhGroup::Modp1024],
+                lifetime: Duration::from_secs(ike_lifetime),
+            }
         }],
         children: vec![ChildConfig {
             crypto_map: "outside_map".into(),
