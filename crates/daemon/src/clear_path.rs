@@ -1,102 +1,188 @@
-//! Traffic that the policy sends in the clear (a crypto ACL deny, no crypto map match,
-//! or the port filter's PAT) while the TUN device received it through policy routing.
+//! The clear-text path: traffic that the policy allows but no crypto map protects.
 //!
-//! The data plane writes such packets back into the TUN device. They re-enter the
-//! kernel from the TUN device, so the policy-routing rule (which matches only the
-//! inside interfaces) no longer applies: the main table forwards them, through the
-//! ASA's `route` lines, and an nftables masquerade rule performs the ASA's dynamic PAT
-//! to the interface address, with the kernel's connection tracking translating the
-//! return traffic.
+//! Such a packet has already reached the daemon through the TUN device by policy
+//! routing. The daemon writes it back to the kernel unchanged, and the kernel
+//! translates and forwards it: a packet written into a TUN device re-enters the kernel
+//! with that device as input interface, so the inside policy-routing rule does not
+//! apply and the main table routes it out of the outside interface. The device carries
+//! the daemon's NAT decision:
+//! - the PAT device (`<tun>p`) for flows whose NAT rule is dynamic, where an nftables
+//!   `masquerade` or `snat` rule in `table ip rampart` allocates the mapped port from
+//!   the ASA's PAT range 1024-65535;
+//! - the main TUN device for every other flow, where static rules become `snat` and
+//!   identity NAT keeps the addresses.
 //!
-//! Connection tracking saw each such packet once already, on its way from the inside
-//! into the TUN device, and fixed its NAT binding (none) then. The packets coming back
-//! out of the TUN device, and everything arriving on the outside interface, are
-//! therefore tracked in a zone of their own, where the masquerade rule applies.
+//! Conntrack translates the replies back and the main table routes them straight to
+//! the inside host. Connection tracking saw each clear packet once already, on its way
+//! from the inside into the TUN device, and settled its NAT binding (none) then, so the
+//! packets coming back out of the TUN devices and everything on the outside device are
+//! tracked in a zone of their own (`CONNTRACK_ZONE`), where the NAT rules apply.
+
+mod plan;
+mod ruleset;
+
+#[cfg(test)]
+mod fixtures;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
-use rampart_policy::model::{NatKind, NatMapped, PolicyConfig};
+use rampart_policy::model::PolicyConfig;
+use rampart_policy::Decision;
+use tun_rs::SyncDevice;
 
 use crate::error::Error;
-use crate::route_plan::range_to_prefixes;
+use crate::netlink;
 use crate::routing::device_of;
+use crate::tun;
 
-/// Connection-tracking zone of the clear path ("RA" in ASCII).
-const CONNTRACK_ZONE: u16 = 0x5241;
+pub use plan::{
+    outside_nameif, pat_device_name, ClearPlan, DestinationAction, DestinationNat, PacketMatch, ServiceMatch, SourceAction,
+    SourceNat, Unsupported, CONNTRACK_ZONE, MAX_DEVICE_NAME,
+};
+pub use ruleset::{render, TABLE};
 
-/// The nftables table that holds the PAT rules of the gateway on TUN device `tun`.
-fn table_name(tun: &str) -> String {
-    format!("rampart_{}", tun.replace(|c: char| !c.is_ascii_alphanumeric(), "_"))
+/// The device a clear-text packet goes back to the kernel through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClearRoute {
+    /// The PAT device: the kernel applies the dynamic NAT rule.
+    Pat,
+    /// The main TUN device: static NAT or no translation.
+    Plain,
 }
 
-/// Builds the nftables script for the dynamic PAT rules to an interface address
-/// (`nat (inside,outside) ... source dynamic ... interface`). Only packets that come
-/// back out of the TUN device match, so the gateway's own IKE and ESP are never
-/// translated. Returns `None` when no rule needs the kernel.
-pub fn nft_script(policy: &PolicyConfig, tun: &str) -> Option<String> {
-    let table = table_name(tun);
-    let mut rules = Vec::new();
-    let mut outside_devices = Vec::new();
-    for rule in &policy.nat_rules {
-        if rule.kind != NatKind::Dynamic || rule.mapped_source != NatMapped::Interface {
-            continue;
-        }
-        let Some(mapped) = rule.mapped_interface.as_deref() else { continue };
-        let Some(device) = device_of(policy, mapped) else {
-            tracing::warn!(interface = mapped, "no Linux device has this interface's address; its PAT rule is not installed");
-            continue;
-        };
-        let prefixes: Vec<String> = rule.real_source.iter().flat_map(range_to_prefixes).map(|p| p.to_string()).collect();
-        if prefixes.is_empty() {
-            continue;
-        }
-        if !outside_devices.contains(&device) {
-            outside_devices.push(device.clone());
-        }
-        rules.push(format!(
-            "        iifname \"{tun}\" oifname \"{device}\" ip saddr {{ {} }} masquerade\n",
-            prefixes.join(", ")
-        ));
+/// Picks the device for an allowed decision without a crypto map match. The caller
+/// drops disallowed decisions and encrypts those with a `vpn` match before asking.
+pub fn route_clear(decision: &Decision) -> ClearRoute {
+    match &decision.translated {
+        Some(translation) if translation.kind.is_dynamic() => ClearRoute::Pat,
+        _ => ClearRoute::Plain,
     }
-    if rules.is_empty() {
-        return None;
-    }
-    let zones: String = std::iter::once(tun.to_string())
-        .chain(outside_devices)
-        .map(|device| format!("        iifname \"{device}\" ct zone set {CONNTRACK_ZONE}\n"))
-        .collect();
-    Some(format!(
-        "table ip {table} {{\n    chain zone {{\n        type filter hook prerouting priority raw; policy accept;\n{zones}    }}\n    chain postrouting {{\n        type nat hook postrouting priority srcnat; policy accept;\n{}    }}\n}}\n",
-        rules.concat()
-    ))
 }
 
-/// The installed nftables table; removed on drop.
+/// Derives the plan for `config`; see `ClearPlan::from_policy`.
+pub fn from_policy(config: &PolicyConfig, outside_dev: &str, tun_dev: &str) -> ClearPlan {
+    ClearPlan::from_policy(config, outside_dev, tun_dev)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClearPathError {
+    #[error("invalid device name {name:?}: {reason}")]
+    DeviceName { name: String, reason: &'static str },
+    #[error("creating the PAT device {name} failed: {source}")]
+    Device {
+        name: String,
+        #[source]
+        source: Error,
+    },
+    #[error("setting net.ipv4.conf.{device}.rp_filter failed: {source}")]
+    RpFilter {
+        device: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("running nft failed (is nftables installed?): {0}")]
+    NftSpawn(#[source] std::io::Error),
+    #[error("nft rejected `table ip {table}` ({status}): {stderr}")]
+    NftRejected { table: &'static str, status: String, stderr: String },
+}
+
+/// The installed clear-text path: the PAT device and `table ip rampart`. Dropping it
+/// deletes the table and closes the device; `remove` does the same and reports errors.
+pub struct ClearPath {
+    plan: ClearPlan,
+    pat: Arc<SyncDevice>,
+    installed: bool,
+}
+
+impl ClearPath {
+    /// Creates the PAT device, loosens reverse-path filtering on both TUN devices and
+    /// loads the nftables table, replacing an older `table ip rampart`. The main TUN
+    /// device must exist already. Unsupported NAT rules are logged, not fatal.
+    pub fn install(plan: &ClearPlan) -> Result<ClearPath, ClearPathError> {
+        for name in [&plan.tun_dev, &plan.pat_dev, &plan.outside_dev] {
+            check_device_name(name)?;
+        }
+        let mut devices = tun::create(&plan.pat_dev, plan.mtu, plan.offload, 1)
+            .map_err(|source| ClearPathError::Device { name: plan.pat_dev.clone(), source })?;
+        let pat = devices.pop().ok_or_else(|| ClearPathError::Device {
+            name: plan.pat_dev.clone(),
+            source: Error::Setup("the TUN device has no queue".into()),
+        })?;
+        tracing::info!(device = %plan.pat_dev, mtu = plan.mtu, offload = plan.offload, "PAT device created");
+
+        load_table(plan)?;
+        Ok(ClearPath { plan: plan.clone(), pat: Arc::new(pat), installed: true })
+    }
+
+    /// The PAT device, to write the packets of `ClearRoute::Pat` flows into.
+    pub fn pat_device(&self) -> &Arc<SyncDevice> {
+        &self.pat
+    }
+
+    pub fn plan(&self) -> &ClearPlan {
+        &self.plan
+    }
+
+    /// Deletes the nftables table and closes the PAT device. The kernel removes the
+    /// device when its last handle closes, so workers must drop their clones first.
+    pub fn remove(mut self) -> Result<(), ClearPathError> {
+        self.installed = false;
+        delete_table()
+    }
+}
+
+impl Drop for ClearPath {
+    fn drop(&mut self) {
+        if self.installed
+            && let Err(e) = delete_table()
+        {
+            tracing::warn!(table = TABLE, error = %e, "deleting the clear-text NAT table failed");
+        }
+    }
+}
+
+/// The clear-text NAT rules for a data plane that writes every clear packet into the
+/// main TUN device. Without the PAT device, the rules of all NAT kinds match packets
+/// from the main TUN device, in the ASA's order. Removed on drop.
 pub struct NatRules {
-    table: Option<String>,
+    installed: bool,
 }
 
 impl NatRules {
     pub fn new() -> NatRules {
-        NatRules { table: None }
+        NatRules { installed: false }
     }
 
-    /// Replaces the PAT rules with those of `policy`.
+    /// Replaces the rules with those of `policy`. Nothing is installed when the outside
+    /// interface has no Linux device or no NAT rule applies toward it.
     pub fn update(&mut self, policy: &PolicyConfig, tun: &str) -> Result<(), Error> {
         self.remove();
-        let Some(script) = nft_script(policy, tun) else { return Ok(()) };
-        run_nft(&script)?;
-        tracing::info!(table = %table_name(tun), "PAT to the interface address installed in nftables");
-        self.table = Some(table_name(tun));
+        let Some(outside) = outside_nameif(policy) else { return Ok(()) };
+        let Some(outside_dev) = device_of(policy, &outside) else {
+            tracing::warn!(interface = %outside, "no Linux device has this interface's address; NAT rules for clear traffic are not installed");
+            return Ok(());
+        };
+        let mut plan = ClearPlan::from_policy(policy, &outside_dev, tun);
+        plan.pat_dev = plan.tun_dev.clone();
+        if plan.source_nat.is_empty() && plan.destination_nat.is_empty() {
+            return Ok(());
+        }
+        for name in [&plan.tun_dev, &plan.outside_dev] {
+            check_device_name(name).map_err(|e| Error::Setup(e.to_string()))?;
+        }
+        load_table(&plan).map_err(|e| Error::Setup(e.to_string()))?;
+        self.installed = true;
         Ok(())
     }
 
     pub fn remove(&mut self) {
-        if let Some(table) = self.table.take() {
-            if let Err(e) = run_nft(&format!("delete table ip {table}\n")) {
-                tracing::warn!(%table, error = %e, "removing the nftables PAT table failed");
-            }
+        if !std::mem::take(&mut self.installed) {
+            return;
+        }
+        if let Err(e) = delete_table() {
+            tracing::warn!(table = TABLE, error = %e, "deleting the clear-text NAT table failed");
         }
     }
 }
@@ -113,63 +199,151 @@ impl Drop for NatRules {
     }
 }
 
-fn run_nft(script: &str) -> Result<(), Error> {
+/// Loosens reverse-path filtering on the plan's TUN devices and loads its table.
+fn load_table(plan: &ClearPlan) -> Result<(), ClearPathError> {
+    for unsupported in &plan.unsupported {
+        tracing::warn!(
+            line = unsupported.origin.line,
+            rule = %unsupported.origin.text,
+            reason = %unsupported.reason,
+            "NAT rule not applied to clear traffic"
+        );
+    }
+    loosen_rp_filter(&plan.tun_dev)?;
+    if plan.pat_dev != plan.tun_dev {
+        loosen_rp_filter(&plan.pat_dev)?;
+    }
+    run_nft(&render(plan))?;
+    tracing::info!(
+        table = TABLE,
+        outside = %plan.outside_dev,
+        source_nat = plan.source_nat.len(),
+        destination_nat = plan.destination_nat.len(),
+        zone = plan.zone,
+        "NAT rules for clear traffic loaded"
+    );
+    Ok(())
+}
+
+/// Accepts names the kernel takes and nft needs no escaping for.
+fn check_device_name(name: &str) -> Result<(), ClearPathError> {
+    let reason = if name.is_empty() {
+        Some("the name is empty")
+    } else if name.len() > MAX_DEVICE_NAME {
+        Some("Linux interface names have at most 15 bytes")
+    } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        Some("use only letters, digits, '.', '-' and '_'")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ClearPathError::DeviceName { name: name.to_string(), reason }),
+        None => Ok(()),
+    }
+}
+
+/// Sets loose reverse-path filtering on `device` when the effective mode is strict.
+///
+/// Packets written into a TUN device carry inside sources, whose route leads out of
+/// the inside interface, so strict mode would drop them. The kernel applies the larger
+/// of `conf/all/rp_filter` and the device's value, so loose mode (2) overrides a strict
+/// `all` where off (0) would not.
+fn loosen_rp_filter(device: &str) -> Result<(), ClearPathError> {
+    let read = |scope: &str| netlink::read_sysctl(&format!("net/ipv4/conf/{scope}/rp_filter")).ok().and_then(|v| v.parse::<u8>().ok());
+    let effective = read("all").unwrap_or(0).max(read(device).unwrap_or(0));
+    if effective != 1 {
+        return Ok(());
+    }
+    netlink::write_sysctl(&format!("net/ipv4/conf/{device}/rp_filter"), "2")
+        .map_err(|source| ClearPathError::RpFilter { device: device.to_string(), source })?;
+    tracing::info!(device, "rp_filter set to loose");
+    Ok(())
+}
+
+/// Runs `nft -f -` with `script` on standard input.
+fn run_nft(script: &str) -> Result<(), ClearPathError> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::io("running nft (is nftables installed?)", e))?;
+        .map_err(ClearPathError::NftSpawn)?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes()).map_err(|e| Error::io("writing the nft script", e))?;
+        // A failed write leaves nft with a truncated script, which it rejects below.
+        let _ = stdin.write_all(script.as_bytes());
     }
-    let output = child.wait_with_output().map_err(|e| Error::io("waiting for nft", e))?;
-    if !output.status.success() {
-        return Err(Error::Setup(format!(
-            "nft failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+    let output = child.wait_with_output().map_err(ClearPathError::NftSpawn)?;
+    if output.status.success() {
+        return Ok(());
     }
-    Ok(())
+    Err(ClearPathError::NftRejected {
+        table: TABLE,
+        status: output.status.to_string(),
+        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+    })
+}
+
+/// Deletes the table; the first line creates it when missing, so the delete succeeds.
+fn delete_table() -> Result<(), ClearPathError> {
+    run_nft(&format!("table ip {TABLE}\ndelete table ip {TABLE}\n"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use rampart_policy::model::{AddrRange, NatRule, NatSection, Origin};
+    use rampart_policy::nat::TranslationKind;
+    use rampart_policy::{Flow, Translation};
 
-    fn pat_rule(real: AddrRange) -> NatRule {
-        NatRule {
-            section: NatSection::AfterAuto,
-            real_interface: Some("inside".into()),
-            mapped_interface: Some("outside".into()),
-            kind: NatKind::Dynamic,
-            real_source: vec![real],
-            mapped_source: NatMapped::Interface,
-            destination: None,
-            service: None,
-            no_proxy_arp: false,
-            route_lookup: false,
-            origin: Origin { line: 1, text: String::new() },
+    use super::*;
+
+    fn decision(kind: Option<TranslationKind>) -> Decision {
+        let flow = Flow { protocol: 17, src: "10.10.1.5".parse().unwrap(), dst: "203.0.113.9".parse().unwrap(), src_port: 5000, dst_port: 53 };
+        Decision {
+            allowed: true,
+            translated: kind.map(|kind| Translation { flow, rule: 0, kind, reverse: false }),
+            ..Decision::default()
         }
     }
 
     #[test]
-    fn table_name_sanitizes() {
-        assert_eq!(table_name("tun-0.a"), "rampart_tun_0_a");
+    fn route_dynamic_pat() {
+        let kind = TranslationKind::DynamicPat { address: "203.0.113.2".parse().unwrap() };
+        assert_eq!(route_clear(&decision(Some(kind))), ClearRoute::Pat);
     }
 
     #[test]
-    fn script_empty_without_pat() {
-        assert!(nft_script(&PolicyConfig::default(), "rampart0").is_none());
+    fn route_dynamic_pool() {
+        let kind = TranslationKind::DynamicNat { pool: Vec::new() };
+        assert_eq!(route_clear(&decision(Some(kind))), ClearRoute::Pat);
     }
 
     #[test]
-    fn script_skips_unknown_interface() {
-        // The mapped interface has no address in this policy, so no device matches.
-        let policy = PolicyConfig { nat_rules: vec![pat_rule(AddrRange::ANY_V4)], ..PolicyConfig::default() };
-        assert!(nft_script(&policy, "rampart0").is_none());
+    fn route_identity_plain() {
+        assert_eq!(route_clear(&decision(Some(TranslationKind::StaticIdentity))), ClearRoute::Plain);
+    }
+
+    #[test]
+    fn route_static_plain() {
+        assert_eq!(route_clear(&decision(Some(TranslationKind::Static))), ClearRoute::Plain);
+    }
+
+    #[test]
+    fn route_untranslated_plain() {
+        assert_eq!(route_clear(&decision(None)), ClearRoute::Plain);
+    }
+
+    #[test]
+    fn device_name_too_long() {
+        assert!(check_device_name("abcdefghijklmnop").is_err());
+    }
+
+    #[test]
+    fn device_name_rejects_quote() {
+        assert!(check_device_name("eth\"0").is_err());
+    }
+
+    #[test]
+    fn device_name_accepts_vlan() {
+        assert!(check_device_name("eth0.100").is_ok());
     }
 }

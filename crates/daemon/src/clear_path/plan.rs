@@ -184,7 +184,7 @@ impl ClearPlan {
 
 /// The interface that carries the crypto map, else the interface with the lowest
 /// security level.
-fn outside_nameif(config: &PolicyConfig) -> Option<String> {
+pub fn outside_nameif(config: &PolicyConfig) -> Option<String> {
     config
         .crypto_maps
         .iter()

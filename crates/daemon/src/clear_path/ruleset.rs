@@ -35,7 +35,10 @@ pub fn render(plan: &ClearPlan) -> String {
     let _ = writeln!(out, "delete table ip {TABLE}");
     let _ = writeln!(out, "table ip {TABLE} {{");
 
-    let zone_devices = set(&[quote(&plan.outside_dev), quote(&plan.tun_dev), quote(&plan.pat_dev)]);
+    let mut devices = vec![quote(&plan.outside_dev), quote(&plan.tun_dev), quote(&plan.pat_dev)];
+    // Without a PAT device the plan names the TUN device twice; a set holds it once.
+    devices.dedup();
+    let zone_devices = set(&devices);
     chain_header(&mut out, "zone_prerouting", "filter", "prerouting", "raw");
     let _ = writeln!(out, "\t\tiifname {zone_devices} ct zone set {}", plan.zone);
     let _ = writeln!(out, "\t}}");
