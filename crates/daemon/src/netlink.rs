@@ -75,6 +75,7 @@ impl Netlink {
         let request = self.handle.route().add(message.clone()).execute();
         match self.runtime.block_on(request) {
             Ok(()) => {
+                tracing::info!(route = %format!("{destination}/{prefix_len} via {gateway}"), "static route added");
                 self.routes.push(message);
                 Ok(())
             }

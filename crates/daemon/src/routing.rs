@@ -65,28 +65,35 @@ impl Routing {
             tracing::info!(route = %prefix, device = %self.tun_name, "route to the tunnel added");
         }
         if plan.default_via_policy {
-            // Clear traffic written back into the TUN device leaves through the main
-            // table, so it needs the ASA's static routes.
-            for route in &policy.routes {
-                self.netlink.add_route_via(route.network, route.prefix_len, route.gateway)?;
-                tracing::info!(route = %format!("{}/{} via {}", route.network, route.prefix_len, route.gateway), "static route added");
-            }
-            self.netlink.add_route(Ipv4Addr::UNSPECIFIED, 0, self.tun_index, TUNNEL_TABLE)?;
-            for nameif in &plan.inside {
-                let Some(device) = device_of(policy, nameif) else {
-                    tracing::warn!(interface = %nameif, "no Linux device has this interface's address; its traffic is not routed to the tunnel");
-                    continue;
-                };
-                for bypass in &plan.bypass {
-                    self.netlink.add_rule(Some(&device), Some((bypass.addr, bypass.len)), RT_TABLE_MAIN, BYPASS_PRIORITY)?;
-                    tracing::info!(device = %device, destination = %bypass, "bypass rule added: this destination keeps the main table");
-                }
-                self.netlink.add_rule(Some(&device), None, TUNNEL_TABLE, TUNNEL_PRIORITY)?;
-                tracing::info!(device = %device, table = TUNNEL_TABLE, "policy routing from the inside to the tunnel added");
-            }
+            self.install_policy_routing(policy, &plan)?;
         }
         self.nat.update(policy, &self.tun_name)?;
         self.plan = Some(plan);
+        Ok(())
+    }
+
+    /// Routes traffic from the inside interfaces to the TUN device by policy, except for
+    /// the bypass destinations, and installs the ASA's static routes for the clear path.
+    fn install_policy_routing(&mut self, policy: &PolicyConfig, plan: &RoutePlan) -> Result<(), Error> {
+        // Clear traffic written back into the TUN device leaves through the main table,
+        // so it needs the ASA's static routes.
+        for route in &policy.routes {
+            self.netlink.add_route_via(route.network, route.prefix_len, route.gateway)?;
+        }
+        self.netlink.add_route(Ipv4Addr::UNSPECIFIED, 0, self.tun_index, TUNNEL_TABLE)?;
+
+        for nameif in &plan.inside {
+            let Some(device) = device_of(policy, nameif) else {
+                tracing::warn!(interface = %nameif, "no Linux device has this interface's address; its traffic is not routed to the tunnel");
+                continue;
+            };
+            for bypass in &plan.bypass {
+                self.netlink.add_rule(Some(&device), Some((bypass.addr, bypass.len)), RT_TABLE_MAIN, BYPASS_PRIORITY)?;
+                tracing::info!(device = %device, destination = %bypass, "bypass rule added: this destination keeps the main table");
+            }
+            self.netlink.add_rule(Some(&device), None, TUNNEL_TABLE, TUNNEL_PRIORITY)?;
+            tracing::info!(device = %device, table = TUNNEL_TABLE, "policy routing from the inside to the tunnel added");
+        }
         Ok(())
     }
 
