@@ -378,8 +378,17 @@ capture_start() {
 # capture_stop [PID]: stop a capture (SIGINT lets tshark finish the file).
 capture_stop() { stop_pid "${1:-$CAPTURE_PID}" 10 INT; }
 
-# capture_count FILE DISPLAY_FILTER: packets matching a tshark display filter.
-capture_count() { tshark -r "$1" -Y "$2" 2>/dev/null | wc -l; }
+# capture_count FILE DISPLAY_FILTER: packets matching a tshark display filter. An invalid
+# filter prints tshark's error and counts -1, so no comparison with a count passes.
+capture_count() {
+  local out
+  if out=$(tshark -r "$1" -Y "$2" 2>"$1.err"); then
+    [ -n "$out" ] && echo "$out" | wc -l || echo 0
+  else
+    grep -v 'Running as user' "$1.err" >&2
+    echo -1
+  fi
+}
 
 # capture_only_ike_esp FILE: true when every IPv4 packet on the link is IKE or ESP in
 # UDP (ports 500/4500), and at least one ESP packet was seen.

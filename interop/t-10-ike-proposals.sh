@@ -37,7 +37,7 @@ for c in "${cases[@]}"; do
     expect "tshark decodes the first exchange without malformed packets" \
       capture_not_malformed "$LAB_STATE/first-exchange.pcapng"
     expect "the capture holds IKE_SA_INIT and IKE_AUTH" \
-      [ "$(capture_count "$LAB_STATE/first-exchange.pcapng" 'isakmp.exchtype == 34 || isakmp.exchtype == 35')" -ge 4 ]
+      [ "$(capture_count "$LAB_STATE/first-exchange.pcapng" 'isakmp.exchangetype == 34 || isakmp.exchangetype == 35')" -ge 4 ]
     first=0
   fi
 

@@ -24,20 +24,9 @@ GW_ID=fqdn:branch.lab.example initiator_case init-fqdn-id "$cfg" "$guide_ike" "$
 expect "edge1 authenticated 'branch.lab.example'" \
   grep -q "authentication of 'branch.lab.example' with pre-shared key successful" "$LAB_STATE/init-fqdn-id-edge1-charon.log"
 
-# The edge signs with edge_key, rampart with the lab key.
-cfg="$LAB_STATE/gw-asym.cfg"; gw_config "$cfg"; cfg_psk "$cfg" "$LAB_PSK" "$edge_key"
-PSK_EDGE="$edge_key" initiator_case init-asym-keys "$cfg" "$guide_ike" "$gcm"
-
-# rampart verifies with the wrong key: the IKE SA must not come up.
-cfg="$LAB_STATE/gw-wrongkey.cfg"; gw_config "$cfg"; cfg_psk "$cfg" "$LAB_PSK" "$LAB_PSK"
-PSK_EDGE="$edge_key" sw start edge1 >/dev/null
-rampart_start gw "$cfg" --initiate
-sleep 6
-expect "wrong remote key: no Child SA on edge1" [ "$(swan_child_count edge1)" = 0 ]
-expect "wrong remote key: rampart logged an authentication failure" \
-  rampart_log_has gw 'auth'
-rampart_stop gw
-sw stop edge1 >/dev/null
+# A different key per direction is checked with strongSwan initiating (below) only.
+# As a responder that received no IDr, strongSwan 5.9 signs and verifies with the one
+# key of the initiator's identity, so it cannot take different keys from rampart.
 
 # --- strongSwan initiates, rampart answers as edge1 ----------------------------------------
 cfg="$LAB_STATE/edge-ipv4.cfg"; edge_config "$cfg"; cfg_identity "$cfg" address
@@ -51,6 +40,20 @@ expect "gw authenticated rampart as 'edge1.lab.example'" \
   grep -q "authentication of 'edge1.lab.example' with pre-shared key successful" "$LAB_STATE/resp-fqdn-id-gw-charon.log"
 
 # rampart (the edge) signs with edge_key and verifies the branch with the lab key.
+# strongSwan verifies rampart's AUTH with either key, so this proves rampart's
+# verification with its remote key and the handshake with two keys configured.
 cfg="$LAB_STATE/edge-asym.cfg"; edge_config "$cfg"; cfg_psk "$cfg" "$edge_key" "$LAB_PSK"
 PSK_EDGE="$edge_key" responder_case resp-asym-keys "$cfg" "$guide_ike" "$gcm"
+
+# rampart verifies the branch with a key the branch does not use: it must reject it.
+cfg="$LAB_STATE/edge-wrongkey.cfg"; edge_config "$cfg"; cfg_psk "$cfg" "$edge_key" "$edge_key"
+rampart_start edge1 "$cfg"
+PSK_EDGE="$edge_key" sw start gw >/dev/null
+expect "wrong remote key: strongSwan's branch cannot bring the tunnel up" \
+  sh -c "! \"$SW_SH\" initiate primary >/dev/null 2>&1"
+expect "wrong remote key: the branch got AUTHENTICATION_FAILED from rampart" \
+  grep -q 'received AUTHENTICATION_FAILED notify error' "$(swan_log gw)"
+expect "wrong remote key: rampart logged the authentication failure" rampart_log_has edge1 'auth'
+sw stop gw >/dev/null
+rampart_stop edge1
 finish

@@ -43,7 +43,7 @@ t0=$(now_ms)
 # Liveness checks are INFORMATIONAL requests (exchange type 37) from the branch. DPD
 # starts after 10 s without inbound traffic; give it the retries on top.
 dpd_seen() {
-  [ "$(capture_count "$LAB_STATE/dpd.pcapng" 'isakmp.exchtype == 37 && ip.src == 198.51.100.1')" -ge 2 ]
+  [ "$(capture_count "$LAB_STATE/dpd.pcapng" 'isakmp.exchangetype == 37 && ip.src == 198.51.100.1')" -ge 2 ]
 }
 expect "rampart sends liveness checks to the silent edge" wait_for 40 "DPD requests" dpd_seen
 expect "rampart declares the silent edge dead" \
