@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rampart_crypto::alg::{DhGroup, Encr, Integ, Prf};
+use rampart_crypto::CryptoError;
+use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::dh::KeyExchange;
+use rampart_crypto::keys::IkeKeys;
 use rampart_wire::ike::ExchangeType;
 use zeroize::Zeroizing;
 
@@ -31,6 +34,17 @@ pub(crate) struct SaKeys {
     pub sk_pi: Zeroizing<Vec<u8>>,
     pub sk_pr: Zeroizing<Vec<u8>>,
     pub sk: SkCipher,
+}
+
+impl SaKeys {
+    /// Builds the SK ciphers for our direction from derived IKE keys: SK_ei/SK_ai
+    /// protect what the initiator of the SA sends (RFC 7296 section 2.14).
+    pub fn new(chosen: &IkeChosen, k: &IkeKeys, initiator: bool) -> Result<SaKeys, CryptoError> {
+        let (out_e, out_a, in_e, in_a) = if initiator { (&k.sk_ei, &k.sk_ai, &k.sk_er, &k.sk_ar) } else { (&k.sk_er, &k.sk_ar, &k.sk_ei, &k.sk_ai) };
+        let outbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, out_e, out_a)?;
+        let inbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, in_e, in_a)?;
+        Ok(SaKeys { prf: chosen.suite.prf, sk_d: k.sk_d.clone(), sk_pi: k.sk_pi.clone(), sk_pr: k.sk_pr.clone(), sk: SkCipher::new(outbound, inbound) })
+    }
 }
 
 /// Data from IKE_SA_INIT that IKE_AUTH signs (RFC 7296 section 2.15).

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use rampart_crypto::alg::DhGroup;
-use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::dh::KeyExchange;
 use rampart_crypto::keys::{derive_ike_keys, rekey_skeyseed};
 use rampart_wire::ike::{ExchangeType, KeRepr, NotifyRepr, NotifyType, Payload, ProtocolId};
@@ -12,7 +11,6 @@ use tracing::{info, warn};
 
 use super::child::{ChildParams, find_ke, find_nonce, find_sa, find_ts};
 use super::init::{NONCE_LEN, error_notify, find_notify, valid_nonce};
-use crate::crypt::SkCipher;
 use crate::engine::{Engine, KEEPALIVE_INTERVAL};
 use crate::event::Event;
 use crate::proposal::{self, Reject};
@@ -302,12 +300,7 @@ impl Engine {
         let keys = old.keys.as_ref()?;
         let result = rekey_skeyseed(keys.prf, &keys.sk_d, shared, nonce_i, nonce_r)
             .and_then(|seed| derive_ike_keys(chosen.suite, &seed, nonce_i, nonce_r, spi_i, spi_r))
-            .and_then(|k| {
-                let (oe, oa, ie, ia) = if initiator { (&k.sk_ei, &k.sk_ai, &k.sk_er, &k.sk_ar) } else { (&k.sk_er, &k.sk_ar, &k.sk_ei, &k.sk_ai) };
-                let outbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, oe, oa)?;
-                let inbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, ie, ia)?;
-                Ok(SaKeys { prf: chosen.suite.prf, sk_d: k.sk_d.clone(), sk_pi: k.sk_pi.clone(), sk_pr: k.sk_pr.clone(), sk: SkCipher::new(outbound, inbound) })
-            });
+            .and_then(|k| SaKeys::new(&chosen, &k, initiator));
         let keys = match result {
             Ok(k) => k,
             Err(e) => {

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use rampart_crypto::alg::DhGroup;
-use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::dh::KeyExchange;
 use rampart_crypto::keys::{derive_ike_keys, skeyseed};
 use rampart_crypto::prf::prf;
@@ -13,7 +12,6 @@ use rampart_crypto::alg::Prf;
 use rampart_wire::ike::{ExchangeType, HeaderRepr, KeRepr, MessageRepr, NotifyRepr, NotifyType, Payload};
 use tracing::{debug, info, warn};
 
-use crate::crypt::SkCipher;
 use crate::engine::{Engine, critical_unknown};
 use crate::event::Event;
 use crate::nat::detection_hash;
@@ -218,12 +216,7 @@ impl Engine {
         let tag = self.tag(sa);
         let result = skeyseed(chosen.suite.prf, &sa.init.nonce_i, &sa.init.nonce_r, shared)
             .and_then(|seed| derive_ike_keys(chosen.suite, &seed, &sa.init.nonce_i, &sa.init.nonce_r, sa.spi_i, sa.spi_r))
-            .and_then(|k| {
-                let (out_e, out_a, in_e, in_a) = if initiator { (&k.sk_ei, &k.sk_ai, &k.sk_er, &k.sk_ar) } else { (&k.sk_er, &k.sk_ar, &k.sk_ei, &k.sk_ai) };
-                let outbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, out_e, out_a)?;
-                let inbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, in_e, in_a)?;
-                Ok(SaKeys { prf: chosen.suite.prf, sk_d: k.sk_d.clone(), sk_pi: k.sk_pi.clone(), sk_pr: k.sk_pr.clone(), sk: SkCipher::new(outbound, inbound) })
-            });
+            .and_then(|k| SaKeys::new(&chosen, &k, initiator));
         match result {
             Ok(keys) => {
                 sa.keys = Some(keys);
