@@ -132,6 +132,7 @@ pub struct SaInfo {
     pub encr: Encr,
     pub integ: Option<Integ>,
     pub local: SocketAddr,
+    /// Peer address at installation; [`OutboundSa::remote`] follows NAT rebinding.
     pub remote: SocketAddr,
     pub udp_encap: bool,
     pub local_ts: Vec<Selector>,
