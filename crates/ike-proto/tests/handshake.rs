@@ -276,3 +276,30 @@ fn handshake_refused_child_retries_with_backoff() {
     assert!((4..=7).contains(&refusals), "{refusals} refusals");
     assert_eq!(sim.nodes[0].engine.ike_sas(sim.now).len(), 1);
 }
+
+#[test]
+fn handshake_ipv6_peers_and_selectors() {
+    use rampart_ike::config::TrafficSelector as Ts;
+    use std::net::{IpAddr, Ipv6Addr};
+    let a: IpAddr = "2001:db8::1".parse().unwrap();
+    let b: IpAddr = "2001:db8::2".parse().unwrap();
+    let lan = Ts { protocol: 0, start_addr: "2001:db8:1::".parse().unwrap(), end_addr: "2001:db8:1::ffff".parse().unwrap(), start_port: 0, end_port: 65535 };
+    let any6 = Ts { protocol: 0, start_addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED), end_addr: IpAddr::V6(Ipv6Addr::from([0xff; 16])), start_port: 0, end_port: 65535 };
+    let mut branch = branch_peer();
+    branch.local_addr = a;
+    branch.remotes.truncate(1);
+    branch.remotes[0].addr = b;
+    branch.children[0] = child(lan, any6);
+    let mut edge = edge_peer(b, "edge-key", "branch-key");
+    edge.remotes[0].addr = a;
+    edge.children[0] = child(any6, lan);
+    let mut sim = rampart_testkit::Sim::new(17);
+    sim.add_node(ike_config(vec![branch]), vec![a], 18);
+    sim.add_node(ike_config(vec![edge]), vec![b], 19);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    let sas = sim.nodes[1].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 1);
+    assert_eq!(sas[0].remote_id, "2001:db8::1");
+    assert_eq!(sas[0].children[0].remote_ts, vec![lan]);
+}

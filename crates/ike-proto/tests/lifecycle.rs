@@ -297,3 +297,18 @@ fn expiry_deletes_child_without_rekey() {
     sim.run_for(Duration::from_secs(61));
     assert!(sim.nodes[0].events.iter().any(|e| matches!(e, Event::ChildSaDown { .. })));
 }
+
+#[test]
+fn dpd_quiet_while_esp_arrives() {
+    let mut sim = sim_with(138, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    up(&mut sim);
+    let spi_in = sim.nodes[0].engine.ike_sas(sim.now)[0].children[0].spi_in;
+    let before = sim.nodes[0].sent.len();
+    for _ in 0..30 {
+        sim.call(0, |e, now| e.child_bytes(now, spi_in, 1000));
+        sim.run_for(Duration::from_secs(1));
+    }
+    // The branch saw traffic every second, so it sent no liveness check of its own.
+    let requests = sim.nodes[0].sent[before..].iter().filter(|t| t.payload[18] == 37 && t.payload[19] & 0x20 == 0).count();
+    assert_eq!(requests, 0);
+}
