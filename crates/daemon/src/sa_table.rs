@@ -265,3 +265,114 @@ impl SaTables {
 fn selector_text(s: &Selector) -> String {
     format!("{}-{} proto {} ports {}-{}", s.start_addr, s.end_addr, s.protocol, s.start_port, s.end_port)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_crypto::alg::Encr;
+    use zeroize::Zeroizing;
+
+    fn keys(remote: &str, spi_in: u32, spi_out: u32, replaces: Option<(u32, u32)>) -> ChildSaKeys {
+        ChildSaKeys {
+            peer: 0,
+            child: 1,
+            local: "198.51.100.1:4500".parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            udp_encap: true,
+            spi_in,
+            spi_out,
+            encr: Encr::AesGcm16 { key_bits: 256 },
+            integ: None,
+            encr_key_in: Zeroizing::new(vec![1; 36]),
+            integ_key_in: Zeroizing::new(Vec::new()),
+            encr_key_out: Zeroizing::new(vec![2; 36]),
+            integ_key_out: Zeroizing::new(Vec::new()),
+            local_ts: vec![TrafficSelector::any_v4()],
+            remote_ts: vec![TrafficSelector::any_v4()],
+            lifetime: std::time::Duration::from_secs(28800),
+            lifetime_kilobytes: 0,
+            pfs_group: None,
+            replaces,
+            initiator: true,
+        }
+    }
+
+    fn spi_out(tables: &SaTables) -> Option<u32> {
+        let egress = tables.egress((0, 1), 1500)?;
+        tables.sad.outbound(egress.handle).map(|sa| sa.spi())
+    }
+
+    fn inbound_spis(tables: &SaTables) -> Vec<u32> {
+        let mut spis: Vec<u32> = tables.inbound_bytes().into_iter().map(|(spi, _)| spi).collect();
+        spis.sort();
+        spis
+    }
+
+    #[test]
+    fn child_number_round_trip() {
+        let key = ChildKey { peer: "198.51.100.2".parse().unwrap(), child: child_number((3, 7)) };
+        assert_eq!(child_id(&key), (3, 7));
+    }
+
+    #[test]
+    fn install_sets_egress() {
+        let mut tables = SaTables::new();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, Instant::now()).unwrap();
+        let egress = tables.egress((0, 1), 1500).unwrap();
+        assert_eq!(egress.remote, "198.51.100.2:4500".parse().unwrap());
+        assert!(egress.udp_encap);
+        assert!(egress.max_inner > 1400 && egress.max_inner < 1500);
+        assert!(tables.egress((0, 0), 1500).is_none());
+    }
+
+    #[test]
+    fn rekey_switches_outbound_keeps_old_inbound() {
+        let mut tables = SaTables::new();
+        let now = Instant::now();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, now).unwrap();
+        tables.install(&keys("198.51.100.2:4500", 0x101, 0x201, Some((0x100, 0x200))), 1024, now).unwrap();
+        assert_eq!(spi_out(&tables), Some(0x201));
+        assert_eq!(inbound_spis(&tables), vec![0x100, 0x101]);
+    }
+
+    #[test]
+    fn down_of_old_half_removes_inbound_only() {
+        let mut tables = SaTables::new();
+        let now = Instant::now();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, now).unwrap();
+        tables.install(&keys("198.51.100.2:4500", 0x101, 0x201, Some((0x100, 0x200))), 1024, now).unwrap();
+        tables.remove(0x100, 0x200);
+        assert_eq!(spi_out(&tables), Some(0x201));
+        assert_eq!(inbound_spis(&tables), vec![0x101]);
+    }
+
+    #[test]
+    fn down_of_current_removes_child() {
+        let mut tables = SaTables::new();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, Instant::now()).unwrap();
+        tables.remove(0x100, 0x200);
+        assert!(tables.egress((0, 1), 1500).is_none());
+        assert!(inbound_spis(&tables).is_empty());
+    }
+
+    #[test]
+    fn failover_replaces_remote() {
+        let mut tables = SaTables::new();
+        let now = Instant::now();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, now).unwrap();
+        tables.install(&keys("198.51.100.3:4500", 0x300, 0x400, None), 1024, now).unwrap();
+        assert_eq!(tables.egress((0, 1), 1500).unwrap().remote, "198.51.100.3:4500".parse().unwrap());
+        assert_eq!(inbound_spis(&tables), vec![0x300]);
+        // The late ChildSaDown of the old SA leaves the new one alone.
+        tables.remove(0x100, 0x200);
+        assert_eq!(spi_out(&tables), Some(0x400));
+    }
+
+    #[test]
+    fn epoch_moves_on_change() {
+        let mut tables = SaTables::new();
+        let before = tables.epoch();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, Instant::now()).unwrap();
+        assert!(tables.epoch() > before);
+    }
+}
