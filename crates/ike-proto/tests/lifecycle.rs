@@ -101,6 +101,7 @@ fn rekey_ike_sa_keeps_children() {
 
 #[test]
 fn rekey_simultaneous_child() {
+    init_tracing();
     for seed in 110..120 {
         let mut sim = sim_with(seed, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
         up(&mut sim);
@@ -115,6 +116,7 @@ fn rekey_simultaneous_child() {
 
 #[test]
 fn rekey_simultaneous_ike() {
+    init_tracing();
     for seed in 120..126 {
         let mut branch = branch_peer();
         branch.ike_proposals[0].lifetime = Duration::from_secs(100);
