@@ -228,8 +228,8 @@ impl Sim {
         }
     }
 
-    /// Runs until `pred` holds or `limit` of virtual time passed; returns whether it
-    /// held.
+    /// Runs until `pred` is true or `limit` of virtual time passed, and returns the
+    /// final value of `pred`.
     pub fn run_until(&mut self, limit: Duration, mut pred: impl FnMut(&Sim) -> bool) -> bool {
         let deadline = self.now + limit;
         loop {

@@ -12,7 +12,7 @@ macro_rules! wire_enum {
         impl $name {
             $($(#[$cmeta])* pub const $konst: $name = $name($value);)*
 
-            /// The registry name, or `None` for a value without a constant here.
+            /// Returns the registry name, or `None` for a value without a constant here.
             pub fn name(self) -> Option<&'static str> {
                 match self.0 {
                     $($value => Some(stringify!($konst)),)*

@@ -4,8 +4,8 @@ use super::constants::ProtocolId;
 use super::reader::{slice, u16_at, u8_at};
 use crate::{Error, Result};
 
-/// A Delete body. For IKE the SPI size is 0 and there are no SPIs (the IKE SA named by
-/// the header is deleted); for ESP each SPI is 4 octets.
+/// A Delete body. For IKE the SPI size is 0 and there are no SPIs, because the IKE SA
+/// named by the header is deleted. For ESP each SPI is 4 octets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeleteRepr {
     pub protocol_id: ProtocolId,

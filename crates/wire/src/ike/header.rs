@@ -78,7 +78,7 @@ impl<T: AsRef<[u8]>> Header<T> {
         self.b()[19]
     }
 
-    /// The Initiator flag: set by the original initiator of the IKE SA.
+    /// Returns the Initiator flag, set by the original initiator of the IKE SA.
     pub fn is_initiator(&self) -> bool {
         self.flags() & FLAG_INITIATOR != 0
     }

@@ -29,7 +29,7 @@ impl IdRepr {
         buf[4..].copy_from_slice(&self.data);
     }
 
-    /// The payload body as sent, for the AUTH computation.
+    /// Returns the payload body as sent, for the AUTH computation.
     pub fn to_body(&self) -> Vec<u8> {
         let mut buf = vec![0; self.buffer_len()];
         self.emit(&mut buf);

@@ -132,7 +132,7 @@ mod tests {
     }
 
     /// An IKE_SA_INIT response captured from strongSwan 5.9.8 (Debian 12) in the lab,
-    /// answering `aes256-sha1-prfsha1-modp1536`.
+    /// in reply to an `aes256-sha1-prfsha1-modp1536` offer.
     const STRONGSWAN_INIT_RESPONSE: &str = include_str!("testdata/strongswan-ike-sa-init-response.hex");
 
     #[test]

@@ -65,7 +65,7 @@ impl Payload {
         }
     }
 
-    /// A status or error notify without SPI, the common case.
+    /// Builds a status or error notify without SPI, the common case.
     pub fn notify(notify_type: NotifyType, data: Vec<u8>) -> Payload {
         Payload::Notify(NotifyRepr { protocol_id: ProtocolId::NONE, notify_type, spi: Vec::new(), data })
     }

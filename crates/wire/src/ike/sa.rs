@@ -43,7 +43,7 @@ impl TransformRepr {
         TransformRepr { transform_type, transform_id, attributes }
     }
 
-    /// The Key Length attribute, in bits.
+    /// Returns the Key Length attribute, in bits.
     pub fn key_length(&self) -> Option<u16> {
         self.attributes.iter().find_map(|a| match a {
             TransformAttribute::Tv { attribute_type: ATTRIBUTE_KEY_LENGTH, value } => Some(*value),
@@ -51,8 +51,8 @@ impl TransformRepr {
         })
     }
 
-    /// True if an attribute other than Key Length is present; RFC 7296 section 3.3.6
-    /// says such a transform must be rejected as a whole.
+    /// Returns true if an attribute other than Key Length is present. RFC 7296
+    /// section 3.3.6 requires rejecting such a transform as a whole.
     pub fn has_unknown_attribute(&self) -> bool {
         self.attributes
             .iter()
