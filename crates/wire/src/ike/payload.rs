@@ -24,7 +24,7 @@ const CRITICAL: u8 = 0x80;
 
 /// One parsed payload. Payload types this crate does not decode (CERT, CERTREQ, EAP and
 /// unassigned numbers) are kept as [`Payload::Unknown`] with their critical bit, so the
-/// engine can answer UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 section 2.5).
+/// engine can reply with UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 section 2.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
     Sa(SaRepr),
