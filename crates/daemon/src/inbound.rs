@@ -63,7 +63,7 @@ impl Delivery {
 
     /// Decapsulates one ESP packet (starting at the SPI) and queues the inner packet for
     /// the TUN device when its SA and the crypto ACL allow it.
-    fn deliver(&mut self, sa: &mut crate::sa_table::SaTables, policy: &PolicyState, esp: &mut [u8]) {
+    fn deliver(&mut self, sa: &mut crate::sa_table::SaTables, policy: &PolicyState, esp: &mut [u8], source: Option<SocketAddr>) {
         let Ok(received) = sa.sad.decapsulate(esp) else {
             // The SAD counted the drop by reason.
             return;
@@ -97,6 +97,9 @@ impl Delivery {
         if !allowed {
             sa.sad.record_drop(Direction::Inbound, DropReason::SelectorMismatch);
             return;
+        }
+        if let Some(source) = source {
+            sa.note_source(&received.key, source);
         }
         if let Some(mss) = policy.tcp_mss {
             mtu::clamp_tcp_mss(inner, mss);
@@ -168,7 +171,7 @@ impl UdpInbound {
             let stride = if meta.stride == 0 { datagrams.len().max(1) } else { meta.stride };
             for datagram in datagrams.chunks_mut(stride) {
                 match nat_t::classify(datagram) {
-                    Udp4500::Esp(_) => self.delivery.deliver(&mut sa, &policy, datagram),
+                    Udp4500::Esp(_) => self.delivery.deliver(&mut sa, &policy, datagram, Some(meta.addr)),
                     Udp4500::Ike(ike) => {
                         let message = ControlMsg::Ike { local, remote: meta.addr, data: ike.to_vec() };
                         let _ = shared.control.send(message);
@@ -210,7 +213,7 @@ impl RawInbound {
             let mut sa = shared.sa();
             for index in 0..count {
                 match self.batch.packet_mut(index) {
-                    Some((buffer, range, _from)) => self.delivery.deliver(&mut sa, &policy, &mut buffer[range]),
+                    Some((buffer, range, _from)) => self.delivery.deliver(&mut sa, &policy, &mut buffer[range], None),
                     None => sa.sad.record_drop(Direction::Inbound, DropReason::Truncated),
                 }
             }

@@ -36,6 +36,9 @@ pub struct SaTables {
     pub sad: Sad,
     /// The SAD entry that currently carries each engine child.
     active: HashMap<ChildId, ChildKey>,
+    /// Peer address learned from authenticated ESP-in-UDP packets when it differs from
+    /// the negotiated one: a NAT in front of the peer changed its mapping.
+    floated: HashMap<ChildKey, SocketAddr>,
     /// Bumped on every install or removal, so that workers refresh cached handles.
     epoch: u64,
 }
@@ -103,10 +106,12 @@ impl SaTables {
         // another remote gateway. The new SA wins, as the last one negotiated.
         if let Some(old) = self.active.get(&id).copied() {
             self.sad.remove_child(&old);
+            self.floated.remove(&old);
         }
         if self.sad.handle(&key).is_some() {
             self.sad.remove_child(&key);
         }
+        self.floated.remove(&key);
         self.sad.install(key, params(keys, true, replay_window), params(keys, false, replay_window), now)?;
         self.active.insert(id, key);
         Ok(())
@@ -124,6 +129,7 @@ impl SaTables {
             Some((key, _)) => {
                 self.sad.remove_child(&key);
                 self.active.retain(|_, k| *k != key);
+                self.floated.remove(&key);
             }
             None => {
                 self.sad.remove_inbound(spi_in);
@@ -137,6 +143,7 @@ impl SaTables {
             self.sad.remove_child(&key);
         }
         self.active.clear();
+        self.floated.clear();
     }
 
     /// Where a child's traffic goes now, or `None` when it has no SA. The path MTU is
@@ -148,7 +155,31 @@ impl SaTables {
         let path_mtu = self.sad.path_mtu(handle).map_or(interface_mtu, |learned| learned.min(interface_mtu));
         let max_inner = Overhead::for_sa(sa).max_inner_len(usize::from(path_mtu));
         let info = sa.info();
-        Some(Egress { handle, remote: info.remote, udp_encap: info.udp_encap, max_inner })
+        let remote = self.floated.get(key).copied().unwrap_or(info.remote);
+        Some(Egress { handle, remote, udp_encap: info.udp_encap, max_inner })
+    }
+
+    /// Records the source of an ESP-in-UDP packet on `key` that passed the ICV and
+    /// replay checks. When it differs from where the child sends, outbound traffic
+    /// follows it: a NAT in front of the peer changed its mapping, and a forged or
+    /// replayed packet cannot get this far.
+    pub fn note_source(&mut self, key: &ChildKey, source: SocketAddr) {
+        let Some(handle) = self.sad.handle(key) else { return };
+        let Some(info) = self.sad.outbound(handle).map(|sa| sa.info()) else { return };
+        if !info.udp_encap {
+            return;
+        }
+        let current = self.floated.get(key).copied().unwrap_or(info.remote);
+        if current == source {
+            return;
+        }
+        tracing::info!(peer = %key.peer, from = %current, to = %source, "ESP-in-UDP peer address changed; outbound traffic follows");
+        if source == info.remote {
+            self.floated.remove(key);
+        } else {
+            self.floated.insert(*key, source);
+        }
+        self.epoch += 1;
     }
 
     /// Total inbound bytes of every inbound SA, by SPI, for kilobyte lifetimes.
@@ -366,6 +397,15 @@ mod tests {
         // The late ChildSaDown of the old SA leaves the new one alone.
         tables.remove(0x100, 0x200);
         assert_eq!(spi_out(&tables), Some(0x400));
+    }
+
+    #[test]
+    fn authenticated_source_moves_egress() {
+        let mut tables = SaTables::new();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, Instant::now()).unwrap();
+        let key = ChildKey { peer: "198.51.100.2".parse().unwrap(), child: child_number((0, 1)) };
+        tables.note_source(&key, "198.51.100.2:61000".parse().unwrap());
+        assert_eq!(tables.egress((0, 1), 1500).unwrap().remote, "198.51.100.2:61000".parse().unwrap());
     }
 
     #[test]
