@@ -515,12 +515,12 @@ impl Config {
         self.index.group_policies.get(name).map(|&i| &self.group_policies[i])
     }
 
-    /// The interface whose `nameif` is `name`.
+    /// Finds the interface whose `nameif` is `name`.
     pub fn interface(&self, name: &str) -> Option<&InterfaceDef> {
         self.index.interfaces.get(name).map(|&i| &self.interfaces[i])
     }
 
-    /// Crypto map entries sorted by map name and then sequence number.
+    /// Lists crypto map names in order of first appearance, bound or not.
     pub fn crypto_map_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.crypto_map_entries.iter().map(|e| e.map.value.as_str()).collect();
         for b in &self.crypto_map_bindings {

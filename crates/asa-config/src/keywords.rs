@@ -38,7 +38,7 @@ pub fn protocol(s: &str) -> Option<Option<u8>> {
     PROTOCOLS.iter().find(|(k, _)| k.eq_ignore_ascii_case(s)).map(|&(_, n)| Some(n))
 }
 
-/// The canonical keyword of a protocol number, as `show running-config` prints it.
+/// Returns the keyword `show running-config` prints for a protocol number.
 pub fn protocol_name(p: Option<u8>) -> String {
     match p {
         None => "ip".to_string(),
@@ -139,7 +139,7 @@ pub fn port(s: &str) -> Option<u16> {
     PORTS.iter().find(|(k, _)| k.eq_ignore_ascii_case(s)).map(|&(_, n)| n)
 }
 
-/// The name `show running-config` prints for a port (the ASA prints `www`, not 80).
+/// Returns the name `show running-config` prints for a port (the ASA prints `www`, not 80).
 pub fn port_name(p: u16) -> String {
     match PORTS.iter().find(|&&(k, n)| n == p && k != "http") {
         Some((k, _)) => (*k).to_string(),

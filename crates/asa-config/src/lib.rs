@@ -98,12 +98,12 @@ impl Loaded {
 }
 
 impl Config {
-    /// The policy engine's model: interfaces, routes, expanded ACLs, NAT and crypto maps.
+    /// Builds the policy engine's model: interfaces, routes, expanded ACLs, NAT and crypto maps.
     pub fn policy(&self) -> rampart_policy::model::PolicyConfig {
         lower::policy(self)
     }
 
-    /// The IKE engine's model: one peer per crypto map entry with peers.
+    /// Builds the IKE engine's model: one peer per crypto map entry with peers.
     pub fn ike(&self) -> rampart_ike::config::IkeConfig {
         lower::ike(self)
     }
@@ -119,7 +119,7 @@ impl Config {
         print::running_config(self, true)
     }
 
-    /// A short summary of the resolved model, for `--format json`.
+    /// Summarises the resolved model for `--format json`. Keys are never included.
     pub fn summary_json(&self) -> serde_json::Value {
         let ike = self.ike();
         let peers: Vec<_> = ike

@@ -358,7 +358,7 @@ fn dpd(tg: &TunnelGroup) -> DpdConfig {
     }
 }
 
-/// The remote peer with its tunnel group's keys; `None` when either key is missing.
+/// Builds the remote peer with its tunnel group's keys. Returns `None` when either key is missing.
 pub(crate) fn remote_peer(cfg: &Config, addr: IpAddr) -> Option<RemotePeer> {
     let name = addr.to_string();
     let tg = cfg.tunnel_group(&name)?;

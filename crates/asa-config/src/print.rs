@@ -66,7 +66,7 @@ fn port_spec(p: &PortSpec) -> String {
     }
 }
 
-/// The text of an ACE after `access-list NAME extended `.
+/// Formats an ACE as it follows `access-list NAME extended `.
 pub(crate) fn ace(a: &Ace) -> String {
     let mut out = String::from(if a.action == AceAction::Permit { "permit" } else { "deny" });
     match &a.protocol {

@@ -239,12 +239,12 @@ impl<'a> Expander<'a> {
     }
 }
 
-/// The address of an interface by nameif.
+/// Returns the IPv4 address of the interface with this nameif.
 pub fn interface_addr(cfg: &Config, name: &str) -> Option<Ipv4Addr> {
     cfg.interface(name).and_then(|f| f.address.as_ref()).map(|a| a.value.0)
 }
 
-/// What a name must refer to.
+/// The kind of definition a reference must name.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Want {
     NetworkObjectOrGroup,
@@ -353,7 +353,7 @@ fn all_object_names(cfg: &Config) -> impl Iterator<Item = &str> {
         .chain(cfg.object_groups.iter().map(|g| g.name.value.as_str()))
 }
 
-/// The closest name within a small edit distance, for "did you mean" notes.
+/// Finds the closest name within a small edit distance, for "did you mean" notes.
 pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let max = (name.len() / 3).clamp(1, 3);
     candidates

@@ -451,14 +451,16 @@ fn unmodelled_summary(cfg: &Config, out: &mut Vec<Diagnostic>) {
     if cfg.unmodelled.is_empty() {
         return;
     }
-    const TWO_WORD: &[&str] = &["no", "crypto", "ip", "ssh", "http", "snmp-server", "logging", "aaa", "timeout", "threat-detection", "dns", "policy-map"];
+    const TWO_WORD: &[&str] = &["no", "crypto", "ip", "ssh", "http", "snmp-server", "logging", "aaa", "timeout", "threat-detection", "dns"];
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut top = 0usize;
     for u in cfg.unmodelled.iter().filter(|u| u.parent.is_none()) {
         top += 1;
         let words: Vec<&str> = u.text.value.split_whitespace().take(2).map(|w| w.split(':').next().unwrap_or(w)).collect();
+        // The second word names a sub-command (`logging host`), never a value.
+        let keyword_second = words.get(1).is_some_and(|w| w.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'));
         let key = match words.first() {
-            Some(w) if TWO_WORD.contains(w) => words.join(" "),
+            Some(w) if TWO_WORD.contains(w) && keyword_second => words.join(" "),
             Some(w) => w.to_string(),
             None => continue,
         };
@@ -471,7 +473,10 @@ fn unmodelled_summary(cfg: &Config, out: &mut Vec<Diagnostic>) {
     let children = cfg.unmodelled.len() - top;
     let sub = if children > 0 { format!(" (and {children} sub-commands)") } else { String::new() };
     out.push(
-        Diagnostic::note("unmodelled", format!("{top} commands{sub} are kept but not modelled: {}{more}", shown.join(", ")))
+        Diagnostic::note(
+            "unmodelled",
+            format!("{top} command{}{sub} kept but not modelled: {}{more}", if top == 1 { " is" } else { "s are" }, shown.join(", ")),
+        )
             .with_help("they are printed back by `show running-config`; `rampart check --strict` rejects them"),
     );
 }

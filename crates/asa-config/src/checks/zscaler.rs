@@ -1,10 +1,13 @@
 //! Zscaler ZIA profile: the constraints of Zscaler's ASA 55xx guide and of ZIA tunnels.
 //!
-//! ZIA accepts, for IKEv2: AES-128/192/256-CBC or 3DES with SHA-1/256/384/512 and DH
-//! groups 2, 5, 14, 19, 20, 21 for the IKE SA; AES-GCM, NULL or AES-CBC with MD5 or
-//! SHA-x for ESP; no extended sequence numbers; at most 8 Child SAs per tunnel; about
-//! 400 Mbit/s per public source address. Source: Zscaler's "Understanding IPsec VPNs"
-//! and "IPsec VPN Configuration Guide for Cisco ASA 55xx" help pages.
+//! For the IKE SA, ZIA accepts AES-128/192/256-CBC or 3DES with SHA-1/256/384/512 and
+//! DH groups 2, 5, 14, 19, 20 and 21. For ESP it accepts AES-GCM, NULL or AES-CBC with
+//! MD5 or SHA-x, without extended sequence numbers. A tunnel carries at most 8 Child
+//! SAs and about 400 Mbit/s per public source address. Sources: Zscaler's help pages
+//! "Understanding IPsec VPNs" and "IPsec VPN Configuration Guide for Cisco ASA 55xx".
+//!
+//! ASA syntax has no way to enable ESN in an IKEv2 ipsec-proposal, and rampart never
+//! offers it, so the "no ESN" rule needs no check here.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -122,7 +125,7 @@ fn zscaler_entries<'a>(cfg: &'a Config, out: &mut Vec<Diagnostic>) -> Vec<&'a Cr
     with_peers
 }
 
-/// The smallest IPv4 prefix that covers every range.
+/// Computes the smallest IPv4 prefix that covers every range.
 pub(crate) fn covering_prefix(ranges: &[AddrRange]) -> Option<(Ipv4Addr, u8)> {
     let mut lo = u32::MAX;
     let mut hi = 0u32;
@@ -306,7 +309,7 @@ fn tunnel_addresses(cfg: &Config, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// How many tunnels the expected throughput needs at 400 Mbit/s per public source address.
+/// Reports how many tunnels the expected throughput needs at 400 Mbit/s per public source address.
 pub(super) fn throughput(cfg: &Config, mbps: u32) -> Vec<Diagnostic> {
     let needed = mbps.div_ceil(MBPS_PER_TUNNEL).max(1);
     let mut sources: Vec<Ipv4Addr> = cfg

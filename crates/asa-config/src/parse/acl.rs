@@ -1,6 +1,6 @@
 //! `access-list ... extended|remark` and `access-group`.
 //!
-//! ACE operands are told apart by keyword (`object-group`, `object`, `host`, `any`,
+//! ACE operands are distinguished by keyword (`object-group`, `object`, `host`, `any`,
 //! `interface`), never by the shape of a name: object-group names may contain dots.
 
 use super::cursor::{Cursor, PResult};
@@ -167,7 +167,7 @@ impl Parser<'_> {
         })
     }
 
-    /// An optional port qualifier: an operator, or `object-group` naming a service group.
+    /// Parses an optional port qualifier: an operator, or `object-group` naming a service group.
     fn ace_port(&mut self, c: &mut Cursor) -> PResult<Option<PortSpec>> {
         if is_port_op(c.peek()) {
             return Ok(Some(PortSpec::Match(port_match(c)?)));

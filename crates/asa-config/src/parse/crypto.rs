@@ -56,15 +56,12 @@ impl Parser<'_> {
                 if !c.eat("lifetime") {
                     return Ok(false);
                 }
-                while !c.at_end() {
-                    let (unit, _) = c.keyword(&["seconds", "kilobytes"])?;
-                    if unit == "seconds" {
-                        self.cfg.sa_lifetime_seconds = Some(c.number::<u64>("lifetime in seconds", 120, 2_147_483_647)?);
-                    } else if c.eat("unlimited") {
-                        self.cfg.sa_lifetime_kilobytes = Some(Spanned::new(0, c.line.span));
-                    } else {
-                        self.cfg.sa_lifetime_kilobytes = Some(c.number::<u64>("lifetime in kilobytes", 10, 2_147_483_647)?);
-                    }
+                let (seconds, kilobytes) = sa_lifetime(c)?;
+                if seconds.is_some() {
+                    self.cfg.sa_lifetime_seconds = seconds;
+                }
+                if kilobytes.is_some() {
+                    self.cfg.sa_lifetime_kilobytes = kilobytes;
                 }
                 Ok(true)
             }
@@ -358,17 +355,13 @@ impl Parser<'_> {
                 if !c.eat("lifetime") {
                     return Ok(false);
                 }
-                while !c.at_end() {
-                    let (unit, _) = c.keyword(&["seconds", "kilobytes"])?;
-                    if unit == "seconds" {
-                        let n = c.number::<u64>("lifetime in seconds", 120, 2_147_483_647)?;
-                        self.cfg.crypto_map_entries[i].lifetime_seconds = Some(Spanned::new(n.value, span));
-                    } else if c.eat("unlimited") {
-                        self.cfg.crypto_map_entries[i].lifetime_kilobytes = Some(Spanned::new(0, span));
-                    } else {
-                        let n = c.number::<u64>("lifetime in kilobytes", 10, 2_147_483_647)?;
-                        self.cfg.crypto_map_entries[i].lifetime_kilobytes = Some(Spanned::new(n.value, span));
-                    }
+                let (seconds, kilobytes) = sa_lifetime(c)?;
+                let entry = &mut self.cfg.crypto_map_entries[i];
+                if let Some(n) = seconds {
+                    entry.lifetime_seconds = Some(Spanned::new(n.value, span));
+                }
+                if let Some(n) = kilobytes {
+                    entry.lifetime_kilobytes = Some(Spanned::new(n.value, span));
                 }
             }
             _ => return Ok(false),
@@ -377,7 +370,27 @@ impl Parser<'_> {
     }
 }
 
-/// A non-empty list of algorithm keywords up to the end of the line.
+/// Parses `seconds N` and `kilobytes N|unlimited` (0 is unlimited) up to the end of the line.
+fn sa_lifetime(c: &mut Cursor) -> PResult<(Option<Spanned<u64>>, Option<Spanned<u64>>)> {
+    let mut seconds = None;
+    let mut kilobytes = None;
+    while !c.at_end() {
+        let (unit, span) = c.keyword(&["seconds", "kilobytes"])?;
+        if unit == "seconds" {
+            seconds = Some(c.number::<u64>("lifetime in seconds", 120, 2_147_483_647)?);
+        } else if c.eat("unlimited") {
+            kilobytes = Some(Spanned::new(0, span));
+        } else {
+            kilobytes = Some(c.number::<u64>("lifetime in kilobytes", 10, 2_147_483_647)?);
+        }
+    }
+    if seconds.is_none() && kilobytes.is_none() {
+        return Err(c.expected("`seconds N` or `kilobytes N`"));
+    }
+    Ok((seconds, kilobytes))
+}
+
+/// Parses a non-empty list of algorithm keywords up to the end of the line.
 fn keyword_list<T>(c: &mut Cursor, what: &str, parse: fn(&str) -> Option<T>) -> PResult<Vec<T>> {
     let mut out = Vec::new();
     while let Some(t) = c.peek() {

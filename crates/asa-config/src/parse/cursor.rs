@@ -111,7 +111,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The rest of the line as written, from the current token.
+    /// Consumes and returns the rest of the line as written, from the current token.
     pub fn rest(&mut self) -> Option<Spanned<String>> {
         let first = self.line.tokens.get(self.pos)?;
         let span = Span { start: first.span.start, end: self.line.span.end };
@@ -128,7 +128,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// An IPv4 or IPv6 address, or a name defined with `name`.
+    /// Parses an IPv4 or IPv6 address, or a name defined with `name`.
     pub fn ip(&mut self, what: &str, names: &HashMap<String, IpAddr>) -> PResult<Spanned<IpAddr>> {
         let span = self.here();
         let Some((tok, _)) = self.next() else {

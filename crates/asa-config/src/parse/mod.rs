@@ -144,7 +144,8 @@ impl<'a> Parser<'a> {
         self.mode = Mode::Unmodelled(text);
     }
 
-    /// The mode command as `show running-config` prints it, used to attach kept children.
+    /// Formats the current mode command as `show running-config` prints it, so that kept
+    /// sub-commands can be printed under it.
     pub(crate) fn mode_header(&self) -> String {
         let c = &self.cfg;
         match self.mode {
