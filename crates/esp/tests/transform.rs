@@ -648,3 +648,55 @@ fn shared_sa_parallel_workers() {
     assert_eq!(inb.counters().pkts_decaps, 1000);
     assert_eq!(inb.counters().replay_failures, 1000);
 }
+
+/// Inbound SA parameters of a strongSwan peer captured in the network-namespace lab:
+/// strongSwan 5.9.8 (Debian 5.9.8-5+deb12u6) with kernel-libipsec as edge1, ESP in UDP,
+/// selectors 198.18.1.0/24 (ours) and 203.0.113.0/24 (the peer's). The keys come from
+/// charon's level-4 key log of that lab run; the packet is an ICMP echo reply from
+/// 203.0.113.10 to 198.18.1.10, copied from the capture as the UDP payload.
+fn strongswan_params(spi: u32, encr: Encr, integ: Option<Integ>, encr_key: &[u8], integ_key: &[u8]) -> SaParams {
+    let addr = |a: [u8; 4]| SocketAddr::new(IpAddr::V4(a.into()), 4500);
+    let mut p = SaParams::new(spi, encr, integ, encr_key, integ_key, addr([198, 51, 100, 1]), addr([198, 51, 100, 2]));
+    p.udp_encap = true;
+    p.local_ts = vec![net([198, 18, 1, 0], [198, 18, 1, 255])];
+    p.remote_ts = vec![net([203, 0, 113, 0], [203, 0, 113, 255])];
+    p
+}
+
+fn assert_strongswan_echo_reply(esp: &[u8], d: &rampart_esp::Decapsulated) {
+    let inner = &esp[d.inner.clone()];
+    let ip = ipv4::Packet::new_checked(inner).expect("inner IPv4 packet");
+    assert_eq!(ip.src_addr(), Ipv4Addr::new(203, 0, 113, 10));
+    assert_eq!(ip.dst_addr(), Ipv4Addr::new(198, 18, 1, 10));
+    assert_eq!(ip.protocol(), IpProtocol::ICMP);
+    assert_eq!(ip.payload().first(), Some(&0), "ICMP echo reply");
+    assert_eq!(d.seq, 1);
+}
+
+#[test]
+fn strongswan_gcm256_packet() {
+    let key = hex("5cbe6a9275d87f1b2a12323f39d6f16a 9aa3432911e7fec6b8366f699667c66b ed6d02dd");
+    let params = strongswan_params(0xd805_f5c1, Encr::AesGcm16 { key_bits: 256 }, None, &key, &[]);
+    let inb = InboundSa::new(params, Instant::now()).expect("valid keys");
+    let mut esp = hex(
+        "d805f5c100000001949ba9ff7a0c2a59213462012cbe6fcb73f5dc93973c8705e015ba0cde0ec740
+         233bb1fd02d14e7487f825cd1243078788a8389249f8e616d3ec830736489166db0afb56f93c1e45
+         cf153477473e80a08d21d97a8874ac4c70dabd4aa1ac792e5b841859c1b2034764370a48c2d7248c",
+    );
+    let d = inb.decapsulate(&mut esp).expect("strongSwan packet decapsulates");
+    assert_strongswan_echo_reply(&esp, &d);
+}
+
+#[test]
+fn strongswan_null_sha256_packet() {
+    let key = hex("ebce0d5eeb4738028834c6a9f89aff5d f9c5b1f2e72e955fe37ed002daf190b7");
+    let params = strongswan_params(0xb7dc_663b, Encr::Null, Some(Integ::HmacSha2_256_128), &[], &key);
+    let inb = InboundSa::new(params, Instant::now()).expect("valid keys");
+    let mut esp = hex(
+        "b7dc663b00000001450000541b4a00003f015d38cb00710ac612010a0000b548637500019f29136b
+         0000000071d9040000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b
+         2c2d2e2f303132333435363701020204d3fbbd485204e0b998dd2ffe0c95f5a7",
+    );
+    let d = inb.decapsulate(&mut esp).expect("strongSwan packet decapsulates");
+    assert_strongswan_echo_reply(&esp, &d);
+}
