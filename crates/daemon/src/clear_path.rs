@@ -25,6 +25,7 @@ mod ruleset;
 mod fixtures;
 
 use std::io::Write;
+use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -82,6 +83,8 @@ pub enum ClearPathError {
         #[source]
         source: std::io::Error,
     },
+    #[error("adding an address to {device} failed: {message}")]
+    Address { device: String, message: String },
     #[error("running nft failed (is nftables installed?): {0}")]
     NftSpawn(#[source] std::io::Error),
     #[error("nft rejected `table ip {table}` ({status}): {stderr}")]
@@ -93,6 +96,8 @@ pub enum ClearPathError {
 pub struct ClearPath {
     plan: ClearPlan,
     pat: Arc<SyncDevice>,
+    /// Device settings changed for reverse-path filtering, undone on removal.
+    changes: Vec<DeviceChange>,
     installed: bool,
 }
 
@@ -112,8 +117,8 @@ impl ClearPath {
         })?;
         tracing::info!(device = %plan.pat_dev, mtu = plan.mtu, offload = plan.offload, "PAT device created");
 
-        load_table(plan)?;
-        Ok(ClearPath { plan: plan.clone(), pat: Arc::new(pat), installed: true })
+        let changes = load_table(plan)?;
+        Ok(ClearPath { plan: plan.clone(), pat: Arc::new(pat), changes, installed: true })
     }
 
     /// The PAT device, to write the packets of `ClearRoute::Pat` flows into.
@@ -129,12 +134,14 @@ impl ClearPath {
     /// device when its last handle closes, so workers must drop their clones first.
     pub fn remove(mut self) -> Result<(), ClearPathError> {
         self.installed = false;
+        undo(&mut self.changes);
         delete_table()
     }
 }
 
 impl Drop for ClearPath {
     fn drop(&mut self) {
+        undo(&mut self.changes);
         if self.installed
             && let Err(e) = delete_table()
         {
@@ -148,11 +155,12 @@ impl Drop for ClearPath {
 /// from the main TUN device, in the ASA's order. Removed on drop.
 pub struct NatRules {
     installed: bool,
+    changes: Vec<DeviceChange>,
 }
 
 impl NatRules {
     pub fn new() -> NatRules {
-        NatRules { installed: false }
+        NatRules { installed: false, changes: Vec::new() }
     }
 
     /// Replaces the rules with those of `policy`. Nothing is installed when the outside
@@ -172,12 +180,13 @@ impl NatRules {
         for name in [&plan.tun_dev, &plan.outside_dev] {
             check_device_name(name).map_err(|e| Error::Setup(e.to_string()))?;
         }
-        load_table(&plan).map_err(|e| Error::Setup(e.to_string()))?;
+        self.changes = load_table(&plan).map_err(|e| Error::Setup(e.to_string()))?;
         self.installed = true;
         Ok(())
     }
 
     pub fn remove(&mut self) {
+        undo(&mut self.changes);
         if !std::mem::take(&mut self.installed) {
             return;
         }
@@ -199,8 +208,9 @@ impl Drop for NatRules {
     }
 }
 
-/// Loosens reverse-path filtering on the plan's TUN devices and loads its table.
-fn load_table(plan: &ClearPlan) -> Result<(), ClearPathError> {
+/// Prepares reverse-path filtering on the plan's devices and loads its table. Returns
+/// the device changes to undo on removal.
+fn load_table(plan: &ClearPlan) -> Result<Vec<DeviceChange>, ClearPathError> {
     for unsupported in &plan.unsupported {
         tracing::warn!(
             line = unsupported.origin.line,
@@ -209,11 +219,21 @@ fn load_table(plan: &ClearPlan) -> Result<(), ClearPathError> {
             "NAT rule not applied to clear traffic"
         );
     }
-    loosen_rp_filter(&plan.tun_dev)?;
+    let mut changes = Vec::new();
+    let mut devices = vec![(&plan.tun_dev, plan.source_anchor), (&plan.outside_dev, None)];
     if plan.pat_dev != plan.tun_dev {
-        loosen_rp_filter(&plan.pat_dev)?;
+        devices.push((&plan.pat_dev, plan.source_anchor));
     }
-    run_nft(&render(plan))?;
+    for (device, anchor) in devices {
+        if let Err(e) = prepare_rp_filter(device, anchor, &mut changes) {
+            undo(&mut changes);
+            return Err(e);
+        }
+    }
+    if let Err(e) = run_nft(&render(plan)) {
+        undo(&mut changes);
+        return Err(e);
+    }
     tracing::info!(
         table = TABLE,
         outside = %plan.outside_dev,
@@ -222,7 +242,7 @@ fn load_table(plan: &ClearPlan) -> Result<(), ClearPathError> {
         zone = plan.zone,
         "NAT rules for clear traffic loaded"
     );
-    Ok(())
+    Ok(changes)
 }
 
 /// Accepts names the kernel takes and nft needs no escaping for.
@@ -242,22 +262,83 @@ fn check_device_name(name: &str) -> Result<(), ClearPathError> {
     }
 }
 
-/// Sets loose reverse-path filtering on `device` when the effective mode is strict.
+/// A device setting that `prepare_rp_filter` changed.
+#[derive(Debug)]
+enum DeviceChange {
+    RpFilter { device: String, previous: String },
+    Address { device: String, address: Ipv4Addr },
+}
+
+/// Makes reverse-path filtering accept the clear path's packets on `device`.
 ///
-/// Packets written into a TUN device carry inside sources, whose route leads out of
-/// the inside interface, so strict mode would drop them. The kernel applies the larger
-/// of `conf/all/rp_filter` and the device's value, so loose mode (2) overrides a strict
-/// `all` where off (0) would not.
-fn loosen_rp_filter(device: &str) -> Result<(), ClearPathError> {
-    let read = |scope: &str| netlink::read_sysctl(&format!("net/ipv4/conf/{scope}/rp_filter")).ok().and_then(|v| v.parse::<u8>().ok());
-    let effective = read("all").unwrap_or(0).max(read(device).unwrap_or(0));
-    if effective != 1 {
+/// Packets written into a TUN device carry sources whose route leads out of another
+/// device (inside hosts, or remote hosts for decrypted traffic), so strict mode drops
+/// them. Replies arriving on the outside device for an inside host fail strict mode
+/// too: the kernel checks their source with the inside device as input interface, so
+/// the policy-routing rule of that device sends the check to the TUN device. The
+/// kernel applies the larger of `conf/all/rp_filter` and the device's value, so a
+/// strict device is set to loose mode (2), which a strict `all` cannot override. Loose
+/// mode still drops every packet on a device without an IPv4 address (Linux
+/// `__fib_validate_source`, observed on Linux 6.18), so such a device gets `anchor` as
+/// a host-scoped /32.
+fn prepare_rp_filter(device: &str, anchor: Option<Ipv4Addr>, changes: &mut Vec<DeviceChange>) -> Result<(), ClearPathError> {
+    let path = format!("net/ipv4/conf/{device}/rp_filter");
+    let previous = netlink::read_sysctl(&path).unwrap_or_default();
+    let all = netlink::read_sysctl("net/ipv4/conf/all/rp_filter").ok().and_then(|v| v.parse::<u8>().ok());
+    let effective = all.unwrap_or(0).max(previous.parse::<u8>().unwrap_or(0));
+    if effective == 0 {
         return Ok(());
     }
-    netlink::write_sysctl(&format!("net/ipv4/conf/{device}/rp_filter"), "2")
-        .map_err(|source| ClearPathError::RpFilter { device: device.to_string(), source })?;
-    tracing::info!(device, "rp_filter set to loose");
+    if effective == 1 {
+        netlink::write_sysctl(&path, "2").map_err(|source| ClearPathError::RpFilter { device: device.to_string(), source })?;
+        changes.push(DeviceChange::RpFilter { device: device.to_string(), previous });
+        tracing::info!(device, "rp_filter set to loose");
+    }
+    if has_ipv4_address(device) {
+        return Ok(());
+    }
+    let Some(address) = anchor else {
+        tracing::warn!(device, "rp_filter is on and the device has no IPv4 address, so the kernel drops what rampart writes into it; set net.ipv4.conf.all.rp_filter=0 or give the inside interface an address");
+        return Ok(());
+    };
+    let prefix = format!("{address}/32");
+    run_ip(&["-4", "addr", "add", &prefix, "dev", device, "scope", "host"])
+        .map_err(|message| ClearPathError::Address { device: device.to_string(), message })?;
+    changes.push(DeviceChange::Address { device: device.to_string(), address });
+    tracing::info!(device, address = %prefix, "address added so that loose rp_filter accepts packets written into the device");
     Ok(())
+}
+
+fn has_ipv4_address(device: &str) -> bool {
+    let Ok(addresses) = nix::ifaddrs::getifaddrs() else { return false };
+    addresses
+        .filter(|a| a.interface_name == device)
+        .any(|a| a.address.as_ref().and_then(|s| s.as_sockaddr_in()).is_some())
+}
+
+/// Runs `ip` with a fixed argument list.
+fn run_ip(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("ip").args(args).output().map_err(|e| format!("running ip failed: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!("ip {} failed ({}): {}", args.join(" "), output.status, String::from_utf8_lossy(&output.stderr).trim()))
+}
+
+/// Undoes device changes, newest first. A device that is gone needs no undo, so
+/// failures are logged only.
+fn undo(changes: &mut Vec<DeviceChange>) {
+    while let Some(change) = changes.pop() {
+        let result = match &change {
+            DeviceChange::RpFilter { device, previous } => {
+                netlink::write_sysctl(&format!("net/ipv4/conf/{device}/rp_filter"), previous).map_err(|e| e.to_string())
+            }
+            DeviceChange::Address { device, address } => run_ip(&["-4", "addr", "del", &format!("{address}/32"), "dev", device]),
+        };
+        if let Err(error) = result {
+            tracing::debug!(?change, %error, "undoing a device change failed");
+        }
+    }
 }
 
 /// Runs `nft -f -` with `script` on standard input.

@@ -1,0 +1,478 @@
+//! The clear path in network namespaces: an inside host, a gateway and an outside host.
+//!
+//! The gateway routes inside traffic into a TUN device by policy routing, as
+//! `rampart run` does. The test plays the daemon's outbound path: it reads each packet
+//! from the TUN device, evaluates it with the policy engine and writes clear traffic
+//! into the device that `route_clear` picks. The checks:
+//! - UDP and TCP to ports other than 80 and 443 reach the outside host from the
+//!   gateway's outside address (PAT), and the replies reach the inside host;
+//! - traffic with identity NAT keeps the inside source address;
+//! - TCP 443 matches the crypto map and is not written back;
+//! - removing the clear path deletes the nftables table and the PAT device.
+//!
+//! Needs root (network namespaces, TUN, nftables); without it the test prints a SKIPPED
+//! line and passes. Run: `cargo test -p rampart-daemon --test clear_path_ns -- --nocapture`.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use rampart_daemon::clear_path::{self, ClearPath, ClearRoute, TABLE};
+use rampart_daemon::packet::ipv4_summary;
+use rampart_daemon::tun;
+use rampart_policy::flow::PROTO_TCP;
+use rampart_policy::model::*;
+use rampart_policy::{Flow, PolicyEngine};
+
+const INSIDE_HOST: &str = "198.18.10.2";
+const GATEWAY_INSIDE: &str = "198.18.10.1";
+const GATEWAY_OUTSIDE: &str = "203.0.113.2";
+/// Outside host address reached with PAT.
+const SERVER_PAT: &str = "203.0.113.9";
+/// Outside host address reached with identity NAT and a crypto ACL deny.
+const SERVER_IDENTITY: &str = "203.0.113.10";
+const UDP_PORT: u16 = 9999;
+const TCP_PORT: u16 = 8080;
+
+const TUN_DEV: &str = "clr0";
+const INSIDE_DEV: &str = "ci0";
+const OUTSIDE_DEV: &str = "co0";
+/// Routing table of the policy rule from the inside device to the TUN device.
+const TUNNEL_TABLE: &str = "100";
+
+/// Every step of the test finishes within this time.
+const DEADLINE: Duration = Duration::from_secs(20);
+const IO_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What the gateway's stand-in for the outbound path did with each flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Handled {
+    Clear(ClearRoute),
+    Tunneled,
+    Denied,
+}
+
+/// Network namespaces named `clr-<role>-<pid>`, deleted on drop.
+struct Namespaces {
+    names: Vec<String>,
+}
+
+impl Namespaces {
+    fn create(roles: &[&str]) -> Result<Namespaces, String> {
+        let mut namespaces = Namespaces { names: Vec::new() };
+        for role in roles {
+            let name = format!("clr-{role}-{}", std::process::id());
+            run("ip", &["netns", "add", &name])?;
+            namespaces.names.push(name);
+        }
+        Ok(namespaces)
+    }
+
+    fn name(&self, index: usize) -> &str {
+        &self.names[index]
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for name in &self.names {
+            if let Err(e) = run("ip", &["netns", "del", name]) {
+                eprintln!("removing namespace {name} failed: {e}");
+            }
+        }
+    }
+}
+
+/// Runs a command with a fixed argument list and fails with its output.
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    let output = Command::new(program).args(args).output().map_err(|e| format!("{program} {args:?}: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!("{program} {args:?} failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim()))
+}
+
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    run(program, args).is_ok()
+}
+
+/// Why the test cannot run here, if it cannot.
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root for network namespaces, TUN devices and nftables".into());
+    }
+    for (program, arg) in [("ip", "-V"), ("nft", "--version")] {
+        if !succeeds(program, &[arg]) {
+            return Some(format!("`{program}` is not installed"));
+        }
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("/dev/net/tun is missing".into());
+    }
+    None
+}
+
+/// Runs `f` on a new thread that has entered network namespace `ns`. Sockets, TUN
+/// devices, /proc/sys/net and commands started from that thread belong to `ns`.
+fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<Result<T, String>> {
+    let path = format!("/var/run/netns/{ns}");
+    thread::spawn(move || {
+        let file = std::fs::File::open(&path).map_err(|e| format!("opening {path}: {e}"))?;
+        // SAFETY: a valid namespace file descriptor; CLONE_NEWNET only moves this thread.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
+        }
+        Ok(f())
+    })
+}
+
+fn join<T>(handle: JoinHandle<Result<T, String>>) -> T {
+    match handle.join() {
+        Ok(Ok(value)) => value,
+        Ok(Err(e)) => panic!("{e}"),
+        Err(_) => panic!("a namespace thread panicked"),
+    }
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().expect("IP address")
+}
+
+fn v4(text: &str) -> Ipv4Addr {
+    text.parse().expect("IPv4 address")
+}
+
+fn host(text: &str) -> AddrRange {
+    AddrRange::host(ip(text))
+}
+
+/// Builds the inside host, the gateway and the outside host, joined by two veth pairs.
+fn build_topology(ns: &Namespaces) -> Result<(), String> {
+    let (inside, gateway, outside) = (ns.name(0), ns.name(1), ns.name(2));
+    run("ip", &["-n", gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", inside])?;
+    run("ip", &["-n", gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", outside])?;
+    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
+    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
+    run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_HOST}/24"), "dev", "eth0"])?;
+    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_PAT}/24"), "dev", "eth0"])?;
+    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_IDENTITY}/24"), "dev", "eth0"])?;
+    for (namespace, device) in [(gateway, INSIDE_DEV), (gateway, OUTSIDE_DEV), (inside, "eth0"), (outside, "eth0")] {
+        run("ip", &["-n", namespace, "link", "set", device, "up"])?;
+    }
+    for namespace in [inside, gateway, outside] {
+        run("ip", &["-n", namespace, "link", "set", "lo", "up"])?;
+    }
+    run("ip", &["-n", inside, "route", "add", "default", "via", GATEWAY_INSIDE])?;
+    // Replies to identity-NAT traffic come back to the inside address; replies to PAT
+    // traffic need no route, because they go to the gateway's outside address.
+    run("ip", &["-n", outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE])?;
+    run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])?;
+    // Strict mode on every device, so that the test shows the clear path loosening it.
+    run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=1"])?;
+    Ok(())
+}
+
+fn origin(line: u32, text: &str) -> Origin {
+    Origin { line, text: text.to_string() }
+}
+
+fn interface(name: &str, level: u8, address: &str) -> Interface {
+    Interface { hardware: format!("veth-{name}"), name: name.into(), security_level: level, address: Some((v4(address), 24)), mtu: 1500 }
+}
+
+fn nat_rule(section: NatSection, kind: NatKind, mapped: NatMapped, line: u32, text: &str) -> NatRule {
+    NatRule {
+        section,
+        real_interface: Some("inside".into()),
+        mapped_interface: Some("outside".into()),
+        kind,
+        real_source: vec![AddrRange::v4_prefix(v4("198.18.10.0"), 24)],
+        mapped_source: mapped,
+        destination: None,
+        service: None,
+        no_proxy_arp: false,
+        route_lookup: false,
+        origin: origin(line, text),
+    }
+}
+
+/// The guide's port filter on the lab addresses, plus identity NAT and a crypto ACL
+/// deny for `SERVER_IDENTITY`, whose traffic leaves in the clear untranslated.
+fn policy() -> PolicyConfig {
+    let inside_net = AddrRange::v4_prefix(v4("198.18.10.0"), 24);
+    let entry = |action, dst: AddrRange, ace_index, line| AclEntry {
+        action,
+        protocol: None,
+        src: inside_net,
+        src_ports: PortRange::ANY,
+        dst,
+        dst_ports: PortRange::ANY,
+        icmp_type: None,
+        log: false,
+        inactive: false,
+        ace_index,
+        origin: origin(line, "access-list Zscaler_MAP"),
+    };
+    let mut identity_to_server = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 49, "nat (inside,outside) source static inside inside destination static server server");
+    identity_to_server.destination = Some((vec![host(SERVER_IDENTITY)], vec![host(SERVER_IDENTITY)]));
+    let identity_service = |port, line| {
+        let mut rule = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, line, "nat (inside,outside) source static inside inside service web web");
+        rule.service = Some(NatService { protocol: PROTO_TCP, source_port: false, real: PortRange::single(port), mapped: PortRange::single(port) });
+        rule
+    };
+    let mut pat = nat_rule(NatSection::AfterAuto, NatKind::Dynamic, NatMapped::Interface, 52, "nat (inside,outside) after-auto source dynamic any interface");
+    pat.real_source = vec![AddrRange::ANY_V4];
+
+    PolicyConfig {
+        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE)],
+        routes: vec![Route {
+            interface: "outside".into(),
+            network: Ipv4Addr::UNSPECIFIED,
+            prefix_len: 0,
+            gateway: v4(SERVER_PAT),
+            distance: 1,
+            origin: origin(30, "route outside 0.0.0.0 0.0.0.0 203.0.113.9 1"),
+        }],
+        acls: vec![Acl {
+            name: "Zscaler_MAP".into(),
+            entries: vec![entry(Action::Deny, host(SERVER_IDENTITY), 0, 40), entry(Action::Permit, AddrRange::ANY_V4, 1, 41)],
+        }],
+        nat_rules: vec![identity_to_server, identity_service(80, 50), identity_service(443, 51), pat],
+        crypto_maps: vec![CryptoMap {
+            name: "outside_map".into(),
+            interface: Some("outside".into()),
+            entries: vec![CryptoMapEntry {
+                map: "outside_map".into(),
+                sequence: 65000,
+                acl: Some("Zscaler_MAP".into()),
+                peers: vec![ip("203.0.113.50")],
+                proposals: vec!["ZS".into()],
+                dynamic: None,
+                origin: origin(60, "crypto map outside_map 65000 match address Zscaler_MAP"),
+            }],
+        }],
+        ..PolicyConfig::default()
+    }
+}
+
+/// What the gateway thread reports after the clear path is gone.
+struct GatewayReport {
+    handled: Vec<(Flow, Handled)>,
+    unsupported: usize,
+    pat_rp_filter: String,
+    table_after_remove: bool,
+    pat_device_after_remove: bool,
+}
+
+/// The gateway: TUN device, policy routing, clear path, and the outbound path's
+/// decision for each packet until `stop` is set.
+fn gateway(ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> GatewayReport {
+    let setup = || -> Result<(Vec<tun_rs::SyncDevice>, ClearPath, PolicyEngine), String> {
+        let main = tun::create(TUN_DEV, 1500, false, 1).map_err(|e| e.to_string())?;
+        run("ip", &["route", "add", "default", "dev", TUN_DEV, "table", TUNNEL_TABLE])?;
+        run("ip", &["rule", "add", "iif", INSIDE_DEV, "lookup", TUNNEL_TABLE, "priority", "1000"])?;
+        let config = policy();
+        let engine = PolicyEngine::new(config.clone()).map_err(|e| e.to_string())?;
+        let plan = clear_path::from_policy(&config, OUTSIDE_DEV, TUN_DEV);
+        eprintln!("{}", clear_path::render(&plan));
+        let path = ClearPath::install(&plan).map_err(|e| e.to_string())?;
+        Ok((main, path, engine))
+    };
+    let (main, path, engine) = match setup() {
+        Ok(parts) => parts,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return GatewayReport { handled: Vec::new(), unsupported: 0, pat_rp_filter: String::new(), table_after_remove: true, pat_device_after_remove: true };
+        }
+    };
+    let _ = ready.send(Ok(()));
+
+    let mut handled = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {
+        if !matches!(tun::wait_readable(&main[0], Duration::from_millis(100)), Ok(true)) {
+            continue;
+        }
+        let Ok(len) = main[0].recv(&mut buf) else { continue };
+        let Some(summary) = ipv4_summary(&buf[..len]) else { continue };
+        let decision = engine.evaluate(&summary.flow, "inside", false);
+        let outcome = match (decision.allowed, decision.vpn.is_some()) {
+            (false, _) => Handled::Denied,
+            (true, true) => Handled::Tunneled,
+            (true, false) => Handled::Clear(clear_path::route_clear(&decision)),
+        };
+        let packet = &buf[..summary.total_len];
+        let written = match outcome {
+            Handled::Clear(ClearRoute::Pat) => path.pat_device().send(packet),
+            Handled::Clear(ClearRoute::Plain) => main[0].send(packet),
+            _ => Ok(0),
+        };
+        if let Err(e) = written {
+            eprintln!("writing {} back failed: {e}", summary.flow);
+        }
+        handled.push((summary.flow, outcome));
+    }
+
+    let unsupported = path.plan().unsupported.len();
+    let pat_dev = path.plan().pat_dev.clone();
+    let pat_rp_filter = std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{pat_dev}/rp_filter")).unwrap_or_default().trim().to_string();
+    if let Err(e) = path.remove() {
+        eprintln!("removing the clear path failed: {e}");
+    }
+    drop(main);
+    GatewayReport {
+        handled,
+        unsupported,
+        pat_rp_filter,
+        table_after_remove: succeeds("nft", &["list", "table", "ip", TABLE]),
+        pat_device_after_remove: succeeds("ip", &["link", "show", &pat_dev]),
+    }
+}
+
+/// The outside host: a UDP echo of the peer address and a TCP server that writes the
+/// peer address, both until `stop` is set.
+fn outside_host(stop: Arc<AtomicBool>, ready: mpsc::Sender<()>) -> Vec<SocketAddr> {
+    let udp = UdpSocket::bind(("0.0.0.0", UDP_PORT)).expect("binding the UDP server");
+    udp.set_read_timeout(Some(Duration::from_millis(50))).expect("UDP timeout");
+    let tcp = TcpListener::bind(("0.0.0.0", TCP_PORT)).expect("binding the TCP server");
+    tcp.set_nonblocking(true).expect("nonblocking listener");
+    let _ = ready.send(());
+
+    let mut peers = Vec::new();
+    let mut buf = [0u8; 512];
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {
+        if let Ok((_, peer)) = udp.recv_from(&mut buf) {
+            peers.push(peer);
+            let _ = udp.send_to(peer.ip().to_string().as_bytes(), peer);
+        }
+        if let Ok((mut stream, peer)) = tcp.accept() {
+            peers.push(peer);
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.write_all(peer.ip().to_string().as_bytes());
+        }
+    }
+    peers
+}
+
+/// The inside host's view: the address each server saw, as the server's reply says.
+struct InsideReport {
+    udp_pat: Result<(SocketAddr, String), String>,
+    tcp_pat: Result<String, String>,
+    udp_identity: Result<(SocketAddr, String), String>,
+}
+
+fn udp_exchange(server: &str) -> Result<(SocketAddr, String), String> {
+    let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+    socket.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
+    socket.send_to(b"clear path", (server, UDP_PORT)).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 512];
+    let (len, from) = socket.recv_from(&mut buf).map_err(|e| format!("no UDP reply from {server}: {e}"))?;
+    Ok((from, String::from_utf8_lossy(&buf[..len]).to_string()))
+}
+
+fn tcp_exchange(server: &str, port: u16) -> Result<String, String> {
+    let address = SocketAddr::new(ip(server), port);
+    let mut stream = TcpStream::connect_timeout(&address, IO_TIMEOUT).map_err(|e| format!("connecting to {address}: {e}"))?;
+    stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).map_err(|e| format!("reading from {address}: {e}"))?;
+    Ok(text)
+}
+
+fn inside_host() -> InsideReport {
+    let udp_pat = udp_exchange(SERVER_PAT);
+    let tcp_pat = tcp_exchange(SERVER_PAT, TCP_PORT);
+    let udp_identity = udp_exchange(SERVER_IDENTITY);
+    // TCP 443 belongs to the tunnel; the stand-in outbound path does not encrypt, so
+    // the connection attempt only has to reach the gateway.
+    let _ = tcp_exchange(SERVER_PAT, 443).err();
+    InsideReport { udp_pat, tcp_pat, udp_identity }
+}
+
+/// Prints the gateway's counters and rules, to find where packets stopped.
+fn dump_gateway(ns: &str) {
+    let commands: [&[&str]; 6] = [
+        &["conntrack", "-L"],
+        &["ip", "-s", "link"],
+        &["ip", "rule"],
+        &["nft", "list", "ruleset"],
+        &["sysctl", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.clr0.rp_filter", "net.ipv4.conf.clr0p.rp_filter", "net.ipv4.conf.clr0.forwarding"],
+        &["nstat", "-az", "IpInAddrErrors", "IpExtInNoRoutes", "TcpExtIPReversePathFilter", "IpForwDatagrams", "IpInHdrErrors", "IpOutNoRoutes"],
+    ];
+    for command in commands {
+        let mut args = vec!["netns", "exec", ns];
+        args.extend_from_slice(command);
+        if let Ok(output) = Command::new("ip").args(&args).output() {
+            eprintln!("$ {}\n{}{}", command.join(" "), String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        }
+    }
+}
+
+#[test]
+fn clear_path_pat_in_namespaces() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("SKIPPED clear_path_pat_in_namespaces: {reason}");
+        return;
+    }
+    let ns = Namespaces::create(&["in", "gw", "out"]).expect("creating namespaces");
+    build_topology(&ns).expect("building the topology");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (gateway_ready, gateway_ready_rx) = mpsc::channel();
+    let gateway_thread = {
+        let stop = Arc::clone(&stop);
+        in_netns(ns.name(1), move || gateway(gateway_ready, stop))
+    };
+    let (outside_ready, outside_ready_rx) = mpsc::channel();
+    let outside_thread = {
+        let stop = Arc::clone(&stop);
+        in_netns(ns.name(2), move || outside_host(stop, outside_ready))
+    };
+    let gateway_setup = gateway_ready_rx.recv_timeout(DEADLINE).unwrap_or_else(|e| Err(format!("gateway not ready: {e}")));
+    let outside_setup = outside_ready_rx.recv_timeout(DEADLINE);
+
+    let inside = if gateway_setup.is_ok() && outside_setup.is_ok() {
+        Some(join(in_netns(ns.name(0), inside_host)))
+    } else {
+        None
+    };
+    if inside.as_ref().is_some_and(|r| r.udp_pat.is_err()) {
+        dump_gateway(ns.name(1));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let gateway = join(gateway_thread);
+    let outside_peers = join(outside_thread);
+    drop(ns);
+
+    gateway_setup.expect("gateway setup");
+    outside_setup.expect("outside host setup");
+    let inside = inside.expect("inside host ran");
+    eprintln!("outside host saw {outside_peers:?}");
+    eprintln!("gateway handled {:?}", gateway.handled);
+
+    eprintln!("inside host: udp_pat {:?} tcp_pat {:?} udp_identity {:?}", inside.udp_pat, inside.tcp_pat, inside.udp_identity);
+    let (from, seen) = inside.udp_pat.expect("UDP exchange through PAT");
+    assert_eq!(seen, GATEWAY_OUTSIDE, "the outside host must see UDP from the gateway's outside address");
+    assert_eq!(from, SocketAddr::new(ip(SERVER_PAT), UDP_PORT), "the UDP reply must come back untranslated");
+    assert_eq!(inside.tcp_pat.expect("TCP exchange through PAT"), GATEWAY_OUTSIDE);
+    let (_, seen) = inside.udp_identity.expect("UDP exchange with identity NAT");
+    assert_eq!(seen, INSIDE_HOST, "identity NAT must keep the inside address");
+
+    let route_of = |dst: &str, port: u16| gateway.handled.iter().find(|(f, _)| f.dst == ip(dst) && f.dst_port == port).map(|(_, h)| h.clone());
+    assert_eq!(route_of(SERVER_PAT, UDP_PORT), Some(Handled::Clear(ClearRoute::Pat)));
+    assert_eq!(route_of(SERVER_PAT, TCP_PORT), Some(Handled::Clear(ClearRoute::Pat)));
+    assert_eq!(route_of(SERVER_IDENTITY, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
+    assert_eq!(route_of(SERVER_PAT, 443), Some(Handled::Tunneled));
+    assert_eq!(gateway.unsupported, 0);
+    assert_eq!(gateway.pat_rp_filter, "2", "strict rp_filter must become loose on the PAT device");
+    assert!(!gateway.table_after_remove, "table ip {TABLE} must be gone after remove");
+    assert!(!gateway.pat_device_after_remove, "the PAT device must be gone after remove");
+}
