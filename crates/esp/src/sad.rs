@@ -316,7 +316,10 @@ impl Sad {
                 let encrypted = self.outbound(handle).is_some_and(|sa| sa.info().encr != Encr::Null);
                 self.stats.record_encapsulated(inner_len, encrypted);
             }
-            Err(reason) => self.record_drop(Direction::Outbound, *reason),
+            Err(reason) => {
+                tracing::trace!(%reason, "outbound packet dropped before encapsulation");
+                self.record_drop(Direction::Outbound, *reason);
+            }
         }
     }
 
@@ -330,6 +333,9 @@ impl Sad {
                 Ok(received)
             }
             Err(reason) => {
+                // Drops are counted by reason; a per-packet line is for tracing only.
+                let spi = esp.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                tracing::trace!(spi = ?spi.map(|s| format!("{s:#010x}")), %reason, "inbound ESP packet dropped");
                 self.record_drop(Direction::Inbound, reason);
                 Err(reason)
             }
