@@ -32,6 +32,15 @@ log "edge1 sees the branch at $remote"
 expect "edge1 sees the branch behind the NAT (198.51.100.1, translated port)" \
   sh -c "echo '$remote' | grep -q '^198\.51\.100\.1\[' && ! echo '$remote' | grep -q '\[4500\]'"
 expect "edge1's ESP counters move" [ "$(swan_esp_total edge1 in bytes)" -gt 100000 ]
+if sas=$(rampart_ctl gw "show crypto ikev2 sa"); then
+  echo "$sas" >"$LAB_STATE/ikev2-sa.json"
+  expect "rampart detected that it is behind a NAT" python3 -c '
+import json, sys
+sas = json.load(open(sys.argv[1]))
+sys.exit(0 if any(sa.get("nat_detected_local") for sa in sas) else 1)' "$LAB_STATE/ikev2-sa.json"
+else
+  log "rampart has no control socket: its NAT detection flag is not checked"
+fi
 capture_stop
 expect "the NAT's outside link carries only IKE and ESP-in-UDP" capture_only_ike_esp "$LAB_STATE/nat-out.pcapng"
 expect "rampart still runs" rampart_alive gw
