@@ -542,7 +542,7 @@ mod tests {
         ciphers
     }
 
-    /// A sealed 64-octet payload behind a 28-octet AAD (an IKE header and SK header).
+    /// Seals a 64-octet payload behind a 28-octet AAD (an IKE header and SK header).
     fn sealed(cipher: &SaCipher) -> (Vec<u8>, Vec<u8>) {
         let aad = vec![0x44; 28];
         let iv = vec![0x55; cipher.iv_len()];
