@@ -2,7 +2,7 @@
 //!
 //! Such a packet has already reached the daemon through the TUN device by policy
 //! routing. The daemon writes it back to the kernel unchanged, and the kernel
-//! translates and forwards it: a packet written into a TUN device re-enters the kernel
+//! translates and forwards it. A packet written into a TUN device re-enters the kernel
 //! with that device as input interface, so the inside policy-routing rule does not
 //! apply and the main table routes it out of the outside interface. The device carries
 //! the daemon's NAT decision:
@@ -102,9 +102,10 @@ pub struct ClearPath {
 }
 
 impl ClearPath {
-    /// Creates the PAT device, loosens reverse-path filtering on both TUN devices and
-    /// loads the nftables table, replacing an older `table ip rampart`. The main TUN
-    /// device must exist already. Unsupported NAT rules are logged, not fatal.
+    /// Creates the PAT device, prepares reverse-path filtering on the TUN devices and the
+    /// outside device, and loads the nftables table, replacing an older `table ip
+    /// rampart`. The main TUN device must exist already. Unsupported NAT rules are
+    /// logged, not fatal.
     pub fn install(plan: &ClearPlan) -> Result<ClearPath, ClearPathError> {
         for name in [&plan.tun_dev, &plan.pat_dev, &plan.outside_dev] {
             check_device_name(name)?;
@@ -121,7 +122,7 @@ impl ClearPath {
         Ok(ClearPath { plan: plan.clone(), pat: Arc::new(pat), changes, installed: true })
     }
 
-    /// The PAT device, to write the packets of `ClearRoute::Pat` flows into.
+    /// Returns the PAT device, which takes the packets of `ClearRoute::Pat` flows.
     pub fn pat_device(&self) -> &Arc<SyncDevice> {
         &self.pat
     }
@@ -351,7 +352,7 @@ fn run_nft(script: &str) -> Result<(), ClearPathError> {
         .spawn()
         .map_err(ClearPathError::NftSpawn)?;
     if let Some(mut stdin) = child.stdin.take() {
-        // A failed write leaves nft with a truncated script, which it rejects below.
+        // A write fails only when nft exited early, and its exit status reports why.
         let _ = stdin.write_all(script.as_bytes());
     }
     let output = child.wait_with_output().map_err(ClearPathError::NftSpawn)?;

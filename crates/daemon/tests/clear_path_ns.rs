@@ -10,6 +10,9 @@
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device.
 //!
+//! A second run checks `NatRules`, which writes every clear packet into the main TUN
+//! device, with the same exchanges.
+//!
 //! Needs root (network namespaces, TUN, nftables); without it the test prints a SKIPPED
 //! line and passes. Run: `cargo test -p rampart-daemon --test clear_path_ns -- --nocapture`.
 
@@ -22,7 +25,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use rampart_daemon::clear_path::{self, ClearPath, ClearRoute, TABLE};
+use rampart_daemon::clear_path::{self, ClearPath, ClearRoute, NatRules, TABLE};
 use rampart_daemon::packet::ipv4_summary;
 use rampart_daemon::tun;
 use rampart_policy::flow::PROTO_TCP;
@@ -55,6 +58,15 @@ enum Handled {
     Clear(ClearRoute),
     Tunneled,
     Denied,
+}
+
+/// How the gateway writes clear traffic back to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// `ClearPath`: dynamic NAT flows into the PAT device, the others into the TUN device.
+    PatDevice,
+    /// `NatRules`: every clear flow into the TUN device.
+    SingleDevice,
 }
 
 /// Network namespaces named `clr-<role>-<pid>`, deleted on drop.
@@ -262,6 +274,7 @@ fn policy() -> PolicyConfig {
 }
 
 /// What the gateway thread reports after the clear path is gone.
+#[derive(Default)]
 struct GatewayReport {
     handled: Vec<(Flow, Handled)>,
     unsupported: usize,
@@ -272,23 +285,32 @@ struct GatewayReport {
 
 /// The gateway: TUN device, policy routing, clear path, and the outbound path's
 /// decision for each packet until `stop` is set.
-fn gateway(ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> GatewayReport {
-    let setup = || -> Result<(Vec<tun_rs::SyncDevice>, ClearPath, PolicyEngine), String> {
+fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> GatewayReport {
+    let setup = || -> Result<(Vec<tun_rs::SyncDevice>, Option<ClearPath>, NatRules, PolicyEngine), String> {
         let main = tun::create(TUN_DEV, 1500, false, 1).map_err(|e| e.to_string())?;
         run("ip", &["route", "add", "default", "dev", TUN_DEV, "table", TUNNEL_TABLE])?;
         run("ip", &["rule", "add", "iif", INSIDE_DEV, "lookup", TUNNEL_TABLE, "priority", "1000"])?;
         let config = policy();
         let engine = PolicyEngine::new(config.clone()).map_err(|e| e.to_string())?;
-        let plan = clear_path::from_policy(&config, OUTSIDE_DEV, TUN_DEV);
-        eprintln!("{}", clear_path::render(&plan));
-        let path = ClearPath::install(&plan).map_err(|e| e.to_string())?;
-        Ok((main, path, engine))
+        let mut rules = NatRules::new();
+        let path = match mode {
+            Mode::PatDevice => {
+                let plan = clear_path::from_policy(&config, OUTSIDE_DEV, TUN_DEV);
+                eprintln!("{}", clear_path::render(&plan));
+                Some(ClearPath::install(&plan).map_err(|e| e.to_string())?)
+            }
+            Mode::SingleDevice => {
+                rules.update(&config, TUN_DEV).map_err(|e| e.to_string())?;
+                None
+            }
+        };
+        Ok((main, path, rules, engine))
     };
-    let (main, path, engine) = match setup() {
+    let (main, path, mut rules, engine) = match setup() {
         Ok(parts) => parts,
         Err(e) => {
             let _ = ready.send(Err(e));
-            return GatewayReport { handled: Vec::new(), unsupported: 0, pat_rp_filter: String::new(), table_after_remove: true, pat_device_after_remove: true };
+            return GatewayReport { table_after_remove: true, pat_device_after_remove: true, ..GatewayReport::default() };
         }
     };
     let _ = ready.send(Ok(()));
@@ -309,9 +331,9 @@ fn gateway(ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> Ga
             (true, false) => Handled::Clear(clear_path::route_clear(&decision)),
         };
         let packet = &buf[..summary.total_len];
-        let written = match outcome {
-            Handled::Clear(ClearRoute::Pat) => path.pat_device().send(packet),
-            Handled::Clear(ClearRoute::Plain) => main[0].send(packet),
+        let written = match (&outcome, &path) {
+            (Handled::Clear(ClearRoute::Pat), Some(path)) => path.pat_device().send(packet),
+            (Handled::Clear(_), _) => main[0].send(packet),
             _ => Ok(0),
         };
         if let Err(e) = written {
@@ -320,12 +342,13 @@ fn gateway(ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> Ga
         handled.push((summary.flow, outcome));
     }
 
-    let unsupported = path.plan().unsupported.len();
-    let pat_dev = path.plan().pat_dev.clone();
+    let pat_dev = clear_path::pat_device_name(TUN_DEV);
     let pat_rp_filter = std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{pat_dev}/rp_filter")).unwrap_or_default().trim().to_string();
-    if let Err(e) = path.remove() {
+    let unsupported = path.as_ref().map_or(0, |p| p.plan().unsupported.len());
+    if let Some(Err(e)) = path.map(ClearPath::remove) {
         eprintln!("removing the clear path failed: {e}");
     }
+    rules.remove();
     drop(main);
     GatewayReport {
         handled,
@@ -417,19 +440,32 @@ fn dump_gateway(ns: &str) {
 }
 
 #[test]
-fn clear_path_pat_in_namespaces() {
+fn clear_path_pat_device() {
+    run_lab(Mode::PatDevice);
+}
+
+#[test]
+fn nat_rules_single_device() {
+    run_lab(Mode::SingleDevice);
+}
+
+fn run_lab(mode: Mode) {
     if let Some(reason) = skip_reason() {
-        eprintln!("SKIPPED clear_path_pat_in_namespaces: {reason}");
+        eprintln!("SKIPPED clear path namespace test ({mode:?}): {reason}");
         return;
     }
-    let ns = Namespaces::create(&["in", "gw", "out"]).expect("creating namespaces");
+    let roles: [&str; 3] = match mode {
+        Mode::PatDevice => ["pin", "pgw", "pout"],
+        Mode::SingleDevice => ["sin", "sgw", "sout"],
+    };
+    let ns = Namespaces::create(&roles).expect("creating namespaces");
     build_topology(&ns).expect("building the topology");
 
     let stop = Arc::new(AtomicBool::new(false));
     let (gateway_ready, gateway_ready_rx) = mpsc::channel();
     let gateway_thread = {
         let stop = Arc::clone(&stop);
-        in_netns(ns.name(1), move || gateway(gateway_ready, stop))
+        in_netns(ns.name(1), move || gateway(mode, gateway_ready, stop))
     };
     let (outside_ready, outside_ready_rx) = mpsc::channel();
     let outside_thread = {
@@ -472,7 +508,9 @@ fn clear_path_pat_in_namespaces() {
     assert_eq!(route_of(SERVER_IDENTITY, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(route_of(SERVER_PAT, 443), Some(Handled::Tunneled));
     assert_eq!(gateway.unsupported, 0);
-    assert_eq!(gateway.pat_rp_filter, "2", "strict rp_filter must become loose on the PAT device");
     assert!(!gateway.table_after_remove, "table ip {TABLE} must be gone after remove");
     assert!(!gateway.pat_device_after_remove, "the PAT device must be gone after remove");
+    if mode == Mode::PatDevice {
+        assert_eq!(gateway.pat_rp_filter, "2", "strict rp_filter must become loose on the PAT device");
+    }
 }
