@@ -113,17 +113,19 @@ impl ControlPlane {
         }
     }
 
-    /// Sends every pending datagram and applies every pending event.
+    /// Applies every pending event, then sends every pending datagram. Events go first
+    /// so that a responder's Child SA is installed before the IKE_AUTH response leaves:
+    /// the initiator may send ESP as soon as it has the response.
     fn drain_engine(&mut self) {
+        while let Some(event) = self.engine.poll_event() {
+            self.apply(event);
+        }
         while let Some(transmit) = self.engine.poll_transmit() {
             if let Err(e) =
                 self.udp.send_ike(transmit.local.port(), transmit.remote, &transmit.payload, transmit.keepalive)
             {
                 tracing::warn!(remote = %transmit.remote, local = %transmit.local, error = %e, "sending an IKE datagram failed");
             }
-        }
-        while let Some(event) = self.engine.poll_event() {
-            self.apply(event);
         }
     }
 
