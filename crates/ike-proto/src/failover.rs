@@ -10,18 +10,20 @@ use crate::event::Event;
 use crate::sa::{IkeSa, Task};
 
 impl Engine {
-    /// Tears an IKE SA down after a failure. With `failover` and our side the
-    /// initiator, the peer moves to its next remote (crypto map `set peer A B`) and a
-    /// new attempt is scheduled.
+    /// Tears an IKE SA down after a failure. With `failover` the peer moves to its
+    /// next remote (crypto map `set peer A B`); a new attempt follows when the data
+    /// plane or `initiate_all` requested children.
     pub(crate) fn ike_sa_failed(&mut self, sa: &mut IkeSa, now: Instant, reason: &str, failover: bool) {
         let peer = sa.peer;
         self.ike_sa_down(sa, reason);
         if self.shutting_down || peer >= self.peers.len() {
             return;
         }
-        if failover && sa.initiator {
+        // The original initiator does not matter here: after the peer rekeyed the
+        // IKE SA we are its responder, yet the crypto map entry still fails over.
+        if failover {
             self.switch_remote(peer, now, reason);
-        } else if !self.peers[peer].wanted.is_empty() && sa.initiator {
+        } else if !self.peers[peer].wanted.is_empty() {
             let st = &mut self.peers[peer];
             st.retry_at = Some(now + st.backoff);
             st.backoff = (st.backoff * 2).min(RETRY_BACKOFF_MAX);

@@ -103,7 +103,10 @@ impl Engine {
             warn!(target: "ike", "{} {what} request timed out after {} tries, peer {} unreachable", self.tag(sa), req.tries, sa.remote);
             let reason = if dpd { "dead peer detected" } else { "retransmission limit reached" };
             self.events.push_back(Event::Failure { peer: Some(sa.peer), remote: sa.remote, reason: format!("{what} {reason}") });
-            self.ike_sa_failed(sa, now, reason, true);
+            // An unanswered Delete of an SA already replaced by a rekey says nothing
+            // about the peer's health while its successor is up.
+            let superseded = sa.state == State::Deleting && self.sas.values().any(|o| o.peer == sa.peer && o.is_established());
+            self.ike_sa_failed(sa, now, reason, !superseded);
             return;
         }
         let datagrams = req.datagrams.clone();

@@ -314,3 +314,21 @@ fn dpd_quiet_while_esp_arrives() {
     let requests = sim.nodes[0].sent[before..].iter().filter(|t| t.payload[18] == 37 && t.payload[19] & 0x20 == 0).count();
     assert_eq!(requests, 0);
 }
+
+#[test]
+fn dpd_fails_over_after_peer_rekeyed_ike_sa() {
+    // The edge rekeys the IKE SA, so the branch is the responder of the new one; a
+    // dead edge must still move the branch to its backup.
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.ike_proposals[0].lifetime = Duration::from_secs(60);
+    let mut sim = sim_with(139, branch_peer(), edge);
+    sim.add_node(ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]), vec![EDGE2], 303);
+    up(&mut sim);
+    sim.run_for(Duration::from_secs(60));
+    assert!(!sim.nodes[0].engine.ike_sas(sim.now)[0].initiator);
+    sim.nodes[1].down = true;
+    sim.run_for(Duration::from_secs(60));
+    let sas = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 1);
+    assert_eq!(sas[0].remote.ip(), EDGE2);
+}
