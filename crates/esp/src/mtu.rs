@@ -600,6 +600,34 @@ mod tests {
         assert_eq!(clamp_tcp_mss(&mut pkt, 1360), None);
     }
 
+    fn v6_syn(mss: u16) -> Vec<u8> {
+        let src: Ipv6Addr = "2001:db8::5".parse().expect("literal");
+        let dst: Ipv6Addr = "2001:db8:1::5".parse().expect("literal");
+        let seg = tcp::Repr { src_port: 40000, dst_port: 80, seq_number: 1, ack_number: 0, flags: tcp::flags::SYN, window_len: 64800, max_seg_size: Some(mss), payload_len: 0 };
+        let mut pkt = vec![0u8; ipv6::HEADER_LEN + seg.buffer_len()];
+        let ip = ipv6::Repr { src_addr: src, dst_addr: dst, next_header: IpProtocol::TCP, payload_len: seg.buffer_len(), hop_limit: 64, traffic_class: 0, flow_label: 0 };
+        ip.emit(&mut ipv6::Packet::new_unchecked(&mut pkt[..]));
+        seg.emit(&mut tcp::Packet::new_unchecked(&mut pkt[ipv6::HEADER_LEN..]), src.into(), dst.into(), |_| {});
+        pkt
+    }
+
+    #[test]
+    fn mss_clamped_in_ipv6_syn() {
+        let mut pkt = v6_syn(1440);
+        assert_eq!(clamp_tcp_mss(&mut pkt, 1360), Some((1440, 1360)));
+        let src: IpAddr = "2001:db8::5".parse().expect("literal");
+        let dst: IpAddr = "2001:db8:1::5".parse().expect("literal");
+        let seg = tcp::Packet::new_checked(&pkt[ipv6::HEADER_LEN..]).expect("valid");
+        assert!(seg.verify_checksum(src, dst));
+    }
+
+    #[test]
+    fn check_ipv6_too_big() {
+        let pkt = vec![0x60u8; 1500];
+        assert_eq!(check(&pkt, 1438, true), MtuAction::TooBig { mtu: 1438 });
+        assert_eq!(check(&pkt, 1200, true), MtuAction::Send);
+    }
+
     #[test]
     fn copy_df() {
         assert!(dont_fragment(&v4_packet(10, true, &[], IpProtocol::UDP)));
