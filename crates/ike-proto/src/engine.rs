@@ -494,8 +494,12 @@ impl Engine {
         if sa.keys.is_none() || !sa.is_established() {
             return;
         }
+        self.send_informational_now(sa, vec![Payload::Delete(rampart_wire::ike::DeleteRepr::ike())]);
+    }
+
+    /// Sends an INFORMATIONAL request once, without keeping it for retransmission.
+    pub(crate) fn send_informational_now(&mut self, sa: &mut IkeSa, payloads: Vec<Payload>) {
         let header = Self::header(sa, ExchangeType::INFORMATIONAL, sa.next_mid, false);
-        let payloads = vec![Payload::Delete(rampart_wire::ike::DeleteRepr::ike())];
         if let Some(d) = self.encode(sa, &header, payloads) {
             self.push_datagrams(sa, &d);
         }

@@ -139,6 +139,9 @@ fn handshake_wrong_responder_psk_detected() {
     sim.run_for(Duration::from_secs(1));
     assert_eq!(ike_ups(&sim, 0), 0);
     assert!(failures(&sim, 0).iter().any(|f| f.contains("does not verify")), "{:?}", failures(&sim, 0));
+    // The edge learns of the rejection and drops its SA.
+    assert!(failures(&sim, 1).iter().any(|f| f.contains("rejected our AUTH")), "{:?}", failures(&sim, 1));
+    assert!(sim.nodes[1].engine.ike_sas(sim.now).iter().all(|sa| sa.unique_id != 1));
 }
 
 #[test]

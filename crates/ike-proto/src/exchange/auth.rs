@@ -174,6 +174,8 @@ impl Engine {
         if let Some(reason) = reason {
             warn!(target: "ike", "{tag} authentication failed: {reason}");
             self.failure(sa, &reason);
+            // The responder believes the SA is up; tell it (RFC 7296 section 2.21.2).
+            self.send_informational_now(sa, vec![Payload::notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())]);
             self.ike_sa_failed(sa, now, &reason, true);
             return;
         }

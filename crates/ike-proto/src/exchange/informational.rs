@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use rampart_wire::ike::{DeleteRepr, ExchangeType, Payload, ProtocolId};
-use tracing::{debug, info};
+use rampart_wire::ike::{DeleteRepr, ExchangeType, NotifyType, Payload, ProtocolId};
+use tracing::{debug, info, warn};
 
 use crate::engine::Engine;
 use crate::sa::{IkeSa, Pending, State};
@@ -48,6 +48,17 @@ impl Engine {
                 }
                 _ => {}
             }
+        }
+        // The initiator rejected our AUTH after we considered the SA up
+        // (RFC 7296 section 2.21.2).
+        let auth_failed = payloads.iter().any(|p| matches!(p, Payload::Notify(n) if n.notify_type == NotifyType::AUTHENTICATION_FAILED));
+        if auth_failed {
+            let reason = format!("peer {} rejected our AUTH (AUTHENTICATION_FAILED)", sa.remote);
+            warn!(target: "ike", "{} {reason}", self.tag(sa));
+            self.failure(sa, &reason);
+            self.send_response(sa, ExchangeType::INFORMATIONAL, mid, Vec::new());
+            self.ike_sa_down(sa, &reason);
+            return;
         }
         if delete_ike {
             info!(target: "ike", "{} IKE SA deleted by peer {}", self.tag(sa), sa.remote);
