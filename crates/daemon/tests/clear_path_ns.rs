@@ -7,6 +7,8 @@
 //! - UDP and TCP to ports other than 80 and 443 reach the outside host from the
 //!   gateway's outside address (PAT), and the replies reach the inside host;
 //! - traffic with identity NAT keeps the inside source address;
+//! - static NAT maps the inside host to another address, outbound and for a connection
+//!   opened from the outside;
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device.
 //!
@@ -39,7 +41,13 @@ const GATEWAY_OUTSIDE: &str = "203.0.113.2";
 const SERVER_PAT: &str = "203.0.113.9";
 /// Outside host address reached with identity NAT and a crypto ACL deny.
 const SERVER_IDENTITY: &str = "203.0.113.10";
+/// Outside host address reached with static NAT of the inside host.
+const SERVER_STATIC: &str = "203.0.113.11";
+/// The inside host's static NAT address.
+const MAPPED_STATIC: &str = "203.0.113.100";
 const UDP_PORT: u16 = 9999;
+/// Port of the inside host's server for the connection opened from the outside.
+const INBOUND_PORT: u16 = 7070;
 const TCP_PORT: u16 = 8080;
 
 const TUN_DEV: &str = "clr0";
@@ -174,6 +182,7 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_HOST}/24"), "dev", "eth0"])?;
     run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_PAT}/24"), "dev", "eth0"])?;
     run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_IDENTITY}/24"), "dev", "eth0"])?;
+    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_STATIC}/24"), "dev", "eth0"])?;
     for (namespace, device) in [(gateway, INSIDE_DEV), (gateway, OUTSIDE_DEV), (inside, "eth0"), (outside, "eth0")] {
         run("ip", &["-n", namespace, "link", "set", device, "up"])?;
     }
@@ -184,6 +193,10 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     // Replies to identity-NAT traffic come back to the inside address; replies to PAT
     // traffic need no route, because they go to the gateway's outside address.
     run("ip", &["-n", outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE])?;
+    // The ASA answers ARP for a static NAT address (proxy ARP); rampart does not, so the
+    // outside host routes it to the gateway, from the address the static rule names.
+    let mapped = format!("{MAPPED_STATIC}/32");
+    run("ip", &["-n", outside, "route", "add", &mapped, "via", GATEWAY_OUTSIDE, "src", SERVER_STATIC])?;
     run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])?;
     // Strict mode on every device, so that the test shows the clear path loosening it.
     run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=1"])?;
@@ -238,6 +251,9 @@ fn policy() -> PolicyConfig {
         rule.service = Some(NatService { protocol: PROTO_TCP, source_port: false, real: PortRange::single(port), mapped: PortRange::single(port) });
         rule
     };
+    let mut static_to_server = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Addresses(vec![host(MAPPED_STATIC)]), 48, "nat (inside,outside) source static host mapped destination static server2 server2");
+    static_to_server.real_source = vec![host(INSIDE_HOST)];
+    static_to_server.destination = Some((vec![host(SERVER_STATIC)], vec![host(SERVER_STATIC)]));
     let mut pat = nat_rule(NatSection::AfterAuto, NatKind::Dynamic, NatMapped::Interface, 52, "nat (inside,outside) after-auto source dynamic any interface");
     pat.real_source = vec![AddrRange::ANY_V4];
 
@@ -255,7 +271,7 @@ fn policy() -> PolicyConfig {
             name: "Zscaler_MAP".into(),
             entries: vec![entry(Action::Deny, host(SERVER_IDENTITY), 0, 40), entry(Action::Permit, AddrRange::ANY_V4, 1, 41)],
         }],
-        nat_rules: vec![identity_to_server, identity_service(80, 50), identity_service(443, 51), pat],
+        nat_rules: vec![static_to_server, identity_to_server, identity_service(80, 50), identity_service(443, 51), pat],
         crypto_maps: vec![CryptoMap {
             name: "outside_map".into(),
             interface: Some("outside".into()),
@@ -390,6 +406,7 @@ struct InsideReport {
     udp_pat: Result<(SocketAddr, String), String>,
     tcp_pat: Result<String, String>,
     udp_identity: Result<(SocketAddr, String), String>,
+    udp_static: Result<(SocketAddr, String), String>,
 }
 
 fn udp_exchange(server: &str) -> Result<(SocketAddr, String), String> {
@@ -414,10 +431,44 @@ fn inside_host() -> InsideReport {
     let udp_pat = udp_exchange(SERVER_PAT);
     let tcp_pat = tcp_exchange(SERVER_PAT, TCP_PORT);
     let udp_identity = udp_exchange(SERVER_IDENTITY);
+    let udp_static = udp_exchange(SERVER_STATIC);
     // TCP 443 belongs to the tunnel; the stand-in outbound path does not encrypt, so
     // the connection attempt only has to reach the gateway.
     let _ = tcp_exchange(SERVER_PAT, 443).err();
-    InsideReport { udp_pat, tcp_pat, udp_identity }
+    InsideReport { udp_pat, tcp_pat, udp_identity, udp_static }
+}
+
+/// The inside host's server for one connection opened from the outside: writes the
+/// peer address it sees. Returns that peer address.
+fn inbound_server(ready: mpsc::Sender<()>) -> Result<SocketAddr, String> {
+    let listener = TcpListener::bind(("0.0.0.0", INBOUND_PORT)).map_err(|e| e.to_string())?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let _ = ready.send(());
+    let started = Instant::now();
+    while started.elapsed() < IO_TIMEOUT * 2 {
+        match listener.accept() {
+            Ok((mut stream, peer)) => {
+                let _ = stream.set_nonblocking(false);
+                stream.write_all(peer.ip().to_string().as_bytes()).map_err(|e| e.to_string())?;
+                return Ok(peer);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err("no connection from the outside arrived".into())
+}
+
+/// Opens a connection from the outside host to the inside host's static NAT address.
+/// Returns the server's view of the peer address and the inside server's result.
+fn inbound_exchange(ns: &Namespaces) -> (Result<String, String>, Result<SocketAddr, String>) {
+    let (ready, ready_rx) = mpsc::channel();
+    let server = in_netns(ns.name(0), move || inbound_server(ready));
+    if ready_rx.recv_timeout(IO_TIMEOUT).is_err() {
+        return (Err("the inside server did not start".into()), join(server));
+    }
+    let client = join(in_netns(ns.name(2), || tcp_exchange(MAPPED_STATIC, INBOUND_PORT)));
+    (client, join(server))
 }
 
 /// Prints the gateway's counters and rules, to find where packets stopped.
@@ -480,6 +531,7 @@ fn run_lab(mode: Mode) {
     } else {
         None
     };
+    let inbound = inside.as_ref().map(|_| inbound_exchange(&ns));
     if inside.as_ref().is_some_and(|r| r.udp_pat.is_err()) {
         dump_gateway(ns.name(1));
     }
@@ -494,19 +546,26 @@ fn run_lab(mode: Mode) {
     eprintln!("outside host saw {outside_peers:?}");
     eprintln!("gateway handled {:?}", gateway.handled);
 
-    eprintln!("inside host: udp_pat {:?} tcp_pat {:?} udp_identity {:?}", inside.udp_pat, inside.tcp_pat, inside.udp_identity);
+    eprintln!("inside host: udp_pat {:?} tcp_pat {:?} udp_identity {:?} udp_static {:?}", inside.udp_pat, inside.tcp_pat, inside.udp_identity, inside.udp_static);
     let (from, seen) = inside.udp_pat.expect("UDP exchange through PAT");
     assert_eq!(seen, GATEWAY_OUTSIDE, "the outside host must see UDP from the gateway's outside address");
     assert_eq!(from, SocketAddr::new(ip(SERVER_PAT), UDP_PORT), "the UDP reply must come back untranslated");
     assert_eq!(inside.tcp_pat.expect("TCP exchange through PAT"), GATEWAY_OUTSIDE);
     let (_, seen) = inside.udp_identity.expect("UDP exchange with identity NAT");
     assert_eq!(seen, INSIDE_HOST, "identity NAT must keep the inside address");
+    let (_, seen) = inside.udp_static.expect("UDP exchange with static NAT");
+    assert_eq!(seen, MAPPED_STATIC, "static NAT must map the inside address");
+    let (client, server) = inbound.expect("inbound exchange ran");
+    eprintln!("inbound: client {client:?} server {server:?}");
+    assert_eq!(server.map(|peer| peer.ip()), Ok(ip(SERVER_STATIC)), "the inside server must see the outside host");
+    assert_eq!(client, Ok(SERVER_STATIC.to_string()), "the reply must come back from the static NAT address");
 
     let route_of = |dst: &str, port: u16| gateway.handled.iter().find(|(f, _)| f.dst == ip(dst) && f.dst_port == port).map(|(_, h)| h.clone());
     assert_eq!(route_of(SERVER_PAT, UDP_PORT), Some(Handled::Clear(ClearRoute::Pat)));
     assert_eq!(route_of(SERVER_PAT, TCP_PORT), Some(Handled::Clear(ClearRoute::Pat)));
     assert_eq!(route_of(SERVER_IDENTITY, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(route_of(SERVER_PAT, 443), Some(Handled::Tunneled));
+    assert_eq!(route_of(SERVER_STATIC, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(gateway.unsupported, 0);
     assert!(!gateway.table_after_remove, "table ip {TABLE} must be gone after remove");
     assert!(!gateway.pat_device_after_remove, "the PAT device must be gone after remove");
