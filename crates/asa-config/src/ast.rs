@@ -210,6 +210,8 @@ pub struct Ace {
     pub span: Span,
 }
 
+// Almost every line of an ACL is an entry, so boxing `Ace` would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum AclLine {
     Remark(String),

@@ -370,8 +370,11 @@ impl Parser<'_> {
     }
 }
 
+/// `seconds` and `kilobytes` lifetimes, each present when the line sets it.
+type SaLifetime = (Option<Spanned<u64>>, Option<Spanned<u64>>);
+
 /// Parses `seconds N` and `kilobytes N|unlimited` (0 is unlimited) up to the end of the line.
-fn sa_lifetime(c: &mut Cursor) -> PResult<(Option<Spanned<u64>>, Option<Spanned<u64>>)> {
+fn sa_lifetime(c: &mut Cursor) -> PResult<SaLifetime> {
     let mut seconds = None;
     let mut kilobytes = None;
     while !c.at_end() {

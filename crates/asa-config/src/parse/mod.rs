@@ -5,6 +5,10 @@
 //! them) or unindented and closed with `exit` (as typed at the CLI). An unindented
 //! line that is not a sub-command of the current mode leaves the mode, as on the ASA.
 
+// Parse errors are rare and every one is returned once, so a large error type costs
+// nothing measurable and keeps `?` plain.
+#![allow(clippy::result_large_err)]
+
 pub(crate) use crypto::is_gcm;
 
 mod acl;
