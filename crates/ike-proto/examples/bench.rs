@@ -31,7 +31,10 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -56,7 +59,10 @@ fn peer(local: IpAddr, remote: IpAddr, group: DhGroup) -> PeerConfig {
             peer_id_validate: PeerIdValidate::NoCheck,
             local_psk: Psk::new(b"bench-key".to_vec()),
             remote_psk: Psk::new(b"bench-key".to_vec()),
-            dpd: DpdConfig { interval: None, retry: Duration::from_secs(2) },
+            dpd: DpdConfig {
+                interval: None,
+                retry: Duration::from_secs(2),
+            },
         }],
         local_identity: LocalIdentity::Auto,
         ike_proposals: vec![IkeProposal {
@@ -73,7 +79,11 @@ fn peer(local: IpAddr, remote: IpAddr, group: DhGroup) -> PeerConfig {
             ace: "permit ip any any".into(),
             local_ts: TrafficSelector::any_v4(),
             remote_ts: TrafficSelector::any_v4(),
-            proposals: vec![EspProposal { name: "gcm".into(), encryption: vec![Encr::AesGcm16 { key_bits: 256 }], integrity: vec![Integ::HmacSha2_256_128] }],
+            proposals: vec![EspProposal {
+                name: "gcm".into(),
+                encryption: vec![Encr::AesGcm16 { key_bits: 256 }],
+                integrity: vec![Integ::HmacSha2_256_128],
+            }],
             pfs: None,
             lifetime: Duration::from_secs(28800),
             lifetime_kilobytes: 0,
@@ -82,12 +92,22 @@ fn peer(local: IpAddr, remote: IpAddr, group: DhGroup) -> PeerConfig {
 }
 
 fn config(peers: Vec<PeerConfig>) -> IkeConfig {
-    IkeConfig { peers, retransmit: RetransmitConfig::default(), cookie_threshold: usize::MAX, fragmentation: false, fragment_mtu: 1280 }
+    IkeConfig {
+        peers,
+        retransmit: RetransmitConfig::default(),
+        cookie_threshold: usize::MAX,
+        fragmentation: false,
+        fragment_mtu: 1280,
+    }
 }
 
 /// Runs one handshake from a fresh initiator at `addr` against `responder`.
 fn handshake(responder: &mut Engine, addr: IpAddr, group: DhGroup, now: Instant) -> bool {
-    let mut initiator = Engine::new(config(vec![peer(addr, RESPONDER, group)]), Box::new(SystemRandom::new()), now);
+    let mut initiator = Engine::new(
+        config(vec![peer(addr, RESPONDER, group)]),
+        Box::new(SystemRandom::new()),
+        now,
+    );
     initiator.initiate_all(now);
     let mut up = false;
     for _ in 0..10 {
@@ -112,10 +132,15 @@ fn handshake(responder: &mut Engine, addr: IpAddr, group: DhGroup, now: Instant)
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(500);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
     let now = Instant::now();
     for group in [DhGroup::Modp2048, DhGroup::Ecp256, DhGroup::Curve25519] {
-        let peers = (0..n).map(|i| peer(RESPONDER, initiator_addr(i), group)).collect();
+        let peers = (0..n)
+            .map(|i| peer(RESPONDER, initiator_addr(i), group))
+            .collect();
         let mut responder = Engine::new(config(peers), Box::new(SystemRandom::new()), now);
         let start = Instant::now();
         let mut ok = 0;
@@ -123,13 +148,19 @@ fn main() {
             ok += usize::from(handshake(&mut responder, initiator_addr(i), group, now));
         }
         let secs = start.elapsed().as_secs_f64();
-        println!("{:<12} {ok}/{n} handshakes in {secs:.2} s: {:.0} handshakes/s (both ends on one core)", group.name(), ok as f64 / secs);
+        println!(
+            "{:<12} {ok}/{n} handshakes in {secs:.2} s: {:.0} handshakes/s (both ends on one core)",
+            group.name(),
+            ok as f64 / secs
+        );
     }
 
     // Memory: live heap growth of one responder engine per established IKE SA with
     // one Child SA, after the initiators are gone.
     let group = DhGroup::Ecp256;
-    let peers = (0..n).map(|i| peer(RESPONDER, initiator_addr(i), group)).collect();
+    let peers = (0..n)
+        .map(|i| peer(RESPONDER, initiator_addr(i), group))
+        .collect();
     let mut responder = Engine::new(config(peers), Box::new(SystemRandom::new()), now);
     let before = LIVE.load(Ordering::Relaxed);
     let mut ok = 0;
@@ -138,5 +169,9 @@ fn main() {
     }
     let after = LIVE.load(Ordering::Relaxed);
     let sas = responder.ike_sas(now).len();
-    println!("memory: {} bytes live for {sas} IKE SAs ({ok} handshakes): {} bytes per IKE SA with one Child SA", after - before, (after - before) / sas.max(1) as isize);
+    println!(
+        "memory: {} bytes live for {sas} IKE SAs ({ok} handshakes): {} bytes per IKE SA with one Child SA",
+        after - before,
+        (after - before) / sas.max(1) as isize
+    );
 }

@@ -22,26 +22,51 @@ fn prefix(s: &str) -> TrafficSelector {
     let n: u32 = n.parse().expect("prefix length");
     let mask = if n == 0 { 0 } else { u32::MAX << (32 - n) };
     let start = u32::from(a) & mask;
-    TrafficSelector { protocol: 0, start_addr: IpAddr::V4(start.into()), end_addr: IpAddr::V4((start | !mask).into()), start_port: 0, end_port: 65535 }
+    TrafficSelector {
+        protocol: 0,
+        start_addr: IpAddr::V4(start.into()),
+        end_addr: IpAddr::V4((start | !mask).into()),
+        start_port: 0,
+        end_port: 65535,
+    }
 }
 
 fn main() {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 10 {
-        eprintln!("usage: udp_peer LOCAL_IP REMOTE_IP LOCAL_ID REMOTE_ID LOCAL_PSK REMOTE_PSK LOCAL_TS REMOTE_TS SECONDS [initiate]");
+        eprintln!(
+            "usage: udp_peer LOCAL_IP REMOTE_IP LOCAL_ID REMOTE_ID LOCAL_PSK REMOTE_PSK LOCAL_TS REMOTE_TS SECONDS [initiate]"
+        );
         std::process::exit(2);
     }
     let local: IpAddr = args[1].parse().expect("local IP");
     let remote: IpAddr = args[2].parse().expect("remote IP");
     let esp = std::env::var("ESP").unwrap_or_else(|_| "gcm".into());
     let proposals = if esp == "null" {
-        vec![EspProposal { name: "null".into(), encryption: vec![Encr::Null], integrity: vec![Integ::HmacSha2_256_128] }]
+        vec![EspProposal {
+            name: "null".into(),
+            encryption: vec![Encr::Null],
+            integrity: vec![Integ::HmacSha2_256_128],
+        }]
     } else {
-        vec![EspProposal { name: "gcm".into(), encryption: vec![Encr::AesGcm16 { key_bits: 256 }], integrity: vec![] }]
+        vec![EspProposal {
+            name: "gcm".into(),
+            encryption: vec![Encr::AesGcm16 { key_bits: 256 }],
+            integrity: vec![],
+        }]
     };
-    let child_lifetime = std::env::var("CHILD_LIFETIME").ok().and_then(|s| s.parse().ok()).unwrap_or(28800);
-    let ike_lifetime = std::env::var("IKE_LIFETIME").ok().and_then(|s| s.parse().ok()).unwrap_or(86400);
+    let child_lifetime = std::env::var("CHILD_LIFETIME")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(28800);
+    let ike_lifetime = std::env::var("IKE_LIFETIME")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(86400);
     let peer = PeerConfig {
         name: "outside_map 65000".into(),
         local_addr: local,
@@ -52,7 +77,10 @@ fn main() {
             peer_id_validate: PeerIdValidate::Required,
             local_psk: Psk::new(args[5].as_bytes()),
             remote_psk: Psk::new(args[6].as_bytes()),
-            dpd: DpdConfig { interval: Some(Duration::from_secs(10)), retry: Duration::from_secs(2) },
+            dpd: DpdConfig {
+                interval: Some(Duration::from_secs(10)),
+                retry: Duration::from_secs(2),
+            },
         }],
         local_identity: LocalIdentity::Hostname(args[3].clone()),
         // IKE=modern offers aes256gcm16-prfsha384-ecp384-x25519; the default is the
@@ -88,7 +116,13 @@ fn main() {
             lifetime_kilobytes: 0,
         }],
     };
-    let config = IkeConfig { peers: vec![peer], retransmit: RetransmitConfig::default(), cookie_threshold: 50, fragmentation: true, fragment_mtu: 1280 };
+    let config = IkeConfig {
+        peers: vec![peer],
+        retransmit: RetransmitConfig::default(),
+        cookie_threshold: 50,
+        fragmentation: true,
+        fragment_mtu: 1280,
+    };
     let seconds: u64 = args[9].parse().expect("seconds");
     let initiate = args.get(10).is_some_and(|a| a == "initiate");
 
@@ -108,7 +142,11 @@ fn main() {
             engine.handle_timeout(now);
         }
         while let Some(t) = engine.poll_transmit() {
-            let sock = if t.local.port() == 4500 { &s4500 } else { &s500 };
+            let sock = if t.local.port() == 4500 {
+                &s4500
+            } else {
+                &s500
+            };
             let mut out = Vec::with_capacity(t.payload.len() + 4);
             if !t.keepalive && (t.local.port() == 4500 || t.remote.port() == 4500) {
                 out.extend_from_slice(&[0, 0, 0, 0]);
@@ -134,7 +172,12 @@ fn main() {
                     } else {
                         data
                     };
-                    engine.handle_datagram(Instant::now(), SocketAddr::new(local, port), from, data);
+                    engine.handle_datagram(
+                        Instant::now(),
+                        SocketAddr::new(local, port),
+                        from,
+                        data,
+                    );
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                 Err(e) => eprintln!("recv: {e}"),
@@ -146,8 +189,16 @@ fn main() {
     }
     engine.shutdown(Instant::now());
     while let Some(t) = engine.poll_transmit() {
-        let sock = if t.local.port() == 4500 { &s4500 } else { &s500 };
-        let mut out = if t.local.port() == 4500 || t.remote.port() == 4500 { vec![0, 0, 0, 0] } else { Vec::new() };
+        let sock = if t.local.port() == 4500 {
+            &s4500
+        } else {
+            &s500
+        };
+        let mut out = if t.local.port() == 4500 || t.remote.port() == 4500 {
+            vec![0, 0, 0, 0]
+        } else {
+            Vec::new()
+        };
         out.extend_from_slice(&t.payload);
         let _ = sock.send_to(&out, t.remote);
     }

@@ -7,7 +7,8 @@ use rampart_crypto::CryptoError;
 use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::random::Random;
 use rampart_wire::ike::{
-    GENERIC_HEADER_LEN, HEADER_LEN, Header, HeaderRepr, Payload, PayloadType, SKF_FIXED_LEN, chain_to_vec,
+    GENERIC_HEADER_LEN, HEADER_LEN, Header, HeaderRepr, Payload, PayloadType, SKF_FIXED_LEN,
+    chain_to_vec,
 };
 
 /// The SK cipher pair of an IKE SA and the IV counter for AES-GCM, whose IVs must never
@@ -23,7 +24,11 @@ const MAX_FRAGMENTS: u16 = 64;
 
 impl SkCipher {
     pub fn new(outbound: SaCipher, inbound: SaCipher) -> SkCipher {
-        SkCipher { outbound, inbound, iv_counter: 0 }
+        SkCipher {
+            outbound,
+            inbound,
+            iv_counter: 0,
+        }
     }
 
     fn write_iv(&mut self, random: &mut dyn Random, iv: &mut [u8]) {
@@ -60,10 +65,15 @@ impl SkCipher {
             Some(_) => (PayloadType::SKF, first),
             None => (PayloadType::SK, first),
         };
-        let h = HeaderRepr { next_payload: payload_type, length: total as u32, ..*header };
+        let h = HeaderRepr {
+            next_payload: payload_type,
+            length: total as u32,
+            ..*header
+        };
         h.emit(&mut Header::new_unchecked(&mut buf[..HEADER_LEN]));
         buf[HEADER_LEN] = next.0;
-        buf[HEADER_LEN + 2..HEADER_LEN + 4].copy_from_slice(&((total - HEADER_LEN) as u16).to_be_bytes());
+        buf[HEADER_LEN + 2..HEADER_LEN + 4]
+            .copy_from_slice(&((total - HEADER_LEN) as u16).to_be_bytes());
         if let Some((number, count)) = fragment {
             buf[HEADER_LEN + 4..HEADER_LEN + 6].copy_from_slice(&number.to_be_bytes());
             buf[HEADER_LEN + 6..HEADER_LEN + 8].copy_from_slice(&count.to_be_bytes());
@@ -88,7 +98,12 @@ impl SkCipher {
         fragment_mtu: Option<usize>,
     ) -> Result<Vec<Vec<u8>>, CryptoError> {
         let (first, plaintext) = chain_to_vec(payloads);
-        let overhead = HEADER_LEN + GENERIC_HEADER_LEN + self.outbound.iv_len() + self.outbound.icv_len() + self.outbound.block_len() + 1;
+        let overhead = HEADER_LEN
+            + GENERIC_HEADER_LEN
+            + self.outbound.iv_len()
+            + self.outbound.icv_len()
+            + self.outbound.block_len()
+            + 1;
         match fragment_mtu {
             Some(mtu) if overhead + plaintext.len() > mtu => {
                 // Room for plaintext in each fragment; the floor keeps tiny MTUs from
@@ -105,7 +120,9 @@ impl SkCipher {
                     })
                     .collect()
             }
-            _ => Ok(vec![self.seal_one(random, header, first, &plaintext, None)?]),
+            _ => Ok(vec![
+                self.seal_one(random, header, first, &plaintext, None)?,
+            ]),
         }
     }
 
@@ -113,12 +130,21 @@ impl SkCipher {
     /// `body_len` octets follow the SKF fixed fields or the SK header. Returns the
     /// plaintext without padding.
     pub fn unprotect(&self, data: &[u8], body_len: usize) -> Result<Vec<u8>, CryptoError> {
-        let aad_len = data.len().checked_sub(body_len).ok_or_else(|| CryptoError::InvalidLength("SK payload".into()))?;
+        let aad_len = data
+            .len()
+            .checked_sub(body_len)
+            .ok_or_else(|| CryptoError::InvalidLength("SK payload".into()))?;
         let mut buf = data.to_vec();
         let range = self.inbound.open(&mut buf, aad_len)?;
         let plain = &buf[range];
-        let pad = *plain.last().ok_or_else(|| CryptoError::InvalidLength("empty SK plaintext".into()))? as usize;
-        let end = plain.len().checked_sub(pad + 1).ok_or_else(|| CryptoError::InvalidLength("SK pad length".into()))?;
+        let pad = *plain
+            .last()
+            .ok_or_else(|| CryptoError::InvalidLength("empty SK plaintext".into()))?
+            as usize;
+        let end = plain
+            .len()
+            .checked_sub(pad + 1)
+            .ok_or_else(|| CryptoError::InvalidLength("SK pad length".into()))?;
         Ok(plain[..end].to_vec())
     }
 }
@@ -135,13 +161,25 @@ pub(crate) struct Reassembly {
 
 impl Reassembly {
     pub fn new(message_id: u32, response: bool, total: u16) -> Option<Reassembly> {
-        (total > 0 && total <= MAX_FRAGMENTS).then(|| Reassembly { message_id, response, total, first: None, parts: BTreeMap::new() })
+        (total > 0 && total <= MAX_FRAGMENTS).then(|| Reassembly {
+            message_id,
+            response,
+            total,
+            first: None,
+            parts: BTreeMap::new(),
+        })
     }
 
     /// Adds one decrypted fragment. Returns the first inner payload type and the whole
     /// plaintext once every fragment arrived. Fragments whose total disagrees with the
     /// first one seen are ignored.
-    pub fn add(&mut self, number: u16, total: u16, first: PayloadType, plaintext: Vec<u8>) -> Option<(PayloadType, Vec<u8>)> {
+    pub fn add(
+        &mut self,
+        number: u16,
+        total: u16,
+        first: PayloadType,
+        plaintext: Vec<u8>,
+    ) -> Option<(PayloadType, Vec<u8>)> {
         if total != self.total || number == 0 || number > total {
             return None;
         }
@@ -153,7 +191,11 @@ impl Reassembly {
             return None;
         }
         let first = self.first?;
-        let joined = self.parts.values().flat_map(|p| p.iter().copied()).collect();
+        let joined = self
+            .parts
+            .values()
+            .flat_map(|p| p.iter().copied())
+            .collect();
         Some((first, joined))
     }
 }

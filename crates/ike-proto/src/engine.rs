@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rampart_crypto::random::Random;
-use rampart_wire::ike::{ExchangeType, Header, HeaderRepr, MessageRepr, NotifyType, Payload, PayloadType};
+use rampart_wire::ike::{
+    ExchangeType, Header, HeaderRepr, MessageRepr, NotifyType, Payload, PayloadType,
+};
 use tracing::{debug, info, warn};
 
 use crate::config::IkeConfig;
@@ -61,7 +63,11 @@ fn peer_states(config: &IkeConfig) -> Vec<PeerState> {
     config
         .peers
         .iter()
-        .map(|p| PeerState { contacted: vec![false; p.remotes.len()], backoff: RETRY_BACKOFF_MIN, ..PeerState::default() })
+        .map(|p| PeerState {
+            contacted: vec![false; p.remotes.len()],
+            backoff: RETRY_BACKOFF_MIN,
+            ..PeerState::default()
+        })
         .collect()
 }
 
@@ -97,7 +103,9 @@ impl Engine {
         }
         let spis: Vec<u64> = self.sas.keys().copied().collect();
         for spi in spis {
-            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                continue;
+            };
             match keep.get(sa.peer).copied().flatten() {
                 Some(j) => {
                     sa.peer = j;
@@ -116,7 +124,13 @@ impl Engine {
 
     /// Handles a datagram received on UDP 500, or on 4500 with the non-ESP marker
     /// already removed.
-    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
         let header = match Header::new_checked(data).and_then(|h| HeaderRepr::parse(&h)) {
             Ok(h) => h,
             Err(e) => {
@@ -134,18 +148,28 @@ impl Engine {
             header.message_id,
             data.len()
         );
-        if header.exchange_type == ExchangeType::IKE_SA_INIT && !header.response && header.initiator && header.spi_r == 0 {
+        if header.exchange_type == ExchangeType::IKE_SA_INIT
+            && !header.response
+            && header.initiator
+            && header.spi_r == 0
+        {
             self.init_request(now, local, remote, data, &header);
             return;
         }
-        let our_spi = if header.initiator { header.spi_r } else { header.spi_i };
+        let our_spi = if header.initiator {
+            header.spi_r
+        } else {
+            header.spi_i
+        };
         let Some(mut sa) = self.sas.remove(&our_spi) else {
             debug!(target: "ike", "no IKE SA for {:016x}_i {:016x}_r from {remote}, dropped", header.spi_i, header.spi_r);
             return;
         };
         // The Initiator flag must name the original initiator, which is not us when
         // the peer claims it (RFC 7296 section 3.1).
-        if header.initiator == sa.initiator || (sa.initiator && sa.spi_r != 0 && header.spi_r != sa.spi_r) {
+        if header.initiator == sa.initiator
+            || (sa.initiator && sa.spi_r != 0 && header.spi_r != sa.spi_r)
+        {
             debug!(target: "ike", "{} message with mismatched SPIs or flags from {remote}, dropped", self.tag(&sa));
         } else if header.response {
             self.handle_response(&mut sa, now, local, remote, data, &header);
@@ -167,7 +191,9 @@ impl Engine {
     pub fn handle_timeout(&mut self, now: Instant) {
         let spis: Vec<u64> = self.sas.keys().copied().collect();
         for spi in spis {
-            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                continue;
+            };
             self.sa_timers(&mut sa, now);
             if !sa.dead {
                 self.kick(&mut sa, Some(now));
@@ -198,7 +224,11 @@ impl Engine {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let sa_deadlines = self.sas.values().filter_map(|sa| self.sa_deadline(sa));
-        let peer_deadlines = self.peers.iter().flat_map(|p| p.retry_at.into_iter().chain(p.child_retry.iter().filter_map(|r| r.1)));
+        let peer_deadlines = self.peers.iter().flat_map(|p| {
+            p.retry_at
+                .into_iter()
+                .chain(p.child_retry.iter().filter_map(|r| r.1))
+        });
         sa_deadlines.chain(peer_deadlines).min()
     }
 
@@ -210,19 +240,29 @@ impl Engine {
     /// existing one. Idempotent while negotiation is in progress; after a failure the
     /// next attempt waits for the back-off.
     pub fn acquire(&mut self, now: Instant, peer: usize, child: usize) {
-        if self.shutting_down || peer >= self.config.peers.len() || child >= self.config.peers[peer].children.len() {
+        if self.shutting_down
+            || peer >= self.config.peers.len()
+            || child >= self.config.peers[peer].children.len()
+        {
             return;
         }
         if !self.peers[peer].wanted.contains(&child) {
             self.peers[peer].wanted.push(child);
         }
-        if self.peers[peer].child_retry.iter().any(|(c, at, _)| *c == child && at.is_some_and(|t| t > now)) {
+        if self.peers[peer]
+            .child_retry
+            .iter()
+            .any(|(c, at, _)| *c == child && at.is_some_and(|t| t > now))
+        {
             return;
         }
         if let Some(spi) = self.ike_sa_of(peer) {
-            let Some(mut sa) = self.sas.remove(&spi) else { return };
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                return;
+            };
             let up = sa.children.iter().any(|c| c.child == child && !c.replaced);
-            let pending = sa.tasks.contains(&Task::CreateChild(child)) || self.child_in_flight(&sa, child);
+            let pending =
+                sa.tasks.contains(&Task::CreateChild(child)) || self.child_in_flight(&sa, child);
             if sa.is_established() && !up && !pending {
                 sa.queue(Task::CreateChild(child));
             }
@@ -248,10 +288,17 @@ impl Engine {
     /// Counts inbound traffic for the kilobyte lifetime; crossing the soft limit
     /// queues a rekey (RFC 7296 section 2.8).
     pub fn child_bytes(&mut self, now: Instant, spi_in: u32, bytes: u64) {
-        let Some(spi) = self.sas.iter().find(|(_, sa)| sa.children.iter().any(|c| c.spi_in == spi_in)).map(|(k, _)| *k) else {
+        let Some(spi) = self
+            .sas
+            .iter()
+            .find(|(_, sa)| sa.children.iter().any(|c| c.spi_in == spi_in))
+            .map(|(k, _)| *k)
+        else {
             return;
         };
-        let Some(mut sa) = self.sas.remove(&spi) else { return };
+        let Some(mut sa) = self.sas.remove(&spi) else {
+            return;
+        };
         // Inbound ESP shows the peer is alive, so DPD waits (liveness checks are sent
         // only when idle, RFC 7296 section 2.4).
         if bytes > 0 {
@@ -259,7 +306,11 @@ impl Engine {
         }
         if let Some(c) = sa.child_by_spi_in(spi_in) {
             c.bytes = c.bytes.saturating_add(bytes);
-            if c.kilobytes_rekey > 0 && c.bytes / 1024 >= c.kilobytes_rekey && !c.rekeying && !c.replaced {
+            if c.kilobytes_rekey > 0
+                && c.bytes / 1024 >= c.kilobytes_rekey
+                && !c.rekeying
+                && !c.replaced
+            {
                 c.rekeying = true;
                 sa.queue(Task::RekeyChild(spi_in));
             }
@@ -270,11 +321,22 @@ impl Engine {
 
     /// Rekeys the SA whose outbound sequence number is about to wrap.
     pub fn child_seq_near_wrap(&mut self, now: Instant, spi_out: u32) {
-        let Some(spi) = self.sas.iter().find(|(_, sa)| sa.children.iter().any(|c| c.spi_out == spi_out)).map(|(k, _)| *k) else {
+        let Some(spi) = self
+            .sas
+            .iter()
+            .find(|(_, sa)| sa.children.iter().any(|c| c.spi_out == spi_out))
+            .map(|(k, _)| *k)
+        else {
             return;
         };
-        let Some(mut sa) = self.sas.remove(&spi) else { return };
-        if let Some(c) = sa.children.iter_mut().find(|c| c.spi_out == spi_out && !c.rekeying && !c.replaced) {
+        let Some(mut sa) = self.sas.remove(&spi) else {
+            return;
+        };
+        if let Some(c) = sa
+            .children
+            .iter_mut()
+            .find(|c| c.spi_out == spi_out && !c.rekeying && !c.replaced)
+        {
             c.rekeying = true;
             let spi_in = c.spi_in;
             sa.queue(Task::RekeyChild(spi_in));
@@ -286,10 +348,17 @@ impl Engine {
     /// Deletes the SAs with `addr` and restarts failover of their peers at the first
     /// remote.
     pub fn clear_peer(&mut self, now: Instant, addr: IpAddr) {
-        let spis: Vec<u64> = self.sas.iter().filter(|(_, sa)| sa.remote.ip() == addr).map(|(k, _)| *k).collect();
+        let spis: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.remote.ip() == addr)
+            .map(|(k, _)| *k)
+            .collect();
         let mut peers = Vec::new();
         for spi in spis {
-            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                continue;
+            };
             info!(target: "ike", "{} cleared by operator", self.tag(&sa));
             peers.push(sa.peer);
             self.send_delete_now(&mut sa);
@@ -312,7 +381,9 @@ impl Engine {
         self.shutting_down = true;
         let spis: Vec<u64> = self.sas.keys().copied().collect();
         for spi in spis {
-            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                continue;
+            };
             self.send_delete_now(&mut sa);
             self.ike_sa_down(&mut sa, "shutdown");
         }
@@ -326,7 +397,15 @@ impl Engine {
         let mut v: Vec<IkeSaInfo> = self
             .sas
             .values()
-            .map(|sa| sa.info(self.config.peers.get(sa.peer).map_or("", |p| p.name.as_str()), now))
+            .map(|sa| {
+                sa.info(
+                    self.config
+                        .peers
+                        .get(sa.peer)
+                        .map_or("", |p| p.name.as_str()),
+                    now,
+                )
+            })
             .collect();
         v.sort_by_key(|i| i.unique_id);
         v
@@ -337,8 +416,15 @@ impl Engine {
 impl Engine {
     /// `name[unique-id]`, the SA tag used in every log line.
     pub(crate) fn tag(&self, sa: &IkeSa) -> String {
-        let name = self.config.peers.get(sa.peer).map_or("?", |p| p.name.as_str());
-        format!("{name}[{}] {:016x}_i {:016x}_r", sa.unique_id, sa.spi_i, sa.spi_r)
+        let name = self
+            .config
+            .peers
+            .get(sa.peer)
+            .map_or("?", |p| p.name.as_str());
+        format!(
+            "{name}[{}] {:016x}_i {:016x}_r",
+            sa.unique_id, sa.spi_i, sa.spi_r
+        )
     }
 
     pub(crate) fn random_bytes(&mut self, n: usize) -> Vec<u8> {
@@ -365,7 +451,12 @@ impl Engine {
             let mut b = [0u8; 4];
             self.random.fill(&mut b);
             let spi = u32::from_be_bytes(b);
-            if spi >= 256 && !self.sas.values().any(|sa| sa.children.iter().any(|c| c.spi_in == spi)) {
+            if spi >= 256
+                && !self
+                    .sas
+                    .values()
+                    .any(|sa| sa.children.iter().any(|c| c.spi_in == spi))
+            {
                 return spi;
             }
         }
@@ -399,7 +490,9 @@ impl Engine {
     fn child_in_flight(&self, sa: &IkeSa, child: usize) -> bool {
         match sa.outstanding.as_ref().map(|r| &r.pending) {
             Some(Pending::CreateChild(c)) => c.child == child,
-            Some(Pending::Auth { first, children }) => first.as_ref().is_some_and(|c| c.child == child) || children.contains(&child),
+            Some(Pending::Auth { first, children }) => {
+                first.as_ref().is_some_and(|c| c.child == child) || children.contains(&child)
+            }
             Some(Pending::Init(i)) => i.children.contains(&child),
             _ => false,
         }
@@ -423,13 +516,27 @@ impl Engine {
     }
 
     /// Encodes a message: in clear for IKE_SA_INIT, else inside SK (or SKF fragments).
-    fn encode(&mut self, sa: &mut IkeSa, header: &HeaderRepr, payloads: Vec<Payload>) -> Option<Vec<Vec<u8>>> {
+    fn encode(
+        &mut self,
+        sa: &mut IkeSa,
+        header: &HeaderRepr,
+        payloads: Vec<Payload>,
+    ) -> Option<Vec<Vec<u8>>> {
         if header.exchange_type == ExchangeType::IKE_SA_INIT {
-            return Some(vec![MessageRepr { header: *header, payloads }.to_vec()]);
+            return Some(vec![
+                MessageRepr {
+                    header: *header,
+                    payloads,
+                }
+                .to_vec(),
+            ]);
         }
         let mtu = self.fragment_mtu(sa);
         let keys = sa.keys.as_mut()?;
-        match keys.sk.protect(self.random.as_mut(), header, &payloads, mtu) {
+        match keys
+            .sk
+            .protect(self.random.as_mut(), header, &payloads, mtu)
+        {
             Ok(d) => Some(d),
             Err(e) => {
                 warn!(target: "ike", "encrypting {} failed: {e}", header.exchange_type);
@@ -440,36 +547,68 @@ impl Engine {
 
     pub(crate) fn push_datagrams(&mut self, sa: &IkeSa, datagrams: &[Vec<u8>]) {
         for d in datagrams {
-            self.transmits.push_back(Transmit { local: sa.local, remote: sa.remote, payload: d.clone(), keepalive: false });
+            self.transmits.push_back(Transmit {
+                local: sa.local,
+                remote: sa.remote,
+                payload: d.clone(),
+                keepalive: false,
+            });
         }
     }
 
     /// Sends a request with the next message ID and keeps it for retransmission.
-    pub(crate) fn send_request(&mut self, sa: &mut IkeSa, now: Instant, exchange: ExchangeType, payloads: Vec<Payload>, pending: Pending) {
+    pub(crate) fn send_request(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        exchange: ExchangeType,
+        payloads: Vec<Payload>,
+        pending: Pending,
+    ) {
         let header = Self::header(sa, exchange, sa.next_mid, false);
-        let Some(datagrams) = self.encode(sa, &header, payloads) else { return };
+        let Some(datagrams) = self.encode(sa, &header, payloads) else {
+            return;
+        };
         debug!(target: "ike", "{} sending {} request mid {}", self.tag(sa), exchange, sa.next_mid);
         self.push_datagrams(sa, &datagrams);
         let timeout = self.request_timeout(sa, &pending, 0);
-        sa.outstanding = Some(Request { message_id: sa.next_mid, exchange, datagrams, tries: 1, next_at: now + timeout, pending });
+        sa.outstanding = Some(Request {
+            message_id: sa.next_mid,
+            exchange,
+            datagrams,
+            tries: 1,
+            next_at: now + timeout,
+            pending,
+        });
         sa.next_mid = sa.next_mid.wrapping_add(1);
     }
 
     /// Timeout before retransmission number `tries`: doubling from the configured
     /// initial timeout, except for liveness checks, which use the DPD retry interval.
     pub(crate) fn request_timeout(&self, sa: &IkeSa, pending: &Pending, tries: u32) -> Duration {
-        if matches!(pending, Pending::Dpd) {
-            if let Some(r) = self.remote_config(sa) {
-                return r.dpd.retry;
-            }
+        if matches!(pending, Pending::Dpd)
+            && let Some(r) = self.remote_config(sa)
+        {
+            return r.dpd.retry;
         }
-        self.config.retransmit.initial_timeout.saturating_mul(1u32 << tries.min(16))
+        self.config
+            .retransmit
+            .initial_timeout
+            .saturating_mul(1u32 << tries.min(16))
     }
 
     /// Sends a response and caches it for a retransmitted request.
-    pub(crate) fn send_response(&mut self, sa: &mut IkeSa, exchange: ExchangeType, message_id: u32, payloads: Vec<Payload>) {
+    pub(crate) fn send_response(
+        &mut self,
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        message_id: u32,
+        payloads: Vec<Payload>,
+    ) {
         let header = Self::header(sa, exchange, message_id, true);
-        let Some(datagrams) = self.encode(sa, &header, payloads) else { return };
+        let Some(datagrams) = self.encode(sa, &header, payloads) else {
+            return;
+        };
         debug!(target: "ike", "{} sending {} response mid {}", self.tag(sa), exchange, message_id);
         self.push_datagrams(sa, &datagrams);
         sa.last_response = Some((message_id, datagrams));
@@ -478,10 +617,30 @@ impl Engine {
 
     /// Sends an unprotected error notify in reply to an IKE_SA_INIT request that has no
     /// SA (RFC 7296 section 2.21.1).
-    pub(crate) fn send_init_error(&mut self, local: SocketAddr, remote: SocketAddr, request: &HeaderRepr, notify: NotifyType, data: Vec<u8>) {
-        let header = HeaderRepr { initiator: false, response: true, spi_r: 0, ..*request };
-        let m = MessageRepr { header, payloads: vec![Payload::notify(notify, data)] };
-        self.transmits.push_back(Transmit { local, remote, payload: m.to_vec(), keepalive: false });
+    pub(crate) fn send_init_error(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        request: &HeaderRepr,
+        notify: NotifyType,
+        data: Vec<u8>,
+    ) {
+        let header = HeaderRepr {
+            initiator: false,
+            response: true,
+            spi_r: 0,
+            ..*request
+        };
+        let m = MessageRepr {
+            header,
+            payloads: vec![Payload::notify(notify, data)],
+        };
+        self.transmits.push_back(Transmit {
+            local,
+            remote,
+            payload: m.to_vec(),
+            keepalive: false,
+        });
     }
 
     pub(crate) fn remote_config(&self, sa: &IkeSa) -> Option<&crate::config::RemotePeer> {
@@ -494,7 +653,10 @@ impl Engine {
         if sa.keys.is_none() || !sa.is_established() {
             return;
         }
-        self.send_informational_now(sa, vec![Payload::Delete(rampart_wire::ike::DeleteRepr::ike())]);
+        self.send_informational_now(
+            sa,
+            vec![Payload::Delete(rampart_wire::ike::DeleteRepr::ike())],
+        );
     }
 
     /// Sends an INFORMATIONAL request once, without keeping it for retransmission.
@@ -510,11 +672,22 @@ impl Engine {
     pub(crate) fn ike_sa_down(&mut self, sa: &mut IkeSa, reason: &str) {
         for c in sa.children.drain(..) {
             info!(target: "chd", "{} Child SA {:08x}_i {:08x}_o deleted: {reason}", format_args!("{}[{}]", self.config.peers.get(sa.peer).map_or("?", |p| p.name.as_str()), sa.unique_id), c.spi_in, c.spi_out);
-            self.events.push_back(Event::ChildSaDown { peer: sa.peer, child: c.child, spi_in: c.spi_in, spi_out: c.spi_out, reason: reason.to_string() });
+            self.events.push_back(Event::ChildSaDown {
+                peer: sa.peer,
+                child: c.child,
+                spi_in: c.spi_in,
+                spi_out: c.spi_out,
+                reason: reason.to_string(),
+            });
         }
         if sa.established.is_some() {
             info!(target: "ike", "{} IKE SA deleted: {reason}", self.tag(sa));
-            self.events.push_back(Event::IkeSaDown { peer: sa.peer, spi_i: sa.spi_i, spi_r: sa.spi_r, reason: reason.to_string() });
+            self.events.push_back(Event::IkeSaDown {
+                peer: sa.peer,
+                spi_i: sa.spi_i,
+                spi_r: sa.spi_r,
+                reason: reason.to_string(),
+            });
         }
         sa.dead = true;
     }
@@ -529,7 +702,9 @@ impl Engine {
             None => sa.last_recv,
         };
         while sa.outstanding.is_none() && !sa.dead {
-            let Some(task) = sa.tasks.pop_front() else { return };
+            let Some(task) = sa.tasks.pop_front() else {
+                return;
+            };
             self.start_task(sa, now, task);
         }
     }
@@ -542,7 +717,11 @@ impl Engine {
                 }
             }
             Task::RekeyChild(spi_in) => {
-                let found = sa.children.iter().find(|c| c.spi_in == spi_in && !c.replaced).map(|c| c.child);
+                let found = sa
+                    .children
+                    .iter()
+                    .find(|c| c.spi_in == spi_in && !c.replaced)
+                    .map(|c| c.child);
                 if let Some(child) = found {
                     self.create_child_build_i(sa, now, child, Some(spi_in));
                 }
@@ -551,17 +730,22 @@ impl Engine {
             Task::Dpd => self.informational_build_i(sa, now, Pending::Dpd),
             // Sent even when the SA is already gone locally (expired); a peer that
             // no longer knows the SPI replies with an empty response.
-            Task::DeleteChild(spi_in) => self.informational_build_i(sa, now, Pending::DeleteChild(vec![spi_in])),
+            Task::DeleteChild(spi_in) => {
+                self.informational_build_i(sa, now, Pending::DeleteChild(vec![spi_in]))
+            }
             Task::DeleteIke => self.informational_build_i(sa, now, Pending::DeleteIke),
         }
     }
-
 }
 
 /// Returns the type of the first unknown payload with the critical bit set.
 pub(crate) fn critical_unknown(payloads: &[Payload]) -> Option<PayloadType> {
     payloads.iter().find_map(|p| match p {
-        Payload::Unknown { payload_type, critical: true, .. } => Some(*payload_type),
+        Payload::Unknown {
+            payload_type,
+            critical: true,
+            ..
+        } => Some(*payload_type),
         _ => None,
     })
 }

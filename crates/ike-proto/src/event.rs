@@ -22,17 +22,40 @@ pub struct Transmit {
 
 #[derive(Debug)]
 pub enum Event {
-    IkeSaUp { peer: usize, info: IkeSaInfo },
-    IkeSaDown { peer: usize, spi_i: u64, spi_r: u64, reason: String },
+    IkeSaUp {
+        peer: usize,
+        info: IkeSaInfo,
+    },
+    IkeSaDown {
+        peer: usize,
+        spi_i: u64,
+        spi_r: u64,
+        reason: String,
+    },
     /// Install both directions of a Child SA. On a rekey `replaces` names the old SA's
     /// (spi_in, spi_out): install the new inbound SA at once, move outbound traffic to
     /// the new SA, and keep the old inbound SA until its ChildSaDown arrives.
     ChildSaUp(ChildSaKeys),
-    ChildSaDown { peer: usize, child: usize, spi_in: u32, spi_out: u32, reason: String },
+    ChildSaDown {
+        peer: usize,
+        child: usize,
+        spi_in: u32,
+        spi_out: u32,
+        reason: String,
+    },
     /// Failover moved this peer's active address, or `clear_peer`/reconfigure reset it.
-    PeerSwitched { peer: usize, from: IpAddr, to: IpAddr, reason: String },
+    PeerSwitched {
+        peer: usize,
+        from: IpAddr,
+        to: IpAddr,
+        reason: String,
+    },
     /// A negotiation failure worth an operator's attention, already logged.
-    Failure { peer: Option<usize>, remote: SocketAddr, reason: String },
+    Failure {
+        peer: Option<usize>,
+        remote: SocketAddr,
+        reason: String,
+    },
 }
 
 /// Keys and selectors of one Child SA, both directions. Key fields are zeroized on drop

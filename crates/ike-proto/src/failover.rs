@@ -13,7 +13,13 @@ impl Engine {
     /// Tears an IKE SA down after a failure. With `failover` the peer moves to its
     /// next remote (crypto map `set peer A B`); a new attempt follows when the data
     /// plane or `initiate_all` requested children.
-    pub(crate) fn ike_sa_failed(&mut self, sa: &mut IkeSa, now: Instant, reason: &str, failover: bool) {
+    pub(crate) fn ike_sa_failed(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        reason: &str,
+        failover: bool,
+    ) {
         let peer = sa.peer;
         self.ike_sa_down(sa, reason);
         if self.shutting_down || peer >= self.peers.len() {
@@ -51,32 +57,48 @@ impl Engine {
         if from != to {
             let (a, b) = (remotes[from].addr, remotes[to].addr);
             warn!(target: "ike", "{}: peer {a} failed ({reason}), switching to {b}", self.config.peers[peer].name);
-            self.events.push_back(Event::PeerSwitched { peer, from: a, to: b, reason: reason.to_string() });
+            self.events.push_back(Event::PeerSwitched {
+                peer,
+                from: a,
+                to: b,
+                reason: reason.to_string(),
+            });
         }
     }
 
     /// Returns `peer` to its first remote.
     pub(crate) fn reset_failover(&mut self, peer: usize, reason: &str) {
-        let Some(p) = self.config.peers.get(peer) else { return };
+        let Some(p) = self.config.peers.get(peer) else {
+            return;
+        };
         let st = &mut self.peers[peer];
         if st.active != 0 && st.active < p.remotes.len() {
             let (from, to) = (p.remotes[st.active].addr, p.remotes[0].addr);
             st.active = 0;
             info!(target: "ike", "{}: failover reset to first peer {to}", p.name);
-            self.events.push_back(Event::PeerSwitched { peer, from, to, reason: reason.to_string() });
+            self.events.push_back(Event::PeerSwitched {
+                peer,
+                from,
+                to,
+                reason: reason.to_string(),
+            });
         }
     }
 
     /// Records a refused child and schedules its next attempt with exponential
     /// back-off.
     pub(crate) fn child_failed(&mut self, peer: usize, child: usize, now: Instant) {
-        let Some(st) = self.peers.get_mut(peer) else { return };
+        let Some(st) = self.peers.get_mut(peer) else {
+            return;
+        };
         match st.child_retry.iter_mut().find(|r| r.0 == child) {
             Some(r) => {
                 r.2 = (r.2 * 2).min(RETRY_BACKOFF_MAX);
                 r.1 = Some(now + r.2);
             }
-            None => st.child_retry.push((child, Some(now + RETRY_BACKOFF_MIN), RETRY_BACKOFF_MIN)),
+            None => st
+                .child_retry
+                .push((child, Some(now + RETRY_BACKOFF_MIN), RETRY_BACKOFF_MIN)),
         }
     }
 
@@ -88,15 +110,24 @@ impl Engine {
 
     /// Queues CREATE_CHILD_SA for refused children whose back-off expired.
     pub(crate) fn child_retries_due(&mut self, peer: usize, now: Instant) {
-        let due: Vec<usize> = self.peers[peer].child_retry.iter_mut().filter(|r| r.1.is_some_and(|t| t <= now)).map(|r| {
-            r.1 = None;
-            r.0
-        }).collect();
+        let due: Vec<usize> = self.peers[peer]
+            .child_retry
+            .iter_mut()
+            .filter(|r| r.1.is_some_and(|t| t <= now))
+            .map(|r| {
+                r.1 = None;
+                r.0
+            })
+            .collect();
         if due.is_empty() {
             return;
         }
-        let Some(spi) = self.ike_sa_of(peer) else { return };
-        let Some(mut sa) = self.sas.remove(&spi) else { return };
+        let Some(spi) = self.ike_sa_of(peer) else {
+            return;
+        };
+        let Some(mut sa) = self.sas.remove(&spi) else {
+            return;
+        };
         if sa.is_established() {
             for child in due {
                 if !sa.children.iter().any(|c| c.child == child && !c.replaced) {

@@ -23,11 +23,26 @@ pub(crate) fn local_identity(config: &LocalIdentity, local_addr: IpAddr) -> Iden
 
 pub(crate) fn to_wire(id: &Identity) -> IdRepr {
     match id {
-        Identity::Ipv4(a) => IdRepr { id_type: IdType::ID_IPV4_ADDR, data: a.octets().to_vec() },
-        Identity::Ipv6(a) => IdRepr { id_type: IdType::ID_IPV6_ADDR, data: a.octets().to_vec() },
-        Identity::Fqdn(s) => IdRepr { id_type: IdType::ID_FQDN, data: s.as_bytes().to_vec() },
-        Identity::Rfc822(s) => IdRepr { id_type: IdType::ID_RFC822_ADDR, data: s.as_bytes().to_vec() },
-        Identity::KeyId(k) => IdRepr { id_type: IdType::ID_KEY_ID, data: k.clone() },
+        Identity::Ipv4(a) => IdRepr {
+            id_type: IdType::ID_IPV4_ADDR,
+            data: a.octets().to_vec(),
+        },
+        Identity::Ipv6(a) => IdRepr {
+            id_type: IdType::ID_IPV6_ADDR,
+            data: a.octets().to_vec(),
+        },
+        Identity::Fqdn(s) => IdRepr {
+            id_type: IdType::ID_FQDN,
+            data: s.as_bytes().to_vec(),
+        },
+        Identity::Rfc822(s) => IdRepr {
+            id_type: IdType::ID_RFC822_ADDR,
+            data: s.as_bytes().to_vec(),
+        },
+        Identity::KeyId(k) => IdRepr {
+            id_type: IdType::ID_KEY_ID,
+            data: k.clone(),
+        },
     }
 }
 
@@ -44,7 +59,9 @@ pub(crate) fn from_wire(id: &IdRepr) -> Option<Identity> {
             Some(Identity::Ipv6(Ipv6Addr::from(o)))
         }
         IdType::ID_FQDN => String::from_utf8(id.data.clone()).ok().map(Identity::Fqdn),
-        IdType::ID_RFC822_ADDR => String::from_utf8(id.data.clone()).ok().map(Identity::Rfc822),
+        IdType::ID_RFC822_ADDR => String::from_utf8(id.data.clone())
+            .ok()
+            .map(Identity::Rfc822),
         IdType::ID_KEY_ID => Some(Identity::KeyId(id.data.clone())),
         _ => None,
     }
@@ -92,11 +109,20 @@ mod tests {
     #[test]
     fn identity_auto_is_address() {
         let addr: IpAddr = "198.51.100.1".parse().unwrap();
-        assert_eq!(local_identity(&LocalIdentity::Auto, addr), Identity::Ipv4("198.51.100.1".parse().unwrap()));
+        assert_eq!(
+            local_identity(&LocalIdentity::Auto, addr),
+            Identity::Ipv4("198.51.100.1".parse().unwrap())
+        );
     }
 
     #[test]
     fn identity_bad_ipv4_length() {
-        assert_eq!(from_wire(&IdRepr { id_type: IdType::ID_IPV4_ADDR, data: vec![1, 2, 3] }), None);
+        assert_eq!(
+            from_wire(&IdRepr {
+                id_type: IdType::ID_IPV4_ADDR,
+                data: vec![1, 2, 3]
+            }),
+            None
+        );
     }
 }

@@ -31,6 +31,9 @@ mod tests {
 
     #[test]
     fn detection_hash_length() {
-        assert_eq!(detection_hash(1, 2, "198.51.100.1:500".parse().unwrap()).len(), 20);
+        assert_eq!(
+            detection_hash(1, 2, "198.51.100.1:500".parse().unwrap()).len(),
+            20
+        );
     }
 }

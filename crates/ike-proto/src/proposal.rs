@@ -47,7 +47,11 @@ pub(crate) struct EspChosen {
 }
 
 fn encr_transform(e: Encr) -> TransformRepr {
-    TransformRepr::new(TransformType::ENCR, e.transform_id(), e.key_length_attribute())
+    TransformRepr::new(
+        TransformType::ENCR,
+        e.transform_id(),
+        e.key_length_attribute(),
+    )
 }
 
 fn integ_transform(i: Integ) -> TransformRepr {
@@ -72,7 +76,10 @@ pub(crate) fn sorted(proposals: &[IkeProposal]) -> Vec<&IkeProposal> {
 /// The DH group of the first KE payload: the first group of the preferred policy, so
 /// `group 5 2` sends group 5.
 pub(crate) fn first_dh(proposals: &[IkeProposal]) -> Option<DhGroup> {
-    sorted(proposals).into_iter().flat_map(|p| p.dh_groups.iter().copied()).find(|g| g.is_supported())
+    sorted(proposals)
+        .into_iter()
+        .flat_map(|p| p.dh_groups.iter().copied())
+        .find(|g| g.is_supported())
 }
 
 /// One SA proposal per configured policy. `spi` is set for an IKE SA rekey.
@@ -82,13 +89,30 @@ pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: Option<u64>) -> SaRepr {
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut transforms: Vec<TransformRepr> = p.encryption.iter().copied().filter(|e| *e != Encr::Null).map(encr_transform).collect();
+            let mut transforms: Vec<TransformRepr> = p
+                .encryption
+                .iter()
+                .copied()
+                .filter(|e| *e != Encr::Null)
+                .map(encr_transform)
+                .collect();
             transforms.extend(p.prf.iter().copied().map(prf_transform));
             if p.encryption.iter().any(|e| !e.is_aead()) {
                 transforms.extend(p.integrity.iter().copied().map(integ_transform));
             }
-            transforms.extend(p.dh_groups.iter().copied().filter(|g| g.is_supported()).map(dh_transform));
-            ProposalRepr { number: (i + 1) as u8, protocol_id: ProtocolId::IKE, spi: spi.clone(), transforms }
+            transforms.extend(
+                p.dh_groups
+                    .iter()
+                    .copied()
+                    .filter(|g| g.is_supported())
+                    .map(dh_transform),
+            );
+            ProposalRepr {
+                number: (i + 1) as u8,
+                protocol_id: ProtocolId::IKE,
+                spi: spi.clone(),
+                transforms,
+            }
         })
         .collect();
     SaRepr { proposals }
@@ -96,22 +120,39 @@ pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: Option<u64>) -> SaRepr {
 
 /// The chosen IKE proposal as the responder returns it.
 pub(crate) fn ike_reply(chosen: &IkeChosen, spi: Option<u64>) -> SaRepr {
-    let mut transforms = vec![encr_transform(chosen.suite.encr), prf_transform(chosen.suite.prf)];
+    let mut transforms = vec![
+        encr_transform(chosen.suite.encr),
+        prf_transform(chosen.suite.prf),
+    ];
     if let Some(i) = chosen.suite.integ {
         transforms.push(integ_transform(i));
     }
     transforms.push(dh_transform(chosen.dh));
     let spi = spi.map(|s| s.to_be_bytes().to_vec()).unwrap_or_default();
-    SaRepr { proposals: vec![ProposalRepr { number: chosen.number, protocol_id: ProtocolId::IKE, spi, transforms }] }
+    SaRepr {
+        proposals: vec![ProposalRepr {
+            number: chosen.number,
+            protocol_id: ProtocolId::IKE,
+            spi,
+            transforms,
+        }],
+    }
 }
 
 /// Transform IDs (and key lengths) a proposal offers for one type. Transforms with
 /// attributes other than Key Length are left out (RFC 7296 section 3.3.6).
 fn offered(p: &ProposalRepr, t: TransformType) -> Vec<(u16, Option<u16>)> {
-    p.transforms_of(t).filter(|x| !x.has_unknown_attribute()).map(|x| (x.transform_id, x.key_length())).collect()
+    p.transforms_of(t)
+        .filter(|x| !x.has_unknown_attribute())
+        .map(|x| (x.transform_id, x.key_length()))
+        .collect()
 }
 
-fn pick<T: Copy>(ours: &[T], theirs: &[(u16, Option<u16>)], id: impl Fn(T) -> (u16, Option<u16>)) -> Option<T> {
+fn pick<T: Copy>(
+    ours: &[T],
+    theirs: &[(u16, Option<u16>)],
+    id: impl Fn(T) -> (u16, Option<u16>),
+) -> Option<T> {
     ours.iter().copied().find(|o| theirs.contains(&id(*o)))
 }
 
@@ -120,11 +161,21 @@ fn encr_id(e: Encr) -> (u16, Option<u16>) {
 }
 
 /// Picks an IKE proposal by our preference (see the module documentation).
-pub(crate) fn select_ike(ours: &[IkeProposal], theirs: &SaRepr, ke_group: Option<u16>) -> Result<IkeChosen, Reject> {
+pub(crate) fn select_ike(
+    ours: &[IkeProposal],
+    theirs: &SaRepr,
+    ke_group: Option<u16>,
+) -> Result<IkeChosen, Reject> {
     let mut invalid_ke = None;
     for mine in sorted(ours) {
-        for p in theirs.proposals.iter().filter(|p| p.protocol_id == ProtocolId::IKE) {
-            let Some(chosen) = match_ike(mine, p, ke_group) else { continue };
+        for p in theirs
+            .proposals
+            .iter()
+            .filter(|p| p.protocol_id == ProtocolId::IKE)
+        {
+            let Some(chosen) = match_ike(mine, p, ke_group) else {
+                continue;
+            };
             if ke_group == Some(chosen.dh.transform_id()) {
                 return Ok(chosen);
             }
@@ -135,35 +186,65 @@ pub(crate) fn select_ike(ours: &[IkeProposal], theirs: &SaRepr, ke_group: Option
 }
 
 fn match_ike(mine: &IkeProposal, p: &ProposalRepr, ke_group: Option<u16>) -> Option<IkeChosen> {
-    let encr = pick(&mine.encryption, &offered(p, TransformType::ENCR), encr_id).filter(|e| *e != Encr::Null)?;
-    let prf = pick(&mine.prf, &offered(p, TransformType::PRF), |x| (x.transform_id(), None))?;
+    let encr = pick(&mine.encryption, &offered(p, TransformType::ENCR), encr_id)
+        .filter(|e| *e != Encr::Null)?;
+    let prf = pick(&mine.prf, &offered(p, TransformType::PRF), |x| {
+        (x.transform_id(), None)
+    })?;
     let integ = if encr.is_aead() {
         None
     } else {
-        Some(pick(&mine.integrity, &offered(p, TransformType::INTEG), |x| (x.transform_id(), None))?)
+        Some(pick(
+            &mine.integrity,
+            &offered(p, TransformType::INTEG),
+            |x| (x.transform_id(), None),
+        )?)
     };
     let their_dh = offered(p, TransformType::DH);
-    let supported: Vec<DhGroup> = mine.dh_groups.iter().copied().filter(|g| g.is_supported()).collect();
+    let supported: Vec<DhGroup> = mine
+        .dh_groups
+        .iter()
+        .copied()
+        .filter(|g| g.is_supported())
+        .collect();
     let dh = supported
         .iter()
         .copied()
-        .find(|g| Some(g.transform_id()) == ke_group && their_dh.contains(&(g.transform_id(), None)))
+        .find(|g| {
+            Some(g.transform_id()) == ke_group && their_dh.contains(&(g.transform_id(), None))
+        })
         .or_else(|| pick(&supported, &their_dh, |x| (x.transform_id(), None)))?;
-    Some(IkeChosen { number: p.number, suite: IkeSuite { encr, integ, prf }, dh, lifetime: mine.lifetime })
+    Some(IkeChosen {
+        number: p.number,
+        suite: IkeSuite { encr, integ, prf },
+        dh,
+        lifetime: mine.lifetime,
+    })
 }
 
 /// Checks the responder's single proposal against what we offered.
 pub(crate) fn accept_ike(ours: &[IkeProposal], reply: &SaRepr) -> Option<IkeChosen> {
-    let [p] = reply.proposals.as_slice() else { return None };
+    let [p] = reply.proposals.as_slice() else {
+        return None;
+    };
     if p.protocol_id != ProtocolId::IKE {
         return None;
     }
     let single = |t| p.transforms_of(t).count() <= 1;
-    if !(single(TransformType::ENCR) && single(TransformType::PRF) && single(TransformType::INTEG) && single(TransformType::DH)) {
+    if !(single(TransformType::ENCR)
+        && single(TransformType::PRF)
+        && single(TransformType::INTEG)
+        && single(TransformType::DH))
+    {
         return None;
     }
-    let dh = p.transforms_of(TransformType::DH).next().map(|t| t.transform_id);
-    sorted(ours).into_iter().find_map(|mine| match_ike(mine, p, dh))
+    let dh = p
+        .transforms_of(TransformType::DH)
+        .next()
+        .map(|t| t.transform_id);
+    sorted(ours)
+        .into_iter()
+        .find_map(|mine| match_ike(mine, p, dh))
 }
 
 /// One ESP proposal per configured proposal; a proposal mixing AEAD and other ciphers
@@ -172,13 +253,24 @@ pub(crate) fn accept_ike(ours: &[IkeProposal], reply: &SaRepr) -> Option<IkeChos
 pub(crate) fn esp_offer(proposals: &[EspProposal], spi: u32, dh: Option<DhGroup>) -> SaRepr {
     let mut out = Vec::new();
     for p in proposals {
-        let aead: Vec<Encr> = p.encryption.iter().copied().filter(|e| e.is_aead()).collect();
-        let plain: Vec<Encr> = p.encryption.iter().copied().filter(|e| !e.is_aead()).collect();
+        let aead: Vec<Encr> = p
+            .encryption
+            .iter()
+            .copied()
+            .filter(|e| e.is_aead())
+            .collect();
+        let plain: Vec<Encr> = p
+            .encryption
+            .iter()
+            .copied()
+            .filter(|e| !e.is_aead())
+            .collect();
         for (ciphers, integ) in [(aead, &[][..]), (plain, &p.integrity[..])] {
             if ciphers.is_empty() || (!ciphers[0].is_aead() && integ.is_empty()) {
                 continue;
             }
-            let mut transforms: Vec<TransformRepr> = ciphers.into_iter().map(encr_transform).collect();
+            let mut transforms: Vec<TransformRepr> =
+                ciphers.into_iter().map(encr_transform).collect();
             transforms.extend(integ.iter().copied().map(integ_transform));
             transforms.extend(dh.map(dh_transform));
             transforms.push(TransformRepr::new(TransformType::ESN, ESN_NO, None));
@@ -199,7 +291,14 @@ pub(crate) fn esp_reply(chosen: &EspChosen, spi: u32) -> SaRepr {
     transforms.extend(chosen.integ.map(integ_transform));
     transforms.extend(chosen.dh.map(dh_transform));
     transforms.push(TransformRepr::new(TransformType::ESN, ESN_NO, None));
-    SaRepr { proposals: vec![ProposalRepr { number: chosen.number, protocol_id: ProtocolId::ESP, spi: spi.to_be_bytes().to_vec(), transforms }] }
+    SaRepr {
+        proposals: vec![ProposalRepr {
+            number: chosen.number,
+            protocol_id: ProtocolId::ESP,
+            spi: spi.to_be_bytes().to_vec(),
+            transforms,
+        }],
+    }
 }
 
 fn peer_spi(p: &ProposalRepr) -> Option<u32> {
@@ -211,20 +310,34 @@ fn peer_spi(p: &ProposalRepr) -> Option<u32> {
 /// transform from a sloppy peer is ignored; in CREATE_CHILD_SA it is the group of the
 /// received KE payload (`Some(None)` when there is none). A proposal whose ESN
 /// transforms do not include "no" is never chosen.
-pub(crate) fn select_esp(ours: &[EspProposal], pfs: Option<DhGroup>, theirs: &SaRepr, dh: Option<Option<u16>>) -> Result<EspChosen, Reject> {
+pub(crate) fn select_esp(
+    ours: &[EspProposal],
+    pfs: Option<DhGroup>,
+    theirs: &SaRepr,
+    dh: Option<Option<u16>>,
+) -> Result<EspChosen, Reject> {
     let mut invalid_ke = None;
     for mine in ours {
-        for p in theirs.proposals.iter().filter(|p| p.protocol_id == ProtocolId::ESP) {
+        for p in theirs
+            .proposals
+            .iter()
+            .filter(|p| p.protocol_id == ProtocolId::ESP)
+        {
             let Some(spi) = peer_spi(p) else { continue };
             let esn = offered(p, TransformType::ESN);
             if !esn.is_empty() && !esn.contains(&(ESN_NO, None)) {
                 continue;
             }
-            let Some(encr) = pick(&mine.encryption, &offered(p, TransformType::ENCR), encr_id) else { continue };
+            let Some(encr) = pick(&mine.encryption, &offered(p, TransformType::ENCR), encr_id)
+            else {
+                continue;
+            };
             let integ = if encr.is_aead() {
                 None
             } else {
-                match pick(&mine.integrity, &offered(p, TransformType::INTEG), |x| (x.transform_id(), None)) {
+                match pick(&mine.integrity, &offered(p, TransformType::INTEG), |x| {
+                    (x.transform_id(), None)
+                }) {
                     Some(i) => Some(i),
                     None => continue,
                 }
@@ -243,22 +356,38 @@ pub(crate) fn select_esp(ours: &[EspProposal], pfs: Option<DhGroup>, theirs: &Sa
                     Some(_) => continue,
                     // Without `set pfs` a KE from the peer is still honoured.
                     None => match ke.and_then(DhGroup::from_transform) {
-                        Some(g) if their_dh.contains(&(g.transform_id(), None)) && g.is_supported() => Some(g),
+                        Some(g)
+                            if their_dh.contains(&(g.transform_id(), None)) && g.is_supported() =>
+                        {
+                            Some(g)
+                        }
                         Some(_) => continue,
                         None if their_dh.is_empty() || their_dh.contains(&(0, None)) => None,
                         None => continue,
                     },
                 },
             };
-            return Ok(EspChosen { number: p.number, encr, integ, dh: group, peer_spi: spi });
+            return Ok(EspChosen {
+                number: p.number,
+                encr,
+                integ,
+                dh: group,
+                peer_spi: spi,
+            });
         }
     }
     Err(invalid_ke.map_or(Reject::NoProposalChosen, Reject::InvalidKe))
 }
 
 /// Checks the responder's single ESP proposal against what we offered.
-pub(crate) fn accept_esp(ours: &[EspProposal], reply: &SaRepr, dh: Option<DhGroup>) -> Option<EspChosen> {
-    let [p] = reply.proposals.as_slice() else { return None };
+pub(crate) fn accept_esp(
+    ours: &[EspProposal],
+    reply: &SaRepr,
+    dh: Option<DhGroup>,
+) -> Option<EspChosen> {
+    let [p] = reply.proposals.as_slice() else {
+        return None;
+    };
     let ke = dh.map(|g| g.transform_id());
     let chosen = select_esp(ours, dh, reply, if dh.is_some() { Some(ke) } else { None }).ok()?;
     (chosen.number == p.number).then_some(chosen)
@@ -302,7 +431,11 @@ mod tests {
     }
 
     fn gcm_esp() -> EspProposal {
-        EspProposal { name: "gcm".into(), encryption: vec![Encr::AesGcm16 { key_bits: 256 }], integrity: vec![Integ::HmacSha2_256_128] }
+        EspProposal {
+            name: "gcm".into(),
+            encryption: vec![Encr::AesGcm16 { key_bits: 256 }],
+            integrity: vec![Integ::HmacSha2_256_128],
+        }
     }
 
     #[test]
@@ -315,7 +448,10 @@ mod tests {
     #[test]
     fn ike_select_invalid_ke() {
         let offer = ike_offer(&[guide_policy()], None);
-        assert_eq!(select_ike(&[guide_policy()], &offer, Some(14)), Err(Reject::InvalidKe(DhGroup::Modp1536)));
+        assert_eq!(
+            select_ike(&[guide_policy()], &offer, Some(14)),
+            Err(Reject::InvalidKe(DhGroup::Modp1536))
+        );
     }
 
     #[test]
@@ -323,25 +459,44 @@ mod tests {
         let mut other = guide_policy();
         other.encryption = vec![Encr::AesCbc { key_bits: 128 }];
         let offer = ike_offer(&[other], None);
-        assert_eq!(select_ike(&[guide_policy()], &offer, Some(5)), Err(Reject::NoProposalChosen));
+        assert_eq!(
+            select_ike(&[guide_policy()], &offer, Some(5)),
+            Err(Reject::NoProposalChosen)
+        );
     }
 
     #[test]
     fn ike_reply_accepted() {
-        let chosen = select_ike(&[guide_policy()], &ike_offer(&[guide_policy()], None), Some(5)).unwrap();
-        assert_eq!(accept_ike(&[guide_policy()], &ike_reply(&chosen, None)), Some(chosen));
+        let chosen = select_ike(
+            &[guide_policy()],
+            &ike_offer(&[guide_policy()], None),
+            Some(5),
+        )
+        .unwrap();
+        assert_eq!(
+            accept_ike(&[guide_policy()], &ike_reply(&chosen, None)),
+            Some(chosen)
+        );
     }
 
     #[test]
     fn esp_offer_no_integ_with_aead() {
         let offer = esp_offer(&[gcm_esp()], 0xc000_0001, None);
-        assert_eq!(offer.proposals[0].transforms_of(TransformType::INTEG).count(), 0);
+        assert_eq!(
+            offer.proposals[0]
+                .transforms_of(TransformType::INTEG)
+                .count(),
+            0
+        );
     }
 
     #[test]
     fn esp_offer_esn_no_only() {
         let offer = esp_offer(&[gcm_esp()], 1, None);
-        let esn: Vec<u16> = offer.proposals[0].transforms_of(TransformType::ESN).map(|t| t.transform_id).collect();
+        let esn: Vec<u16> = offer.proposals[0]
+            .transforms_of(TransformType::ESN)
+            .map(|t| t.transform_id)
+            .collect();
         assert_eq!(esn, vec![ESN_NO]);
     }
 
@@ -353,7 +508,10 @@ mod tests {
                 t.transform_id = 1;
             }
         }
-        assert_eq!(select_esp(&[gcm_esp()], None, &offer, None), Err(Reject::NoProposalChosen));
+        assert_eq!(
+            select_esp(&[gcm_esp()], None, &offer, None),
+            Err(Reject::NoProposalChosen)
+        );
     }
 
     #[test]
@@ -366,7 +524,12 @@ mod tests {
     #[test]
     fn esp_select_pfs_invalid_ke() {
         let offer = esp_offer(&[gcm_esp()], 7, Some(DhGroup::Modp2048));
-        let r = select_esp(&[gcm_esp()], Some(DhGroup::Modp2048), &offer, Some(Some(19)));
+        let r = select_esp(
+            &[gcm_esp()],
+            Some(DhGroup::Modp2048),
+            &offer,
+            Some(Some(19)),
+        );
         assert_eq!(r, Err(Reject::InvalidKe(DhGroup::Modp2048)));
     }
 
@@ -374,6 +537,9 @@ mod tests {
     fn esp_reply_accepted() {
         let offer = esp_offer(&[gcm_esp()], 7, None);
         let chosen = select_esp(&[gcm_esp()], None, &offer, None).unwrap();
-        assert_eq!(accept_esp(&[gcm_esp()], &esp_reply(&chosen, 9), None).map(|c| c.peer_spi), Some(9));
+        assert_eq!(
+            accept_esp(&[gcm_esp()], &esp_reply(&chosen, 9), None).map(|c| c.peer_spi),
+            Some(9)
+        );
     }
 }

@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rampart_crypto::alg::{DhGroup, Encr, Integ, Prf};
 use rampart_crypto::CryptoError;
+use rampart_crypto::alg::{DhGroup, Encr, Integ, Prf};
 use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::dh::KeyExchange;
 use rampart_crypto::keys::IkeKeys;
@@ -40,10 +40,20 @@ impl SaKeys {
     /// Builds the SK ciphers for our direction from derived IKE keys: SK_ei/SK_ai
     /// protect what the initiator of the SA sends (RFC 7296 section 2.14).
     pub fn new(chosen: &IkeChosen, k: &IkeKeys, initiator: bool) -> Result<SaKeys, CryptoError> {
-        let (out_e, out_a, in_e, in_a) = if initiator { (&k.sk_ei, &k.sk_ai, &k.sk_er, &k.sk_ar) } else { (&k.sk_er, &k.sk_ar, &k.sk_ei, &k.sk_ai) };
+        let (out_e, out_a, in_e, in_a) = if initiator {
+            (&k.sk_ei, &k.sk_ai, &k.sk_er, &k.sk_ar)
+        } else {
+            (&k.sk_er, &k.sk_ar, &k.sk_ei, &k.sk_ai)
+        };
         let outbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, out_e, out_a)?;
         let inbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, in_e, in_a)?;
-        Ok(SaKeys { prf: chosen.suite.prf, sk_d: k.sk_d.clone(), sk_pi: k.sk_pi.clone(), sk_pr: k.sk_pr.clone(), sk: SkCipher::new(outbound, inbound) })
+        Ok(SaKeys {
+            prf: chosen.suite.prf,
+            sk_d: k.sk_d.clone(),
+            sk_pi: k.sk_pi.clone(),
+            sk_pr: k.sk_pr.clone(),
+            sk: SkCipher::new(outbound, inbound),
+        })
     }
 }
 
@@ -89,7 +99,10 @@ pub(crate) struct InitRequest {
 /// The purpose of an outstanding request of ours.
 pub(crate) enum Pending {
     Init(InitRequest),
-    Auth { children: Vec<usize>, first: Option<ChildRequest> },
+    Auth {
+        children: Vec<usize>,
+        first: Option<ChildRequest>,
+    },
     CreateChild(ChildRequest),
     RekeyIke(IkeRekeyRequest),
     Dpd,
@@ -199,7 +212,17 @@ pub(crate) struct IkeSa {
 
 impl IkeSa {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(unique_id: u64, peer: usize, remote_index: usize, initiator: bool, spi_i: u64, spi_r: u64, local: SocketAddr, remote: SocketAddr, now: Instant) -> IkeSa {
+    pub fn new(
+        unique_id: u64,
+        peer: usize,
+        remote_index: usize,
+        initiator: bool,
+        spi_i: u64,
+        spi_r: u64,
+        local: SocketAddr,
+        remote: SocketAddr,
+        now: Instant,
+    ) -> IkeSa {
         IkeSa {
             unique_id,
             peer,
@@ -235,7 +258,11 @@ impl IkeSa {
     }
 
     pub fn local_spi(&self) -> u64 {
-        if self.initiator { self.spi_i } else { self.spi_r }
+        if self.initiator {
+            self.spi_i
+        } else {
+            self.spi_r
+        }
     }
 
     pub fn udp_encap(&self) -> bool {
@@ -260,7 +287,14 @@ impl IkeSa {
     pub fn state_name(&self) -> &'static str {
         match self.state {
             State::Connecting => "CONNECTING",
-            State::Established if matches!(self.outstanding.as_ref().map(|r| &r.pending), Some(Pending::RekeyIke(_))) => "REKEYING",
+            State::Established
+                if matches!(
+                    self.outstanding.as_ref().map(|r| &r.pending),
+                    Some(Pending::RekeyIke(_))
+                ) =>
+            {
+                "REKEYING"
+            }
             State::Established => "READY",
             State::Deleting => "DELETING",
         }
@@ -282,13 +316,28 @@ impl IkeSa {
             integ: chosen.and_then(|c| c.suite.integ),
             prf: chosen.map_or(Prf::HmacSha1, |c| c.suite.prf),
             dh_group: chosen.map_or(DhGroup::Modp768, |c| c.dh),
-            local_id: self.local_id.as_ref().map(ToString::to_string).unwrap_or_default(),
-            remote_id: self.remote_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            local_id: self
+                .local_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            remote_id: self
+                .remote_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             lifetime_secs: chosen.map_or(0, |c| c.lifetime.as_secs()),
-            established_secs: self.established.map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+            established_secs: self
+                .established
+                .map_or(0, |t| now.saturating_duration_since(t).as_secs()),
             nat_detected_local: self.nat_local,
             nat_detected_remote: self.nat_remote,
-            children: self.children.iter().filter(|c| !c.replaced).map(|c| c.info(now)).collect(),
+            children: self
+                .children
+                .iter()
+                .filter(|c| !c.replaced)
+                .map(|c| c.info(now))
+                .collect(),
         }
     }
 }

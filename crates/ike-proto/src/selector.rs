@@ -26,9 +26,19 @@ pub(crate) fn from_wire(ts: &TsRepr) -> Vec<TrafficSelector> {
     ts.selectors
         .iter()
         .filter_map(|s| match *s {
-            TrafficSelectorRepr::Range { ip_protocol, start_port, end_port, start_addr, end_addr } => {
-                Some(TrafficSelector { protocol: ip_protocol, start_addr, end_addr, start_port, end_port })
-            }
+            TrafficSelectorRepr::Range {
+                ip_protocol,
+                start_port,
+                end_port,
+                start_addr,
+                end_addr,
+            } => Some(TrafficSelector {
+                protocol: ip_protocol,
+                start_addr,
+                end_addr,
+                start_port,
+                end_port,
+            }),
             TrafficSelectorRepr::Unknown { .. } => None,
         })
         .collect()
@@ -54,7 +64,11 @@ pub(crate) fn intersect(a: &TrafficSelector, b: &TrafficSelector) -> Option<Traf
         return None;
     }
     let start_addr = if sa >= sb { a.start_addr } else { b.start_addr };
-    let end_addr = if addr_key(a.end_addr).1 <= addr_key(b.end_addr).1 { a.end_addr } else { b.end_addr };
+    let end_addr = if addr_key(a.end_addr).1 <= addr_key(b.end_addr).1 {
+        a.end_addr
+    } else {
+        b.end_addr
+    };
     if addr_key(start_addr).1 > addr_key(end_addr).1 {
         return None;
     }
@@ -63,7 +77,13 @@ pub(crate) fn intersect(a: &TrafficSelector, b: &TrafficSelector) -> Option<Traf
     if start_port > end_port {
         return None;
     }
-    Some(TrafficSelector { protocol, start_addr, end_addr, start_port, end_port })
+    Some(TrafficSelector {
+        protocol,
+        start_addr,
+        end_addr,
+        start_port,
+        end_port,
+    })
 }
 
 /// Narrows the peer's proposed selectors to our configured one: the intersections
@@ -101,7 +121,13 @@ mod tests {
 
     #[test]
     fn intersect_disjoint() {
-        assert_eq!(intersect(&net([198, 51, 100, 0], [198, 51, 100, 255]), &net([203, 0, 113, 0], [203, 0, 113, 255])), None);
+        assert_eq!(
+            intersect(
+                &net([198, 51, 100, 0], [198, 51, 100, 255]),
+                &net([203, 0, 113, 0], [203, 0, 113, 255])
+            ),
+            None
+        );
     }
 
     #[test]
@@ -124,7 +150,10 @@ mod tests {
 
     #[test]
     fn contains_subnet() {
-        assert!(contains(&TrafficSelector::any_v4(), &net([198, 51, 100, 0], [198, 51, 100, 255])));
+        assert!(contains(
+            &TrafficSelector::any_v4(),
+            &net([198, 51, 100, 0], [198, 51, 100, 255])
+        ));
     }
 
     #[test]

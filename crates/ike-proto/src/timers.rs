@@ -22,15 +22,25 @@ impl Engine {
             if sa.outstanding.is_none() && !sa.tasks.is_empty() {
                 deadlines.push(sa.last_recv);
             }
-            if let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval) {
-                if sa.outstanding.is_none() {
-                    deadlines.push(sa.last_recv + interval);
-                }
+            if let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval)
+                && sa.outstanding.is_none()
+            {
+                deadlines.push(sa.last_recv + interval);
             }
             deadlines.extend(sa.rekey_at);
             deadlines.extend(sa.keepalive_at);
-            deadlines.extend(sa.children.iter().filter(|c| !c.rekeying && !c.replaced).map(|c| c.rekey_at));
-            deadlines.extend(sa.children.iter().filter(|c| !c.replaced).map(|c| c.established + c.lifetime));
+            deadlines.extend(
+                sa.children
+                    .iter()
+                    .filter(|c| !c.rekeying && !c.replaced)
+                    .map(|c| c.rekey_at),
+            );
+            deadlines.extend(
+                sa.children
+                    .iter()
+                    .filter(|c| !c.replaced)
+                    .map(|c| c.established + c.lifetime),
+            );
             deadlines.extend(Self::ike_expiry(sa));
         }
         deadlines.into_iter().min()
@@ -54,18 +64,23 @@ impl Engine {
         if sa.dead || !sa.is_established() {
             return;
         }
-        if sa.outstanding.is_none() && sa.tasks.is_empty() {
-            if let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval) {
-                if now >= sa.last_recv + interval {
-                    sa.queue(Task::Dpd);
-                }
-            }
+        if sa.outstanding.is_none()
+            && sa.tasks.is_empty()
+            && let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval)
+            && now >= sa.last_recv + interval
+        {
+            sa.queue(Task::Dpd);
         }
         if sa.rekey_at.is_some_and(|t| now >= t) {
             sa.rekey_at = None;
             sa.queue(Task::RekeyIke);
         }
-        let due: Vec<u32> = sa.children.iter().filter(|c| !c.rekeying && !c.replaced && now >= c.rekey_at).map(|c| c.spi_in).collect();
+        let due: Vec<u32> = sa
+            .children
+            .iter()
+            .filter(|c| !c.rekeying && !c.replaced && now >= c.rekey_at)
+            .map(|c| c.spi_in)
+            .collect();
         for spi in due {
             if let Some(c) = sa.child_by_spi_in(spi) {
                 c.rekeying = true;
@@ -74,7 +89,12 @@ impl Engine {
         }
         // Hard lifetimes: an SA whose rekey never succeeded is deleted when it
         // expires rather than kept past its lifetime.
-        let expired: Vec<u32> = sa.children.iter().filter(|c| !c.replaced && now >= c.established + c.lifetime).map(|c| c.spi_in).collect();
+        let expired: Vec<u32> = sa
+            .children
+            .iter()
+            .filter(|c| !c.replaced && now >= c.established + c.lifetime)
+            .map(|c| c.spi_in)
+            .collect();
         for spi in expired {
             warn!(target: "chd", "{} Child SA {spi:08x}_i expired without a successful rekey", self.tag(sa));
             self.remove_child(sa, spi, "lifetime expired");
@@ -86,14 +106,21 @@ impl Engine {
         }
         if sa.keepalive_at.is_some_and(|t| now >= t) {
             sa.keepalive_at = Some(now + KEEPALIVE_INTERVAL);
-            self.transmits.push_back(Transmit { local: sa.local, remote: sa.remote, payload: vec![0xff], keepalive: true });
+            self.transmits.push_back(Transmit {
+                local: sa.local,
+                remote: sa.remote,
+                payload: vec![0xff],
+                keepalive: true,
+            });
         }
     }
 
     /// Re-sends the outstanding request with exponential back-off, and gives up after
     /// the configured number of tries (RFC 7296 section 2.4).
     pub(crate) fn retransmit(&mut self, sa: &mut IkeSa, now: Instant) {
-        let Some(req) = sa.outstanding.as_ref() else { return };
+        let Some(req) = sa.outstanding.as_ref() else {
+            return;
+        };
         if now < req.next_at {
             return;
         }
@@ -101,11 +128,23 @@ impl Engine {
             let what = req.exchange;
             let dpd = matches!(req.pending, Pending::Dpd);
             warn!(target: "ike", "{} {what} request timed out after {} tries, peer {} unreachable", self.tag(sa), req.tries, sa.remote);
-            let reason = if dpd { "dead peer detected" } else { "retransmission limit reached" };
-            self.events.push_back(Event::Failure { peer: Some(sa.peer), remote: sa.remote, reason: format!("{what} {reason}") });
+            let reason = if dpd {
+                "dead peer detected"
+            } else {
+                "retransmission limit reached"
+            };
+            self.events.push_back(Event::Failure {
+                peer: Some(sa.peer),
+                remote: sa.remote,
+                reason: format!("{what} {reason}"),
+            });
             // An unanswered Delete of an SA already replaced by a rekey says nothing
             // about the peer's health while its successor is up.
-            let superseded = sa.state == State::Deleting && self.sas.values().any(|o| o.peer == sa.peer && o.is_established());
+            let superseded = sa.state == State::Deleting
+                && self
+                    .sas
+                    .values()
+                    .any(|o| o.peer == sa.peer && o.is_established());
             self.ike_sa_failed(sa, now, reason, !superseded);
             return;
         }

@@ -12,7 +12,11 @@ use rampart_ike::{Engine, Transmit};
 use rampart_wire::ike::{ExchangeType, HeaderRepr, MessageRepr, NotifyType, Payload, PayloadType};
 
 fn edge() -> Engine {
-    Engine::new(ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]), Box::new(TestRandom::new(5)), Instant::now())
+    Engine::new(
+        ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]),
+        Box::new(TestRandom::new(5)),
+        Instant::now(),
+    )
 }
 
 fn branch_addr() -> SocketAddr {
@@ -25,29 +29,50 @@ fn edge_addr() -> SocketAddr {
 
 /// The first IKE_SA_INIT request a branch engine sends.
 fn init_request() -> Vec<u8> {
-    let mut e = Engine::new(ike_config(vec![branch_peer()]), Box::new(TestRandom::new(6)), Instant::now());
+    let mut e = Engine::new(
+        ike_config(vec![branch_peer()]),
+        Box::new(TestRandom::new(6)),
+        Instant::now(),
+    );
     e.initiate_all(Instant::now());
     e.poll_transmit().unwrap().payload
 }
 
 fn reply_notify(t: Option<Transmit>) -> Option<NotifyType> {
     let m = MessageRepr::parse(&t?.payload).ok()?;
-    m.payloads.iter().find_map(|p| if let Payload::Notify(n) = p { Some(n.notify_type) } else { None })
+    m.payloads.iter().find_map(|p| {
+        if let Payload::Notify(n) = p {
+            Some(n.notify_type)
+        } else {
+            None
+        }
+    })
 }
 
 #[test]
 fn unknown_critical_payload_rejected() {
     let mut m = MessageRepr::parse(&init_request()).unwrap();
-    m.payloads.push(Payload::Unknown { payload_type: PayloadType(200), critical: true, body: vec![1, 2, 3] });
+    m.payloads.push(Payload::Unknown {
+        payload_type: PayloadType(200),
+        critical: true,
+        body: vec![1, 2, 3],
+    });
     let mut e = edge();
     e.handle_datagram(Instant::now(), edge_addr(), branch_addr(), &m.to_vec());
-    assert_eq!(reply_notify(e.poll_transmit()), Some(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD));
+    assert_eq!(
+        reply_notify(e.poll_transmit()),
+        Some(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD)
+    );
 }
 
 #[test]
 fn unknown_noncritical_payload_ignored() {
     let mut m = MessageRepr::parse(&init_request()).unwrap();
-    m.payloads.push(Payload::Unknown { payload_type: PayloadType(200), critical: false, body: vec![1, 2, 3] });
+    m.payloads.push(Payload::Unknown {
+        payload_type: PayloadType(200),
+        critical: false,
+        body: vec![1, 2, 3],
+    });
     let mut e = edge();
     e.handle_datagram(Instant::now(), edge_addr(), branch_addr(), &m.to_vec());
     let reply = MessageRepr::parse(&e.poll_transmit().unwrap().payload).unwrap();
@@ -58,8 +83,16 @@ fn unknown_noncritical_payload_ignored() {
 fn truncated_init_gets_invalid_syntax() {
     let data = init_request();
     let mut e = edge();
-    e.handle_datagram(Instant::now(), edge_addr(), branch_addr(), &data[..data.len() - 10]);
-    assert_eq!(reply_notify(e.poll_transmit()), Some(NotifyType::INVALID_SYNTAX));
+    e.handle_datagram(
+        Instant::now(),
+        edge_addr(),
+        branch_addr(),
+        &data[..data.len() - 10],
+    );
+    assert_eq!(
+        reply_notify(e.poll_transmit()),
+        Some(NotifyType::INVALID_SYNTAX)
+    );
 }
 
 #[test]
@@ -70,7 +103,10 @@ fn bad_payload_length_gets_invalid_syntax() {
     data[31] = 0xff;
     let mut e = edge();
     e.handle_datagram(Instant::now(), edge_addr(), branch_addr(), &data);
-    assert_eq!(reply_notify(e.poll_transmit()), Some(NotifyType::INVALID_SYNTAX));
+    assert_eq!(
+        reply_notify(e.poll_transmit()),
+        Some(NotifyType::INVALID_SYNTAX)
+    );
 }
 
 #[test]
@@ -79,14 +115,25 @@ fn missing_ke_gets_invalid_syntax() {
     m.payloads.retain(|p| !matches!(p, Payload::Ke(_)));
     let mut e = edge();
     e.handle_datagram(Instant::now(), edge_addr(), branch_addr(), &m.to_vec());
-    assert_eq!(reply_notify(e.poll_transmit()), Some(NotifyType::INVALID_SYNTAX));
+    assert_eq!(
+        reply_notify(e.poll_transmit()),
+        Some(NotifyType::INVALID_SYNTAX)
+    );
 }
 
 #[test]
 fn unknown_peer_gets_no_proposal_chosen() {
     let mut e = edge();
-    e.handle_datagram(Instant::now(), edge_addr(), SocketAddr::new(EDGE2, 500), &init_request());
-    assert_eq!(reply_notify(e.poll_transmit()), Some(NotifyType::NO_PROPOSAL_CHOSEN));
+    e.handle_datagram(
+        Instant::now(),
+        edge_addr(),
+        SocketAddr::new(EDGE2, 500),
+        &init_request(),
+    );
+    assert_eq!(
+        reply_notify(e.poll_transmit()),
+        Some(NotifyType::NO_PROPOSAL_CHOSEN)
+    );
 }
 
 #[test]
@@ -118,12 +165,11 @@ proptest! {
             let again = MessageRepr::parse(&m.to_vec()).unwrap();
             prop_assert_eq!(again, m);
         }
-        if let Some((&first, rest)) = data.split_first() {
-            if let Ok(chain) = rampart_wire::ike::parse_chain(PayloadType(first), rest, 0) {
+        if let Some((&first, rest)) = data.split_first()
+            && let Ok(chain) = rampart_wire::ike::parse_chain(PayloadType(first), rest, 0) {
                 let (t, bytes) = rampart_wire::ike::chain_to_vec(&chain);
                 prop_assert_eq!(rampart_wire::ike::parse_chain(t, &bytes, 0).unwrap(), chain);
             }
-        }
     }
 
     #[test]

@@ -25,7 +25,22 @@ fn handshake_child_keys_mirror() {
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(5));
     let key = |n: usize| {
-        sim.nodes[n].events.iter().find_map(|e| if let Event::ChildSaUp(k) = e { Some((k.spi_in, k.spi_out, k.encr_key_in.to_vec(), k.encr_key_out.to_vec())) } else { None }).unwrap()
+        sim.nodes[n]
+            .events
+            .iter()
+            .find_map(|e| {
+                if let Event::ChildSaUp(k) = e {
+                    Some((
+                        k.spi_in,
+                        k.spi_out,
+                        k.encr_key_in.to_vec(),
+                        k.encr_key_out.to_vec(),
+                    ))
+                } else {
+                    None
+                }
+            })
+            .unwrap()
     };
     let (i_in, i_out, i_kin, i_kout) = key(0);
     let (r_in, r_out, r_kin, r_kout) = key(1);
@@ -43,16 +58,37 @@ fn handshake_behind_nat_moves_to_4500() {
     let public = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 77));
     let mut branch = branch_peer();
     branch.local_addr = private;
-    sim.nodes[0].engine = rampart_ike::Engine::new(ike_config(vec![branch]), Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
+    sim.nodes[0].engine = rampart_ike::Engine::new(
+        ike_config(vec![branch]),
+        Box::new(rampart_crypto::random::TestRandom::new(9)),
+        sim.now,
+    );
     sim.nodes[0].addrs = vec![private];
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.remotes[0].addr = public;
     edge.remotes[0].peer_id_validate = rampart_ike::config::PeerIdValidate::NoCheck;
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
-    sim.nat = Some(rampart_testkit::Nat { node: 0, private, public, port_offset: 10000 });
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
+    sim.nat = Some(rampart_testkit::Nat {
+        node: 0,
+        private,
+        public,
+        port_offset: 10000,
+    });
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(5));
-    let up = |n: usize| sim.nodes[n].events.iter().find_map(|e| if let Event::ChildSaUp(k) = e { Some((k.udp_encap, k.local, k.remote)) } else { None });
+    let up = |n: usize| {
+        sim.nodes[n].events.iter().find_map(|e| {
+            if let Event::ChildSaUp(k) = e {
+                Some((k.udp_encap, k.local, k.remote))
+            } else {
+                None
+            }
+        })
+    };
     let (encap, local, remote) = up(0).expect("branch child up");
     assert!(encap);
     assert_eq!(local.port(), 4500);
@@ -69,18 +105,37 @@ fn handshake_nat_keepalives() {
     let public = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 77));
     let mut branch = branch_peer();
     branch.local_addr = private;
-    sim.nodes[0].engine = rampart_ike::Engine::new(ike_config(vec![branch]), Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
+    sim.nodes[0].engine = rampart_ike::Engine::new(
+        ike_config(vec![branch]),
+        Box::new(rampart_crypto::random::TestRandom::new(9)),
+        sim.now,
+    );
     sim.nodes[0].addrs = vec![private];
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.remotes[0].addr = public;
     edge.remotes[0].peer_id_validate = rampart_ike::config::PeerIdValidate::NoCheck;
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
-    sim.nat = Some(rampart_testkit::Nat { node: 0, private, public, port_offset: 10000 });
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
+    sim.nat = Some(rampart_testkit::Nat {
+        node: 0,
+        private,
+        public,
+        port_offset: 10000,
+    });
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(65));
     let keepalives = sim.nodes[0].sent.iter().filter(|t| t.keepalive).count();
     assert!(keepalives >= 3, "{keepalives} keepalives");
-    assert!(sim.nodes[0].sent.iter().filter(|t| t.keepalive).all(|t| t.payload == vec![0xff]));
+    assert!(
+        sim.nodes[0]
+            .sent
+            .iter()
+            .filter(|t| t.keepalive)
+            .all(|t| t.payload == vec![0xff])
+    );
 }
 
 #[test]
@@ -88,7 +143,17 @@ fn handshake_no_nat_uses_esp() {
     let mut sim = pair(5);
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(5));
-    let k = sim.nodes[0].events.iter().find_map(|e| if let Event::ChildSaUp(k) = e { Some((k.udp_encap, k.local.port())) } else { None }).unwrap();
+    let k = sim.nodes[0]
+        .events
+        .iter()
+        .find_map(|e| {
+            if let Event::ChildSaUp(k) = e {
+                Some((k.udp_encap, k.local.port()))
+            } else {
+                None
+            }
+        })
+        .unwrap();
     assert_eq!(k, (false, 0));
 }
 
@@ -97,7 +162,11 @@ fn handshake_invalid_ke_retry() {
     let mut sim = pair(6);
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.ike_proposals[0].dh_groups = vec![rampart_crypto::alg::DhGroup::Modp1024];
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(5));
     assert_eq!(child_ups(&sim, 0), 1);
@@ -110,38 +179,90 @@ fn handshake_no_proposal_chosen() {
     let mut sim = pair(7);
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.ike_proposals[0].encryption = vec![rampart_crypto::alg::Encr::AesCbc { key_bits: 128 }];
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(1));
     assert_eq!(ike_ups(&sim, 0), 0);
-    assert!(failures(&sim, 1).iter().any(|f| f.contains("peer offered") && f.contains("we accept")), "{:?}", failures(&sim, 1));
-    assert!(failures(&sim, 0).iter().any(|f| f.contains("NO_PROPOSAL_CHOSEN")), "{:?}", failures(&sim, 0));
+    assert!(
+        failures(&sim, 1)
+            .iter()
+            .any(|f| f.contains("peer offered") && f.contains("we accept")),
+        "{:?}",
+        failures(&sim, 1)
+    );
+    assert!(
+        failures(&sim, 0)
+            .iter()
+            .any(|f| f.contains("NO_PROPOSAL_CHOSEN")),
+        "{:?}",
+        failures(&sim, 0)
+    );
 }
 
 #[test]
 fn handshake_wrong_psk_fails_auth() {
     let mut sim = pair(8);
     let edge = edge_peer(EDGE1, "edge-key", "not-the-branch-key");
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(1));
     assert_eq!(ike_ups(&sim, 1), 0);
-    assert!(failures(&sim, 1).iter().any(|f| f.contains("tunnel-group")), "{:?}", failures(&sim, 1));
-    assert!(failures(&sim, 0).iter().any(|f| f.contains("AUTHENTICATION_FAILED")), "{:?}", failures(&sim, 0));
+    assert!(
+        failures(&sim, 1).iter().any(|f| f.contains("tunnel-group")),
+        "{:?}",
+        failures(&sim, 1)
+    );
+    assert!(
+        failures(&sim, 0)
+            .iter()
+            .any(|f| f.contains("AUTHENTICATION_FAILED")),
+        "{:?}",
+        failures(&sim, 0)
+    );
 }
 
 #[test]
 fn handshake_wrong_responder_psk_detected() {
     let mut sim = pair(9);
     let edge = edge_peer(EDGE1, "not-the-edge-key", "branch-key");
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(1));
     assert_eq!(ike_ups(&sim, 0), 0);
-    assert!(failures(&sim, 0).iter().any(|f| f.contains("does not verify")), "{:?}", failures(&sim, 0));
+    assert!(
+        failures(&sim, 0)
+            .iter()
+            .any(|f| f.contains("does not verify")),
+        "{:?}",
+        failures(&sim, 0)
+    );
     // The edge learns of the rejection and drops its SA.
-    assert!(failures(&sim, 1).iter().any(|f| f.contains("rejected our AUTH")), "{:?}", failures(&sim, 1));
-    assert!(sim.nodes[1].engine.ike_sas(sim.now).iter().all(|sa| sa.unique_id != 1));
+    assert!(
+        failures(&sim, 1)
+            .iter()
+            .any(|f| f.contains("rejected our AUTH")),
+        "{:?}",
+        failures(&sim, 1)
+    );
+    assert!(
+        sim.nodes[1]
+            .engine
+            .ike_sas(sim.now)
+            .iter()
+            .all(|sa| sa.unique_id != 1)
+    );
 }
 
 #[test]
@@ -149,7 +270,11 @@ fn handshake_ts_unacceptable_keeps_ike_sa() {
     let mut sim = pair(10);
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.children[0].remote_ts = net([10, 99, 0, 0], [10, 99, 0, 255]);
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(5));
     assert_eq!(ike_ups(&sim, 0), 1);
@@ -158,7 +283,13 @@ fn handshake_ts_unacceptable_keeps_ike_sa() {
     assert_eq!(sas.len(), 1);
     assert_eq!(sas[0].state, "READY");
     assert!(sas[0].children.is_empty());
-    assert!(failures(&sim, 0).iter().any(|f| f.contains("TS_UNACCEPTABLE") && f.contains("outside_map 65000")), "{:?}", failures(&sim, 0));
+    assert!(
+        failures(&sim, 0)
+            .iter()
+            .any(|f| f.contains("TS_UNACCEPTABLE") && f.contains("outside_map 65000")),
+        "{:?}",
+        failures(&sim, 0)
+    );
 }
 
 #[test]
@@ -183,11 +314,19 @@ fn handshake_cookie_echoed() {
     let mut sim = pair(11);
     let mut cfg = ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]);
     cfg.cookie_threshold = 0;
-    sim.nodes[1].engine = rampart_ike::Engine::new(cfg, Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        cfg,
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(5));
     assert_eq!(child_ups(&sim, 0), 1);
-    let cookie_replies = sim.nodes[1].sent.iter().filter(|t| t.payload.len() < 80).count();
+    let cookie_replies = sim.nodes[1]
+        .sent
+        .iter()
+        .filter(|t| t.payload.len() < 80)
+        .count();
     assert_eq!(cookie_replies, 1);
 }
 
@@ -198,14 +337,27 @@ fn handshake_fragmented_ike_auth() {
     a.fragment_mtu = 200;
     let mut b = ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]);
     b.fragment_mtu = 200;
-    sim.nodes[0].engine = rampart_ike::Engine::new(a, Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
-    sim.nodes[1].engine = rampart_ike::Engine::new(b, Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[0].engine = rampart_ike::Engine::new(
+        a,
+        Box::new(rampart_crypto::random::TestRandom::new(9)),
+        sim.now,
+    );
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        b,
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.net.jitter = Duration::from_millis(20);
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(10));
     assert_eq!(child_ups(&sim, 0), 1);
     // Exchange type octet 18: IKE_AUTH (35) went out as several SKF fragments.
-    let auth: Vec<usize> = sim.nodes[0].sent.iter().filter(|t| t.payload[18] == 35).map(|t| t.payload.len()).collect();
+    let auth: Vec<usize> = sim.nodes[0]
+        .sent
+        .iter()
+        .filter(|t| t.payload[18] == 35)
+        .map(|t| t.payload.len())
+        .collect();
     assert!(auth.len() >= 2, "{auth:?}");
     assert!(auth.iter().all(|l| *l <= 200), "{auth:?}");
 }
@@ -220,8 +372,16 @@ fn handshake_fqdn_identities() {
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.local_identity = LocalIdentity::Hostname("edge.example.com".into());
     edge.remotes[0].remote_identity = Some(Identity::Fqdn("branch.example.com".into()));
-    sim.nodes[0].engine = rampart_ike::Engine::new(ike_config(vec![branch]), Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[0].engine = rampart_ike::Engine::new(
+        ike_config(vec![branch]),
+        Box::new(rampart_crypto::random::TestRandom::new(9)),
+        sim.now,
+    );
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(5));
     let sas = sim.nodes[1].engine.ike_sas(sim.now);
@@ -235,22 +395,46 @@ fn handshake_wrong_identity_rejected() {
     let mut sim = pair(14);
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.remotes[0].remote_identity = Some(Identity::Fqdn("someone-else.example.com".into()));
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(1));
     assert_eq!(ike_ups(&sim, 1), 0);
-    assert!(failures(&sim, 1).iter().any(|f| f.contains("peer-id-validate")), "{:?}", failures(&sim, 1));
+    assert!(
+        failures(&sim, 1)
+            .iter()
+            .any(|f| f.contains("peer-id-validate")),
+        "{:?}",
+        failures(&sim, 1)
+    );
 }
 
 #[test]
 fn handshake_second_child_by_create_child_sa() {
     let mut sim = pair(15);
     let mut branch = branch_peer();
-    branch.children.push(child(net([198, 18, 3, 0], [198, 18, 3, 255]), TrafficSelector::any_v4()));
+    branch.children.push(child(
+        net([198, 18, 3, 0], [198, 18, 3, 255]),
+        TrafficSelector::any_v4(),
+    ));
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
-    edge.children.push(child(TrafficSelector::any_v4(), net([198, 18, 3, 0], [198, 18, 3, 255])));
-    sim.nodes[0].engine = rampart_ike::Engine::new(ike_config(vec![branch]), Box::new(rampart_crypto::random::TestRandom::new(9)), sim.now);
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    edge.children.push(child(
+        TrafficSelector::any_v4(),
+        net([198, 18, 3, 0], [198, 18, 3, 255]),
+    ));
+    sim.nodes[0].engine = rampart_ike::Engine::new(
+        ike_config(vec![branch]),
+        Box::new(rampart_crypto::random::TestRandom::new(9)),
+        sim.now,
+    );
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(5));
     assert_eq!(child_ups(&sim, 0), 2);
@@ -265,7 +449,11 @@ fn handshake_refused_child_retries_with_backoff() {
     let mut sim = pair(16);
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.children[0].remote_ts = net([10, 99, 0, 0], [10, 99, 0, 255]);
-    sim.nodes[1].engine = rampart_ike::Engine::new(ike_config(vec![edge]), Box::new(rampart_crypto::random::TestRandom::new(10)), sim.now);
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
     sim.call(0, |e, now| e.initiate_all(now));
     // The data plane keeps reporting packets; the engine must not send a request
     // for each.
@@ -286,8 +474,20 @@ fn handshake_ipv6_peers_and_selectors() {
     use std::net::{IpAddr, Ipv6Addr};
     let a: IpAddr = "2001:db8::1".parse().unwrap();
     let b: IpAddr = "2001:db8::2".parse().unwrap();
-    let lan = Ts { protocol: 0, start_addr: "2001:db8:1::".parse().unwrap(), end_addr: "2001:db8:1::ffff".parse().unwrap(), start_port: 0, end_port: 65535 };
-    let any6 = Ts { protocol: 0, start_addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED), end_addr: IpAddr::V6(Ipv6Addr::from([0xff; 16])), start_port: 0, end_port: 65535 };
+    let lan = Ts {
+        protocol: 0,
+        start_addr: "2001:db8:1::".parse().unwrap(),
+        end_addr: "2001:db8:1::ffff".parse().unwrap(),
+        start_port: 0,
+        end_port: 65535,
+    };
+    let any6 = Ts {
+        protocol: 0,
+        start_addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        end_addr: IpAddr::V6(Ipv6Addr::from([0xff; 16])),
+        start_port: 0,
+        end_port: 65535,
+    };
     let mut branch = branch_peer();
     branch.local_addr = a;
     branch.remotes.truncate(1);

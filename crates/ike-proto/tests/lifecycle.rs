@@ -30,7 +30,12 @@ fn assert_single_pair(sim: &Sim) {
     let b = sim.nodes[1].engine.ike_sas(sim.now);
     assert_eq!(a.len(), 1, "branch SAs {a:#?}");
     assert_eq!(b.len(), 1, "edge SAs {b:#?}");
-    assert_eq!(a[0].children.len(), 1, "branch children {:#?}", a[0].children);
+    assert_eq!(
+        a[0].children.len(),
+        1,
+        "branch children {:#?}",
+        a[0].children
+    );
     assert_eq!(b[0].children.len(), 1, "edge children {:#?}", b[0].children);
     assert_eq!(a[0].children[0].spi_in, b[0].children[0].spi_out);
     assert_eq!(a[0].children[0].spi_out, b[0].children[0].spi_in);
@@ -47,7 +52,11 @@ fn rekey_child_by_lifetime() {
     up(&mut sim);
     sim.run_for(Duration::from_secs(600));
     assert!(child_ups(&sim, 0) >= 10, "{} child SAs", child_ups(&sim, 0));
-    let rekeys = sim.nodes[0].events.iter().filter(|e| matches!(e, Event::ChildSaUp(k) if k.replaces.is_some())).count();
+    let rekeys = sim.nodes[0]
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::ChildSaUp(k) if k.replaces.is_some()))
+        .count();
     assert!(rekeys >= 9, "{rekeys} rekeys");
     assert_single_pair(&sim);
 }
@@ -62,10 +71,22 @@ fn rekey_child_with_pfs() {
     edge.children[0].pfs = Some(DhGroup::Ecp256);
     let mut sim = sim_with(101, branch, edge);
     up(&mut sim);
-    let first = sim.nodes[0].events.iter().find_map(|e| if let Event::ChildSaUp(k) = e { Some(k.pfs_group) } else { None });
+    let first = sim.nodes[0].events.iter().find_map(|e| {
+        if let Event::ChildSaUp(k) = e {
+            Some(k.pfs_group)
+        } else {
+            None
+        }
+    });
     assert_eq!(first, Some(None));
     sim.run_for(Duration::from_secs(60));
-    let rekeyed = sim.nodes[0].events.iter().rev().find_map(|e| if let Event::ChildSaUp(k) = e { Some(k.pfs_group) } else { None });
+    let rekeyed = sim.nodes[0].events.iter().rev().find_map(|e| {
+        if let Event::ChildSaUp(k) = e {
+            Some(k.pfs_group)
+        } else {
+            None
+        }
+    });
     assert_eq!(rekeyed, Some(Some(DhGroup::Ecp256)));
     assert_single_pair(&sim);
 }
@@ -81,7 +102,13 @@ fn rekey_pfs_mismatch_rebuilds() {
     let mut sim = sim_with(102, branch, edge);
     up(&mut sim);
     sim.run_for(Duration::from_secs(60));
-    assert!(failures(&sim, 0).iter().any(|f| f.contains("PFS/DH mismatch suspected")), "{:?}", failures(&sim, 0));
+    assert!(
+        failures(&sim, 0)
+            .iter()
+            .any(|f| f.contains("PFS/DH mismatch suspected")),
+        "{:?}",
+        failures(&sim, 0)
+    );
     assert!(ike_ups(&sim, 0) >= 2);
 }
 
@@ -103,7 +130,11 @@ fn rekey_ike_sa_keeps_children() {
 fn rekey_simultaneous_child() {
     init_tracing();
     for seed in 110..120 {
-        let mut sim = sim_with(seed, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+        let mut sim = sim_with(
+            seed,
+            branch_peer(),
+            edge_peer(EDGE1, "edge-key", "branch-key"),
+        );
         up(&mut sim);
         let a = sim.nodes[0].engine.ike_sas(sim.now)[0].children[0].spi_out;
         let b = sim.nodes[1].engine.ike_sas(sim.now)[0].children[0].spi_out;
@@ -145,12 +176,23 @@ fn rekey_by_kilobytes() {
 
 #[test]
 fn dpd_detects_dead_peer_and_fails_over() {
-    let mut sim = sim_with(105, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
-    sim.add_node(ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]), vec![EDGE2], 300);
+    let mut sim = sim_with(
+        105,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
+    sim.add_node(
+        ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]),
+        vec![EDGE2],
+        300,
+    );
     up(&mut sim);
     sim.nodes[1].down = true;
     sim.run_for(Duration::from_secs(60));
-    let switched = sim.nodes[0].events.iter().any(|e| matches!(e, Event::PeerSwitched { to, .. } if *to == EDGE2));
+    let switched = sim.nodes[0]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::PeerSwitched { to, .. } if *to == EDGE2));
     assert!(switched);
     let sas = sim.nodes[0].engine.ike_sas(sim.now);
     assert_eq!(sas.len(), 1);
@@ -160,20 +202,35 @@ fn dpd_detects_dead_peer_and_fails_over() {
 
 #[test]
 fn dpd_liveness_when_idle() {
-    let mut sim = sim_with(106, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    let mut sim = sim_with(
+        106,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
     up(&mut sim);
     let before = sim.nodes[0].sent.len();
     sim.run_for(Duration::from_secs(35));
     // One liveness check per 10 s of idleness, from each side.
-    let informational = sim.nodes[0].sent[before..].iter().filter(|t| t.payload[18] == 37).count();
+    let informational = sim.nodes[0].sent[before..]
+        .iter()
+        .filter(|t| t.payload[18] == 37)
+        .count();
     assert!((2..=8).contains(&informational), "{informational}");
     assert_single_pair(&sim);
 }
 
 #[test]
 fn failover_on_unreachable_primary() {
-    let mut sim = sim_with(107, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
-    sim.add_node(ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]), vec![EDGE2], 301);
+    let mut sim = sim_with(
+        107,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
+    sim.add_node(
+        ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]),
+        vec![EDGE2],
+        301,
+    );
     sim.nodes[1].down = true;
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(60));
@@ -184,8 +241,16 @@ fn failover_on_unreachable_primary() {
 
 #[test]
 fn failover_clear_peer_resets_to_primary() {
-    let mut sim = sim_with(108, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
-    sim.add_node(ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]), vec![EDGE2], 302);
+    let mut sim = sim_with(
+        108,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
+    sim.add_node(
+        ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]),
+        vec![EDGE2],
+        302,
+    );
     sim.nodes[1].down = true;
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(60));
@@ -212,18 +277,36 @@ fn responder_rejects_backup_while_primary_active() {
 
 #[test]
 fn delete_on_shutdown_reaches_peer() {
-    let mut sim = sim_with(130, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    let mut sim = sim_with(
+        130,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
     up(&mut sim);
     sim.call(0, |e, now| e.shutdown(now));
     sim.run_for(Duration::from_secs(2));
-    assert!(sim.nodes[0].events.iter().any(|e| matches!(e, Event::IkeSaDown { .. })));
-    assert!(sim.nodes[1].events.iter().any(|e| matches!(e, Event::ChildSaDown { .. })));
+    assert!(
+        sim.nodes[0]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::IkeSaDown { .. }))
+    );
+    assert!(
+        sim.nodes[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ChildSaDown { .. }))
+    );
     assert!(sim.nodes[1].engine.ike_sas(sim.now).is_empty());
 }
 
 #[test]
 fn delete_restart_initial_contact_replaces_old_sa() {
-    let mut sim = sim_with(131, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    let mut sim = sim_with(
+        131,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
     up(&mut sim);
     sim.restart_node(0, ike_config(vec![branch_peer()]), 999);
     sim.call(0, |e, now| e.initiate_all(now));
@@ -233,7 +316,11 @@ fn delete_restart_initial_contact_replaces_old_sa() {
 
 #[test]
 fn initial_contact_only_first_sa() {
-    let mut sim = sim_with(132, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    let mut sim = sim_with(
+        132,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
     up(&mut sim);
     let spi = sim.nodes[0].engine.ike_sas(sim.now)[0].spi_i;
     sim.call(0, |e, now| e.clear_peer(now, EDGE1));
@@ -247,9 +334,15 @@ fn initial_contact_only_first_sa() {
 
 #[test]
 fn reconfigure_unchanged_keeps_sas() {
-    let mut sim = sim_with(133, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    let mut sim = sim_with(
+        133,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
     up(&mut sim);
-    sim.call(0, |e, now| e.reconfigure(now, ike_config(vec![branch_peer()])));
+    sim.call(0, |e, now| {
+        e.reconfigure(now, ike_config(vec![branch_peer()]))
+    });
     sim.run_for(Duration::from_secs(2));
     assert_eq!(ike_ups(&sim, 0), 1);
     assert_single_pair(&sim);
@@ -257,13 +350,22 @@ fn reconfigure_unchanged_keeps_sas() {
 
 #[test]
 fn reconfigure_changed_peer_deletes() {
-    let mut sim = sim_with(134, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    let mut sim = sim_with(
+        134,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
     up(&mut sim);
     let mut changed = branch_peer();
     changed.children[0].lifetime = Duration::from_secs(3600);
     sim.call(0, |e, now| e.reconfigure(now, ike_config(vec![changed])));
     sim.run_for(Duration::from_secs(2));
-    assert!(sim.nodes[1].events.iter().any(|e| matches!(e, Event::IkeSaDown { .. })));
+    assert!(
+        sim.nodes[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::IkeSaDown { .. }))
+    );
 }
 
 #[test]
@@ -274,16 +376,32 @@ fn retransmission_gives_up() {
     sim.nodes[1].down = true;
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(40));
-    let init_sent = sim.nodes[0].sent.iter().filter(|t| t.payload[18] == 34).count();
+    let init_sent = sim.nodes[0]
+        .sent
+        .iter()
+        .filter(|t| t.payload[18] == 34)
+        .count();
     assert!(init_sent >= 5, "{init_sent}");
-    assert!(failures(&sim, 0).iter().any(|f| f.contains("retransmission limit")));
+    assert!(
+        failures(&sim, 0)
+            .iter()
+            .any(|f| f.contains("retransmission limit"))
+    );
 }
 
 #[test]
 fn engine_restart_of_responder_recovers() {
-    let mut sim = sim_with(136, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    let mut sim = sim_with(
+        136,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
     up(&mut sim);
-    sim.nodes[1].engine = Engine::new(ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]), Box::new(TestRandom::new(77)), sim.now);
+    sim.nodes[1].engine = Engine::new(
+        ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]),
+        Box::new(TestRandom::new(77)),
+        sim.now,
+    );
     sim.run_for(Duration::from_secs(90));
     assert_single_pair(&sim);
 }
@@ -297,12 +415,21 @@ fn expiry_deletes_child_without_rekey() {
     // Every CREATE_CHILD_SA (exchange type 36) is lost, so no rekey succeeds.
     sim.net.filter = Some(Box::new(|p| p.payload.get(18) == Some(&36)));
     sim.run_for(Duration::from_secs(61));
-    assert!(sim.nodes[0].events.iter().any(|e| matches!(e, Event::ChildSaDown { .. })));
+    assert!(
+        sim.nodes[0]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ChildSaDown { .. }))
+    );
 }
 
 #[test]
 fn dpd_quiet_while_esp_arrives() {
-    let mut sim = sim_with(138, branch_peer(), edge_peer(EDGE1, "edge-key", "branch-key"));
+    let mut sim = sim_with(
+        138,
+        branch_peer(),
+        edge_peer(EDGE1, "edge-key", "branch-key"),
+    );
     up(&mut sim);
     let spi_in = sim.nodes[0].engine.ike_sas(sim.now)[0].children[0].spi_in;
     let before = sim.nodes[0].sent.len();
@@ -311,7 +438,10 @@ fn dpd_quiet_while_esp_arrives() {
         sim.run_for(Duration::from_secs(1));
     }
     // The branch saw traffic every second, so it sent no liveness check of its own.
-    let requests = sim.nodes[0].sent[before..].iter().filter(|t| t.payload[18] == 37 && t.payload[19] & 0x20 == 0).count();
+    let requests = sim.nodes[0].sent[before..]
+        .iter()
+        .filter(|t| t.payload[18] == 37 && t.payload[19] & 0x20 == 0)
+        .count();
     assert_eq!(requests, 0);
 }
 
@@ -322,7 +452,11 @@ fn dpd_fails_over_after_peer_rekeyed_ike_sa() {
     let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
     edge.ike_proposals[0].lifetime = Duration::from_secs(60);
     let mut sim = sim_with(139, branch_peer(), edge);
-    sim.add_node(ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]), vec![EDGE2], 303);
+    sim.add_node(
+        ike_config(vec![edge_peer(EDGE2, "edge-key2", "branch-key2")]),
+        vec![EDGE2],
+        303,
+    );
     up(&mut sim);
     sim.run_for(Duration::from_secs(60));
     assert!(!sim.nodes[0].engine.ike_sas(sim.now)[0].initiator);

@@ -46,6 +46,9 @@ pub struct Packet {
     pub keepalive: bool,
 }
 
+pub type PacketFilter = Box<dyn FnMut(&Packet) -> bool>;
+pub type PacketTamper = Box<dyn FnMut(&mut Packet)>;
+
 /// Network impairments; all default to a perfect network with 1 ms latency.
 pub struct Network {
     pub drop_rate: f64,
@@ -54,9 +57,9 @@ pub struct Network {
     /// Extra random delay up to this value; non-zero values reorder packets.
     pub jitter: Duration,
     /// Packets for which this returns true are dropped (after NAT rewriting).
-    pub filter: Option<Box<dyn FnMut(&Packet) -> bool>>,
+    pub filter: Option<PacketFilter>,
     /// Called on every packet before it is queued; may rewrite it in flight.
-    pub tamper: Option<Box<dyn FnMut(&mut Packet)>>,
+    pub tamper: Option<PacketTamper>,
     rng: SimRng,
     in_flight: Vec<(Instant, u64, Packet)>,
     sequence: u64,
@@ -84,9 +87,17 @@ impl Network {
         if self.filter.as_mut().is_some_and(|f| f(&packet)) || self.rng.chance(self.drop_rate) {
             return;
         }
-        let copies = if self.rng.chance(self.duplicate_rate) { 2 } else { 1 };
+        let copies = if self.rng.chance(self.duplicate_rate) {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
-            let jitter = if self.jitter.is_zero() { 0 } else { self.rng.next_u64() % (self.jitter.as_micros() as u64 + 1) };
+            let jitter = if self.jitter.is_zero() {
+                0
+            } else {
+                self.rng.next_u64() % (self.jitter.as_micros() as u64 + 1)
+            };
             let at = now + self.latency + Duration::from_micros(jitter);
             self.sequence += 1;
             self.in_flight.push((at, self.sequence, packet.clone()));
@@ -139,13 +150,24 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(seed: u64) -> Sim {
-        Sim { now: Instant::now(), nodes: Vec::new(), net: Network::new(seed), nat: None }
+        Sim {
+            now: Instant::now(),
+            nodes: Vec::new(),
+            net: Network::new(seed),
+            nat: None,
+        }
     }
 
     /// Adds an engine with a deterministic random source; returns its index.
     pub fn add_node(&mut self, config: IkeConfig, addrs: Vec<IpAddr>, seed: u64) -> usize {
         let engine = Engine::new(config, Box::new(TestRandom::new(seed)), self.now);
-        self.nodes.push(Node { engine, addrs, events: Vec::new(), sent: Vec::new(), down: false });
+        self.nodes.push(Node {
+            engine,
+            addrs,
+            events: Vec::new(),
+            sent: Vec::new(),
+            down: false,
+        });
         self.nodes.len() - 1
     }
 
@@ -165,11 +187,20 @@ impl Sim {
                 if self.nodes[i].down {
                     continue;
                 }
-                let mut packet = Packet { from: t.local, to: t.remote, payload: t.payload, keepalive: t.keepalive };
-                if let Some(nat) = self.nat {
-                    if nat.node == i && packet.from.ip() == nat.private {
-                        packet.from = SocketAddr::new(nat.public, packet.from.port().wrapping_add(nat.port_offset));
-                    }
+                let mut packet = Packet {
+                    from: t.local,
+                    to: t.remote,
+                    payload: t.payload,
+                    keepalive: t.keepalive,
+                };
+                if let Some(nat) = self.nat
+                    && nat.node == i
+                    && packet.from.ip() == nat.private
+                {
+                    packet.from = SocketAddr::new(
+                        nat.public,
+                        packet.from.port().wrapping_add(nat.port_offset),
+                    );
                 }
                 self.net.send(self.now, packet);
             }
@@ -177,27 +208,44 @@ impl Sim {
     }
 
     fn deliver(&mut self, mut packet: Packet) {
-        if let Some(nat) = self.nat {
-            if packet.to.ip() == nat.public {
-                packet.to = SocketAddr::new(nat.private, packet.to.port().wrapping_sub(nat.port_offset));
-            }
+        if let Some(nat) = self.nat
+            && packet.to.ip() == nat.public
+        {
+            packet.to =
+                SocketAddr::new(nat.private, packet.to.port().wrapping_sub(nat.port_offset));
         }
         if packet.keepalive {
             return;
         }
-        let Some(i) = self.nodes.iter().position(|n| n.addrs.contains(&packet.to.ip())) else { return };
+        let Some(i) = self
+            .nodes
+            .iter()
+            .position(|n| n.addrs.contains(&packet.to.ip()))
+        else {
+            return;
+        };
         if self.nodes[i].down {
             return;
         }
-        self.nodes[i].engine.handle_datagram(self.now, packet.to, packet.from, &packet.payload);
+        self.nodes[i]
+            .engine
+            .handle_datagram(self.now, packet.to, packet.from, &packet.payload);
     }
 
     /// Advances to the next packet or timer no later than `deadline`. Returns false
     /// when nothing is scheduled before `deadline`.
     pub fn step(&mut self, deadline: Instant) -> bool {
         self.collect();
-        let timers = self.nodes.iter().filter(|n| !n.down).filter_map(|n| n.engine.poll_timeout()).min();
-        let next = [self.net.next_delivery(), timers].into_iter().flatten().min();
+        let timers = self
+            .nodes
+            .iter()
+            .filter(|n| !n.down)
+            .filter_map(|n| n.engine.poll_timeout())
+            .min();
+        let next = [self.net.next_delivery(), timers]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(next) = next.filter(|t| *t <= deadline) else {
             self.now = self.now.max(deadline);
             return false;
@@ -208,7 +256,12 @@ impl Sim {
             self.collect();
         }
         for i in 0..self.nodes.len() {
-            if !self.nodes[i].down && self.nodes[i].engine.poll_timeout().is_some_and(|t| t <= self.now) {
+            if !self.nodes[i].down
+                && self.nodes[i]
+                    .engine
+                    .poll_timeout()
+                    .is_some_and(|t| t <= self.now)
+            {
                 self.nodes[i].engine.handle_timeout(self.now);
             }
         }

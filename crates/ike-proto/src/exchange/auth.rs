@@ -17,28 +17,57 @@ use crate::proposal;
 use crate::sa::{ChildRequest, IkeSa, Pending, State, Task};
 
 fn find_id_i(payloads: &[Payload]) -> Option<&IdRepr> {
-    payloads.iter().find_map(|p| if let Payload::IdI(i) = p { Some(i) } else { None })
+    payloads.iter().find_map(|p| {
+        if let Payload::IdI(i) = p {
+            Some(i)
+        } else {
+            None
+        }
+    })
 }
 
 fn find_id_r(payloads: &[Payload]) -> Option<&IdRepr> {
-    payloads.iter().find_map(|p| if let Payload::IdR(i) = p { Some(i) } else { None })
+    payloads.iter().find_map(|p| {
+        if let Payload::IdR(i) = p {
+            Some(i)
+        } else {
+            None
+        }
+    })
 }
 
 fn find_auth(payloads: &[Payload]) -> Option<&AuthRepr> {
-    payloads.iter().find_map(|p| if let Payload::Auth(a) = p { Some(a) } else { None })
+    payloads.iter().find_map(|p| {
+        if let Payload::Auth(a) = p {
+            Some(a)
+        } else {
+            None
+        }
+    })
 }
 
 impl Engine {
     /// Sends IKE_AUTH: IDi, AUTH, INITIAL_CONTACT on the first IKE SA to this remote,
     /// and the first child's SA and selectors.
     pub(crate) fn auth_build_i(&mut self, sa: &mut IkeSa, now: Instant, mut children: Vec<usize>) {
-        let Some(pc) = self.config.peers.get(sa.peer) else { return };
-        let Some(remote) = pc.remotes.get(sa.remote_index) else { return };
+        let Some(pc) = self.config.peers.get(sa.peer) else {
+            return;
+        };
+        let Some(remote) = pc.remotes.get(sa.remote_index) else {
+            return;
+        };
         let local_psk = remote.local_psk.clone();
         let local_id = identity::local_identity(&pc.local_identity, pc.local_addr);
         let id = identity::to_wire(&local_id);
         let Some(keys) = sa.keys.as_ref() else { return };
-        let auth = match psk_auth(keys.prf, local_psk.as_bytes(), &sa.init.request, &sa.init.nonce_r, &keys.sk_pi, &id.to_body()) {
+        let auth = match psk_auth(
+            keys.prf,
+            local_psk.as_bytes(),
+            &sa.init.request,
+            &sa.init.nonce_r,
+            &keys.sk_pi,
+            &id.to_body(),
+        ) {
             Ok(a) => a,
             Err(e) => {
                 warn!(target: "ike", "{} computing AUTH failed: {e}", self.tag(sa));
@@ -46,52 +75,123 @@ impl Engine {
                 return;
             }
         };
-        let mut payloads = vec![Payload::IdI(id), Payload::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE, data: auth.to_vec() })];
-        let first_contact = !self.peers[sa.peer].contacted.get(sa.remote_index).copied().unwrap_or(true);
+        let mut payloads = vec![
+            Payload::IdI(id),
+            Payload::Auth(AuthRepr {
+                method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+                data: auth.to_vec(),
+            }),
+        ];
+        let first_contact = !self.peers[sa.peer]
+            .contacted
+            .get(sa.remote_index)
+            .copied()
+            .unwrap_or(true);
         if first_contact {
             payloads.push(Payload::notify(NotifyType::INITIAL_CONTACT, Vec::new()));
         }
-        let first = if children.is_empty() { None } else { Some(children.remove(0)) };
+        let first = if children.is_empty() {
+            None
+        } else {
+            Some(children.remove(0))
+        };
         let request = first.and_then(|c| self.child_request(sa.peer, c, None, false));
         if let Some(r) = &request {
             payloads.extend(self.child_payloads(sa.peer, r, false));
         }
         sa.local_id = Some(local_id);
-        self.send_request(sa, now, ExchangeType::IKE_AUTH, payloads, Pending::Auth { children, first: request });
+        self.send_request(
+            sa,
+            now,
+            ExchangeType::IKE_AUTH,
+            payloads,
+            Pending::Auth {
+                children,
+                first: request,
+            },
+        );
     }
 
     /// Handles the IKE_AUTH request as responder.
-    pub(crate) fn auth_process_r(&mut self, sa: &mut IkeSa, now: Instant, mid: u32, payloads: Vec<Payload>) {
+    pub(crate) fn auth_process_r(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        mid: u32,
+        payloads: Vec<Payload>,
+    ) {
         let tag = self.tag(sa);
         let (Some(id_i), Some(auth)) = (find_id_i(&payloads), find_auth(&payloads)) else {
             warn!(target: "ike", "{tag} IKE_AUTH from {} lacks IDi or AUTH", sa.remote);
-            self.send_response(sa, ExchangeType::IKE_AUTH, mid, vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+            self.send_response(
+                sa,
+                ExchangeType::IKE_AUTH,
+                mid,
+                vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
+            );
             sa.dead = true;
             return;
         };
-        let Some(remote) = self.remote_config(sa).cloned() else { return };
+        let Some(remote) = self.remote_config(sa).cloned() else {
+            return;
+        };
         let Some(keys) = sa.keys.as_ref() else { return };
         let peer_identity = identity::from_wire(id_i);
         let authentic = auth.method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE
-            && verify_psk_auth(keys.prf, remote.remote_psk.as_bytes(), &sa.init.request, &sa.init.nonce_r, &keys.sk_pi, &id_i.to_body(), &auth.data);
+            && verify_psk_auth(
+                keys.prf,
+                remote.remote_psk.as_bytes(),
+                &sa.init.request,
+                &sa.init.nonce_r,
+                &keys.sk_pi,
+                &id_i.to_body(),
+                &auth.data,
+            );
         let reason = if !authentic {
-            Some(format!("AUTH from {} (IDi {}) does not verify with the remote pre-shared key of tunnel-group {}", sa.remote, identity::describe(id_i), remote.tunnel_group))
+            Some(format!(
+                "AUTH from {} (IDi {}) does not verify with the remote pre-shared key of tunnel-group {}",
+                sa.remote,
+                identity::describe(id_i),
+                remote.tunnel_group
+            ))
         } else if !identity::validate(&remote, peer_identity.as_ref()) {
-            Some(format!("IDi {} from {} fails peer-id-validate of tunnel-group {}", identity::describe(id_i), sa.remote, remote.tunnel_group))
+            Some(format!(
+                "IDi {} from {} fails peer-id-validate of tunnel-group {}",
+                identity::describe(id_i),
+                sa.remote,
+                remote.tunnel_group
+            ))
         } else {
             None
         };
         if let Some(reason) = reason {
             warn!(target: "ike", "{tag} authentication failed: {reason}");
             self.failure(sa, &reason);
-            self.send_response(sa, ExchangeType::IKE_AUTH, mid, vec![Payload::notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())]);
+            self.send_response(
+                sa,
+                ExchangeType::IKE_AUTH,
+                mid,
+                vec![Payload::notify(
+                    NotifyType::AUTHENTICATION_FAILED,
+                    Vec::new(),
+                )],
+            );
             sa.dead = true;
             return;
         }
-        let Some(pc) = self.config.peers.get(sa.peer) else { return };
+        let Some(pc) = self.config.peers.get(sa.peer) else {
+            return;
+        };
         let local_id = identity::local_identity(&pc.local_identity, pc.local_addr);
         let id_r = identity::to_wire(&local_id);
-        let our_auth = match psk_auth(keys.prf, remote.local_psk.as_bytes(), &sa.init.response, &sa.init.nonce_i, &keys.sk_pr, &id_r.to_body()) {
+        let our_auth = match psk_auth(
+            keys.prf,
+            remote.local_psk.as_bytes(),
+            &sa.init.response,
+            &sa.init.nonce_i,
+            &keys.sk_pr,
+            &id_r.to_body(),
+        ) {
             Ok(a) => a,
             Err(e) => {
                 warn!(target: "ike", "{tag} computing AUTH failed: {e}");
@@ -100,7 +200,13 @@ impl Engine {
         };
         sa.local_id = Some(local_id);
         sa.remote_id = peer_identity;
-        let mut reply = vec![Payload::IdR(id_r), Payload::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE, data: our_auth.to_vec() })];
+        let mut reply = vec![
+            Payload::IdR(id_r),
+            Payload::Auth(AuthRepr {
+                method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+                data: our_auth.to_vec(),
+            }),
+        ];
         if find_notify(&payloads, NotifyType::INITIAL_CONTACT).is_some() {
             self.initial_contact(sa);
         }
@@ -122,7 +228,7 @@ impl Engine {
                         shared: None,
                         exchange_initiator: false,
                         replaces: None,
-            rekey_of: None,
+                        rekey_of: None,
                     };
                     if self.install_child(sa, now, params) {
                         reply.push(Payload::Sa(proposal::esp_reply(&acc.chosen, spi_in)));
@@ -133,11 +239,20 @@ impl Engine {
                     }
                 }
                 Err((n, data)) => {
-                    let reason = format!("Child SA in IKE_AUTH from {} refused with {n}", sa.remote);
+                    let reason =
+                        format!("Child SA in IKE_AUTH from {} refused with {n}", sa.remote);
                     self.failure(sa, &reason);
                     // INVALID_KE_PAYLOAD cannot apply to IKE_AUTH, which has no KE.
-                    let n = if n == NotifyType::INVALID_KE_PAYLOAD { NotifyType::NO_PROPOSAL_CHOSEN } else { n };
-                    let data = if n == NotifyType::NO_PROPOSAL_CHOSEN { Vec::new() } else { data };
+                    let n = if n == NotifyType::INVALID_KE_PAYLOAD {
+                        NotifyType::NO_PROPOSAL_CHOSEN
+                    } else {
+                        n
+                    };
+                    let data = if n == NotifyType::NO_PROPOSAL_CHOSEN {
+                        Vec::new()
+                    } else {
+                        data
+                    };
                     reply.push(Payload::notify(n, data));
                 }
             }
@@ -146,28 +261,62 @@ impl Engine {
     }
 
     /// Handles the IKE_AUTH response as initiator.
-    pub(crate) fn auth_process_i(&mut self, sa: &mut IkeSa, now: Instant, payloads: Vec<Payload>, children: Vec<usize>, first: Option<ChildRequest>) {
+    pub(crate) fn auth_process_i(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        payloads: Vec<Payload>,
+        children: Vec<usize>,
+        first: Option<ChildRequest>,
+    ) {
         let tag = self.tag(sa);
         let (Some(id_r), Some(auth)) = (find_id_r(&payloads), find_auth(&payloads)) else {
             let reason = match error_notify(&payloads) {
-                Some(n) => format!("peer {} rejected IKE_AUTH with {}", sa.remote, n.notify_type),
+                Some(n) => format!(
+                    "peer {} rejected IKE_AUTH with {}",
+                    sa.remote, n.notify_type
+                ),
                 None => format!("IKE_AUTH response from {} lacks IDr or AUTH", sa.remote),
             };
-            let sent = sa.local_id.as_ref().map(|i| identity::describe(&identity::to_wire(i))).unwrap_or_default();
+            let sent = sa
+                .local_id
+                .as_ref()
+                .map(|i| identity::describe(&identity::to_wire(i)))
+                .unwrap_or_default();
             warn!(target: "ike", "{tag} {reason} (we sent IDi {sent})");
             self.failure(sa, &reason);
             self.ike_sa_failed(sa, now, &reason, true);
             return;
         };
-        let Some(remote) = self.remote_config(sa).cloned() else { return };
+        let Some(remote) = self.remote_config(sa).cloned() else {
+            return;
+        };
         let Some(keys) = sa.keys.as_ref() else { return };
         let peer_identity = identity::from_wire(id_r);
         let authentic = auth.method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE
-            && verify_psk_auth(keys.prf, remote.remote_psk.as_bytes(), &sa.init.response, &sa.init.nonce_i, &keys.sk_pr, &id_r.to_body(), &auth.data);
+            && verify_psk_auth(
+                keys.prf,
+                remote.remote_psk.as_bytes(),
+                &sa.init.response,
+                &sa.init.nonce_i,
+                &keys.sk_pr,
+                &id_r.to_body(),
+                &auth.data,
+            );
         let reason = if !authentic {
-            Some(format!("AUTH from {} (IDr {}) does not verify with the remote pre-shared key of tunnel-group {}", sa.remote, identity::describe(id_r), remote.tunnel_group))
+            Some(format!(
+                "AUTH from {} (IDr {}) does not verify with the remote pre-shared key of tunnel-group {}",
+                sa.remote,
+                identity::describe(id_r),
+                remote.tunnel_group
+            ))
         } else if !identity::validate(&remote, peer_identity.as_ref()) {
-            Some(format!("IDr {} from {} fails peer-id-validate of tunnel-group {}", identity::describe(id_r), sa.remote, remote.tunnel_group))
+            Some(format!(
+                "IDr {} from {} fails peer-id-validate of tunnel-group {}",
+                identity::describe(id_r),
+                sa.remote,
+                remote.tunnel_group
+            ))
         } else {
             None
         };
@@ -175,7 +324,13 @@ impl Engine {
             warn!(target: "ike", "{tag} authentication failed: {reason}");
             self.failure(sa, &reason);
             // The responder believes the SA is up; tell it (RFC 7296 section 2.21.2).
-            self.send_informational_now(sa, vec![Payload::notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())]);
+            self.send_informational_now(
+                sa,
+                vec![Payload::notify(
+                    NotifyType::AUTHENTICATION_FAILED,
+                    Vec::new(),
+                )],
+            );
             self.ike_sa_failed(sa, now, &reason, true);
             return;
         }
@@ -191,7 +346,13 @@ impl Engine {
         // Children requested while the IKE SA was being set up follow with
         // CREATE_CHILD_SA.
         let mut rest = children;
-        rest.extend(self.peers[sa.peer].wanted.iter().copied().filter(|c| Some(*c) != first_child));
+        rest.extend(
+            self.peers[sa.peer]
+                .wanted
+                .iter()
+                .copied()
+                .filter(|c| Some(*c) != first_child),
+        );
         for c in rest {
             if !sa.children.iter().any(|x| x.child == c) {
                 sa.queue(Task::CreateChild(c));
@@ -200,15 +361,34 @@ impl Engine {
     }
 
     /// Installs the first child from the IKE_AUTH response, or records its rejection.
-    fn auth_child_i(&mut self, sa: &mut IkeSa, now: Instant, payloads: &[Payload], req: ChildRequest) {
+    fn auth_child_i(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        payloads: &[Payload],
+        req: ChildRequest,
+    ) {
         let tag = self.tag(sa);
-        let Some(cc) = self.config.peers.get(sa.peer).and_then(|p| p.children.get(req.child)).cloned() else { return };
+        let Some(cc) = self
+            .config
+            .peers
+            .get(sa.peer)
+            .and_then(|p| p.children.get(req.child))
+            .cloned()
+        else {
+            return;
+        };
         let accepted = match (find_sa(payloads), find_ts(payloads)) {
-            (Some(reply), Some((tsi, tsr))) => proposal::accept_esp(&cc.proposals, reply, None).filter(|_| Self::child_ts_accepted(&req, &tsi, &tsr)).map(|c| (c, tsi, tsr)),
+            (Some(reply), Some((tsi, tsr))) => proposal::accept_esp(&cc.proposals, reply, None)
+                .filter(|_| Self::child_ts_accepted(&req, &tsi, &tsr))
+                .map(|c| (c, tsi, tsr)),
             _ => None,
         };
         let Some((chosen, tsi, tsr)) = accepted else {
-            let why = error_notify(payloads).map_or_else(|| "an invalid SA or TS reply".to_string(), |n| n.notify_type.to_string());
+            let why = error_notify(payloads).map_or_else(
+                || "an invalid SA or TS reply".to_string(),
+                |n| n.notify_type.to_string(),
+            );
             let reason = format!(
                 "Child SA {} {} ({}) refused by {} with {why}; proposed TSi {:?} TSr {:?}",
                 cc.crypto_map, cc.sequence, cc.ace, sa.remote, req.local_ts, req.remote_ts
@@ -254,7 +434,12 @@ impl Engine {
             sa.keepalive_at = Some(now + KEEPALIVE_INTERVAL);
         }
         self.peer_succeeded(sa.peer);
-        let name = self.config.peers.get(sa.peer).map_or("", |p| p.name.as_str()).to_string();
+        let name = self
+            .config
+            .peers
+            .get(sa.peer)
+            .map_or("", |p| p.name.as_str())
+            .to_string();
         info!(
             target: "ike",
             "{} IKE SA established between {} and {} ({} {}), {}",
@@ -265,13 +450,23 @@ impl Engine {
             sa.remote_id.as_ref().map(Identity::to_string).unwrap_or_default(),
             sa.chosen.map(|c| proposal::describe(&proposal::ike_reply(&c, None))).unwrap_or_default()
         );
-        self.events.push_back(Event::IkeSaUp { peer: sa.peer, info: sa.info(&name, now) });
+        self.events.push_back(Event::IkeSaUp {
+            peer: sa.peer,
+            info: sa.info(&name, now),
+        });
     }
 
     /// INITIAL_CONTACT: the peer lost its state, so every other IKE SA with it goes
     /// (RFC 7296 section 2.4).
     fn initial_contact(&mut self, sa: &IkeSa) {
-        let stale: Vec<u64> = self.sas.iter().filter(|(_, o)| o.peer == sa.peer && o.remote.ip() == sa.remote.ip() && o.is_established()).map(|(k, _)| *k).collect();
+        let stale: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, o)| {
+                o.peer == sa.peer && o.remote.ip() == sa.remote.ip() && o.is_established()
+            })
+            .map(|(k, _)| *k)
+            .collect();
         for spi in stale {
             if let Some(mut old) = self.sas.remove(&spi) {
                 info!(target: "ike", "{} replaced after INITIAL_CONTACT from {}", self.tag(&old), sa.remote);

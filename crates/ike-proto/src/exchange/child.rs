@@ -43,29 +43,68 @@ pub(crate) struct ChildParams<'a> {
 }
 
 pub(crate) fn find_sa(payloads: &[Payload]) -> Option<&rampart_wire::ike::SaRepr> {
-    payloads.iter().find_map(|p| if let Payload::Sa(s) = p { Some(s) } else { None })
+    payloads.iter().find_map(|p| {
+        if let Payload::Sa(s) = p {
+            Some(s)
+        } else {
+            None
+        }
+    })
 }
 
-pub(crate) fn find_ts(payloads: &[Payload]) -> Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)> {
-    let tsi = payloads.iter().find_map(|p| if let Payload::TsI(t) = p { Some(t) } else { None })?;
-    let tsr = payloads.iter().find_map(|p| if let Payload::TsR(t) = p { Some(t) } else { None })?;
+pub(crate) fn find_ts(
+    payloads: &[Payload],
+) -> Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)> {
+    let tsi = payloads.iter().find_map(|p| {
+        if let Payload::TsI(t) = p {
+            Some(t)
+        } else {
+            None
+        }
+    })?;
+    let tsr = payloads.iter().find_map(|p| {
+        if let Payload::TsR(t) = p {
+            Some(t)
+        } else {
+            None
+        }
+    })?;
     Some((selector::from_wire(tsi), selector::from_wire(tsr)))
 }
 
 pub(crate) fn find_ke(payloads: &[Payload]) -> Option<&KeRepr> {
-    payloads.iter().find_map(|p| if let Payload::Ke(k) = p { Some(k) } else { None })
+    payloads.iter().find_map(|p| {
+        if let Payload::Ke(k) = p {
+            Some(k)
+        } else {
+            None
+        }
+    })
 }
 
 pub(crate) fn find_nonce(payloads: &[Payload]) -> Option<&Vec<u8>> {
-    payloads.iter().find_map(|p| if let Payload::Nonce(n) = p { Some(n) } else { None })
+    payloads.iter().find_map(|p| {
+        if let Payload::Nonce(n) = p {
+            Some(n)
+        } else {
+            None
+        }
+    })
 }
 
 fn describe_ts(ts: &[TrafficSelector]) -> String {
     let parts: Vec<String> = ts
         .iter()
         .map(|t| {
-            let ports = if t.start_port == 0 && t.end_port == 65535 { String::new() } else { format!(":{}-{}", t.start_port, t.end_port) };
-            format!("{}-{} proto {}{ports}", t.start_addr, t.end_addr, t.protocol)
+            let ports = if t.start_port == 0 && t.end_port == 65535 {
+                String::new()
+            } else {
+                format!(":{}-{}", t.start_port, t.end_port)
+            };
+            format!(
+                "{}-{} proto {}{ports}",
+                t.start_addr, t.end_addr, t.protocol
+            )
         })
         .collect();
     parts.join(", ")
@@ -81,10 +120,20 @@ pub(crate) fn rekey_delay(lifetime: Duration, random_octet: u8) -> Duration {
 impl Engine {
     /// Prepares our side of a Child SA request: SPI, nonce, the KE when `set pfs` is
     /// configured and this is CREATE_CHILD_SA, and the selectors.
-    pub(crate) fn child_request(&mut self, peer: usize, child: usize, rekeys: Option<(u32, Vec<TrafficSelector>, Vec<TrafficSelector>)>, create_child: bool) -> Option<ChildRequest> {
+    pub(crate) fn child_request(
+        &mut self,
+        peer: usize,
+        child: usize,
+        rekeys: Option<(u32, Vec<TrafficSelector>, Vec<TrafficSelector>)>,
+        create_child: bool,
+    ) -> Option<ChildRequest> {
         let cc = self.config.peers.get(peer)?.children.get(child)?.clone();
         let ke = match (create_child, cc.pfs) {
-            (true, Some(g)) => Some(KeyExchange::generate(g, self.random.as_mut()).map_err(|e| warn!(target: "chd", "generating a {} key failed: {e}", g.name())).ok()?),
+            (true, Some(g)) => Some(
+                KeyExchange::generate(g, self.random.as_mut())
+                    .map_err(|e| warn!(target: "chd", "generating a {} key failed: {e}", g.name()))
+                    .ok()?,
+            ),
             _ => None,
         };
         let (rekeys, local_ts, remote_ts) = match rekeys {
@@ -94,7 +143,11 @@ impl Engine {
         Some(ChildRequest {
             child,
             spi_in: self.new_esp_spi(),
-            nonce: if create_child { self.random_bytes(super::init::NONCE_LEN) } else { Vec::new() },
+            nonce: if create_child {
+                self.random_bytes(super::init::NONCE_LEN)
+            } else {
+                Vec::new()
+            },
             ke,
             rekeys,
             local_ts,
@@ -105,14 +158,37 @@ impl Engine {
 
     /// SA, KE and selector payloads of a child request. IKE_AUTH carries no DH
     /// transform and no nonce of its own (RFC 7296 section 1.2).
-    pub(crate) fn child_payloads(&self, peer: usize, req: &ChildRequest, create_child: bool) -> Vec<Payload> {
-        let Some(cc) = self.config.peers.get(peer).and_then(|p| p.children.get(req.child)) else { return Vec::new() };
-        let dh = if create_child { req.ke.as_ref().map(KeyExchange::group) } else { None };
-        let mut v = vec![Payload::Sa(proposal::esp_offer(&cc.proposals, req.spi_in, dh))];
+    pub(crate) fn child_payloads(
+        &self,
+        peer: usize,
+        req: &ChildRequest,
+        create_child: bool,
+    ) -> Vec<Payload> {
+        let Some(cc) = self
+            .config
+            .peers
+            .get(peer)
+            .and_then(|p| p.children.get(req.child))
+        else {
+            return Vec::new();
+        };
+        let dh = if create_child {
+            req.ke.as_ref().map(KeyExchange::group)
+        } else {
+            None
+        };
+        let mut v = vec![Payload::Sa(proposal::esp_offer(
+            &cc.proposals,
+            req.spi_in,
+            dh,
+        ))];
         if create_child {
             v.push(Payload::Nonce(req.nonce.clone()));
             if let Some(ke) = &req.ke {
-                v.push(Payload::Ke(KeRepr { dh_group: ke.group().transform_id(), data: ke.public_value().to_vec() }));
+                v.push(Payload::Ke(KeRepr {
+                    dh_group: ke.group().transform_id(),
+                    data: ke.public_value().to_vec(),
+                }));
             }
         }
         v.push(Payload::TsI(selector::to_wire(&req.local_ts)));
@@ -123,9 +199,17 @@ impl Engine {
     /// Picks the child configuration for a peer's request and narrows its selectors.
     /// `rekey` restricts the choice to the child being rekeyed. `ke` is `None` in
     /// IKE_AUTH and the received KE group (if any) in CREATE_CHILD_SA.
-    pub(crate) fn child_select_r(&self, sa: &IkeSa, payloads: &[Payload], ke: Option<Option<u16>>, rekey: Option<usize>) -> Result<ChildAccepted, (NotifyType, Vec<u8>)> {
+    pub(crate) fn child_select_r(
+        &self,
+        sa: &IkeSa,
+        payloads: &[Payload],
+        ke: Option<Option<u16>>,
+        rekey: Option<usize>,
+    ) -> Result<ChildAccepted, (NotifyType, Vec<u8>)> {
         let tag = self.tag(sa);
-        let Some(pc) = self.config.peers.get(sa.peer) else { return Err((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())) };
+        let Some(pc) = self.config.peers.get(sa.peer) else {
+            return Err((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
+        };
         let (Some(offer), Some((tsi, tsr))) = (find_sa(payloads), find_ts(payloads)) else {
             return Err((NotifyType::INVALID_SYNTAX, Vec::new()));
         };
@@ -144,19 +228,46 @@ impl Engine {
             // Without `set pfs` a peer's KE is honoured; with it, CREATE_CHILD_SA
             // must use that group.
             match proposal::select_esp(&cc.proposals, cc.pfs, offer, ke) {
-                Ok(chosen) => return Ok(ChildAccepted { child: i, chosen, local_ts, remote_ts }),
+                Ok(chosen) => {
+                    return Ok(ChildAccepted {
+                        child: i,
+                        chosen,
+                        local_ts,
+                        remote_ts,
+                    });
+                }
                 Err(Reject::InvalidKe(g)) => invalid_ke = invalid_ke.or(Some(g)),
                 Err(Reject::NoProposalChosen) => {
-                    let ours = proposal::describe(&proposal::esp_offer(&cc.proposals, 0, if ke.is_some() { cc.pfs } else { None }));
+                    let ours = proposal::describe(&proposal::esp_offer(
+                        &cc.proposals,
+                        0,
+                        if ke.is_some() { cc.pfs } else { None },
+                    ));
                     warn!(target: "chd", "{tag} {} {}: no ESP proposal in common: peer offered {}, we accept {ours}", cc.crypto_map, cc.sequence, proposal::describe(offer));
                 }
             }
         }
         if let Some(g) = invalid_ke {
-            return Err((NotifyType::INVALID_KE_PAYLOAD, g.transform_id().to_be_bytes().to_vec()));
+            return Err((
+                NotifyType::INVALID_KE_PAYLOAD,
+                g.transform_id().to_be_bytes().to_vec(),
+            ));
         }
         if !ts_match {
-            let ours: Vec<String> = pc.children.iter().map(|c| format!("{} {} [{}] local {} remote {}", c.crypto_map, c.sequence, c.ace, describe_ts(&[c.local_ts]), describe_ts(&[c.remote_ts]))).collect();
+            let ours: Vec<String> = pc
+                .children
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {} [{}] local {} remote {}",
+                        c.crypto_map,
+                        c.sequence,
+                        c.ace,
+                        describe_ts(&[c.local_ts]),
+                        describe_ts(&[c.remote_ts])
+                    )
+                })
+                .collect();
             warn!(target: "chd", "{tag} TS_UNACCEPTABLE for {}: peer proposed TSi {} TSr {}; configured: {}", sa.remote, describe_ts(&tsi), describe_ts(&tsr), ours.join("; "));
             return Err((NotifyType::TS_UNACCEPTABLE, Vec::new()));
         }
@@ -164,17 +275,49 @@ impl Engine {
     }
 
     /// Checks the responder's selectors: each must lie inside what we proposed.
-    pub(crate) fn child_ts_accepted(req: &ChildRequest, tsi: &[TrafficSelector], tsr: &[TrafficSelector]) -> bool {
-        let inside = |got: &[TrafficSelector], ours: &[TrafficSelector]| !got.is_empty() && got.iter().all(|g| ours.iter().any(|o| selector::contains(o, g)));
+    pub(crate) fn child_ts_accepted(
+        req: &ChildRequest,
+        tsi: &[TrafficSelector],
+        tsr: &[TrafficSelector],
+    ) -> bool {
+        let inside = |got: &[TrafficSelector], ours: &[TrafficSelector]| {
+            !got.is_empty()
+                && got
+                    .iter()
+                    .all(|g| ours.iter().any(|o| selector::contains(o, g)))
+        };
         inside(tsi, &req.local_ts) && inside(tsr, &req.remote_ts)
     }
 
     /// Derives a Child SA's keys, records it in the IKE SA and emits ChildSaUp.
-    pub(crate) fn install_child(&mut self, sa: &mut IkeSa, now: Instant, p: ChildParams<'_>) -> bool {
+    pub(crate) fn install_child(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        p: ChildParams<'_>,
+    ) -> bool {
         let tag = self.tag(sa);
-        let Some(keys) = sa.keys.as_ref() else { return false };
-        let Some(cc) = self.config.peers.get(sa.peer).and_then(|pc| pc.children.get(p.child)).cloned() else { return false };
-        let derived = match derive_child_keys(keys.prf, &keys.sk_d, p.shared, p.nonce_i, p.nonce_r, p.chosen.encr, p.chosen.integ) {
+        let Some(keys) = sa.keys.as_ref() else {
+            return false;
+        };
+        let Some(cc) = self
+            .config
+            .peers
+            .get(sa.peer)
+            .and_then(|pc| pc.children.get(p.child))
+            .cloned()
+        else {
+            return false;
+        };
+        let derived = match derive_child_keys(
+            keys.prf,
+            &keys.sk_d,
+            p.shared,
+            p.nonce_i,
+            p.nonce_r,
+            p.chosen.encr,
+            p.chosen.integ,
+        ) {
             Ok(k) => k,
             Err(e) => {
                 warn!(target: "chd", "{tag} Child SA key derivation failed: {e}");
@@ -182,19 +325,36 @@ impl Engine {
             }
         };
         let (encr_out, integ_out, encr_in, integ_in) = if p.exchange_initiator {
-            (derived.encr_i.clone(), derived.integ_i.clone(), derived.encr_r.clone(), derived.integ_r.clone())
+            (
+                derived.encr_i.clone(),
+                derived.integ_i.clone(),
+                derived.encr_r.clone(),
+                derived.integ_r.clone(),
+            )
         } else {
-            (derived.encr_r.clone(), derived.integ_r.clone(), derived.encr_i.clone(), derived.integ_i.clone())
+            (
+                derived.encr_r.clone(),
+                derived.integ_r.clone(),
+                derived.encr_i.clone(),
+                derived.integ_i.clone(),
+            )
         };
         let udp_encap = sa.udp_encap();
         let (local, remote) = if udp_encap {
             (sa.local, sa.remote)
         } else {
-            (std::net::SocketAddr::new(sa.local.ip(), 0), std::net::SocketAddr::new(sa.remote.ip(), 0))
+            (
+                std::net::SocketAddr::new(sa.local.ip(), 0),
+                std::net::SocketAddr::new(sa.remote.ip(), 0),
+            )
         };
         let mut jitter = [0u8; 1];
         self.random.fill(&mut jitter);
-        let pfs_group: Option<DhGroup> = if p.shared.is_some() { p.chosen.dh } else { None };
+        let pfs_group: Option<DhGroup> = if p.shared.is_some() {
+            p.chosen.dh
+        } else {
+            None
+        };
         let child = ChildSa {
             child: p.child,
             spi_in: p.spi_in,
@@ -254,9 +414,17 @@ impl Engine {
 
     /// Removes a Child SA and emits ChildSaDown.
     pub(crate) fn remove_child(&mut self, sa: &mut IkeSa, spi_in: u32, reason: &str) {
-        let Some(pos) = sa.children.iter().position(|c| c.spi_in == spi_in) else { return };
+        let Some(pos) = sa.children.iter().position(|c| c.spi_in == spi_in) else {
+            return;
+        };
         let c = sa.children.remove(pos);
         info!(target: "chd", "{} Child SA {:08x}_i {:08x}_o deleted: {reason}", self.tag(sa), c.spi_in, c.spi_out);
-        self.events.push_back(Event::ChildSaDown { peer: sa.peer, child: c.child, spi_in: c.spi_in, spi_out: c.spi_out, reason: reason.to_string() });
+        self.events.push_back(Event::ChildSaDown {
+            peer: sa.peer,
+            child: c.child,
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
+            reason: reason.to_string(),
+        });
     }
 }

@@ -25,19 +25,40 @@ fn lowest<'a>(a: &'a [u8], b: &'a [u8]) -> Vec<u8> {
 
 impl Engine {
     /// Requests a new Child SA, or the rekey of the one with inbound SPI `rekeys`.
-    pub(crate) fn create_child_build_i(&mut self, sa: &mut IkeSa, now: Instant, child: usize, rekeys: Option<u32>) {
-        let old = rekeys.and_then(|spi| sa.children.iter().find(|c| c.spi_in == spi)).map(|c| (c.spi_in, c.local_ts.clone(), c.remote_ts.clone()));
-        let Some(req) = self.child_request(sa.peer, child, old, true) else { return };
+    pub(crate) fn create_child_build_i(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        child: usize,
+        rekeys: Option<u32>,
+    ) {
+        let old = rekeys
+            .and_then(|spi| sa.children.iter().find(|c| c.spi_in == spi))
+            .map(|c| (c.spi_in, c.local_ts.clone(), c.remote_ts.clone()));
+        let Some(req) = self.child_request(sa.peer, child, old, true) else {
+            return;
+        };
         self.create_child_send(sa, now, req);
     }
 
     fn create_child_send(&mut self, sa: &mut IkeSa, now: Instant, req: ChildRequest) {
         let mut payloads = Vec::with_capacity(6);
         if let Some(spi) = req.rekeys {
-            payloads.push(Payload::Notify(NotifyRepr { protocol_id: ProtocolId::ESP, notify_type: NotifyType::REKEY_SA, spi: spi.to_be_bytes().to_vec(), data: Vec::new() }));
+            payloads.push(Payload::Notify(NotifyRepr {
+                protocol_id: ProtocolId::ESP,
+                notify_type: NotifyType::REKEY_SA,
+                spi: spi.to_be_bytes().to_vec(),
+                data: Vec::new(),
+            }));
         }
         payloads.extend(self.child_payloads(sa.peer, &req, true));
-        self.send_request(sa, now, ExchangeType::CREATE_CHILD_SA, payloads, Pending::CreateChild(req));
+        self.send_request(
+            sa,
+            now,
+            ExchangeType::CREATE_CHILD_SA,
+            payloads,
+            Pending::CreateChild(req),
+        );
     }
 
     /// Delay before retrying a rekey, jittered so that two colliding peers do not
@@ -57,24 +78,44 @@ impl Engine {
         }
     }
 
-    pub(crate) fn create_child_process_i(&mut self, sa: &mut IkeSa, now: Instant, payloads: Vec<Payload>, mut req: ChildRequest) {
+    pub(crate) fn create_child_process_i(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        payloads: Vec<Payload>,
+        mut req: ChildRequest,
+    ) {
         let tag = self.tag(sa);
-        let Some(cc) = self.config.peers.get(sa.peer).and_then(|p| p.children.get(req.child)).cloned() else { return };
+        let Some(cc) = self
+            .config
+            .peers
+            .get(sa.peer)
+            .and_then(|p| p.children.get(req.child))
+            .cloned()
+        else {
+            return;
+        };
         if let Some(n) = error_notify(&payloads) {
             let t = n.notify_type;
             if t == NotifyType::INVALID_KE_PAYLOAD && !req.ke_retried {
-                let group = <[u8; 2]>::try_from(n.data.as_slice()).ok().map(u16::from_be_bytes).and_then(DhGroup::from_transform);
-                if let Some(g) = group.filter(|g| g.is_supported()) {
-                    if let Ok(ke) = KeyExchange::generate(g, self.random.as_mut()) {
-                        info!(target: "chd", "{tag} peer requested DH group {} for the Child SA, retrying", g.name());
-                        req.ke = Some(ke);
-                        req.ke_retried = true;
-                        self.create_child_send(sa, now, req);
-                        return;
-                    }
+                let group = <[u8; 2]>::try_from(n.data.as_slice())
+                    .ok()
+                    .map(u16::from_be_bytes)
+                    .and_then(DhGroup::from_transform);
+                if let Some(g) = group.filter(|g| g.is_supported())
+                    && let Ok(ke) = KeyExchange::generate(g, self.random.as_mut())
+                {
+                    info!(target: "chd", "{tag} peer requested DH group {} for the Child SA, retrying", g.name());
+                    req.ke = Some(ke);
+                    req.ke_retried = true;
+                    self.create_child_send(sa, now, req);
+                    return;
                 }
             }
-            let mut reason = format!("CREATE_CHILD_SA for {} {} refused by {} with {t}", cc.crypto_map, cc.sequence, sa.remote);
+            let mut reason = format!(
+                "CREATE_CHILD_SA for {} {} refused by {} with {t}",
+                cc.crypto_map, cc.sequence, sa.remote
+            );
             match (t, req.rekeys) {
                 (NotifyType::NO_PROPOSAL_CHOSEN, Some(_)) if cc.pfs.is_some() => {
                     reason.push_str("; PFS/DH mismatch suspected, building a fresh IKE SA");
@@ -105,11 +146,19 @@ impl Engine {
         let nonce_r = find_nonce(&payloads).filter(|n| valid_nonce(n)).cloned();
         let shared = match (&req.ke, find_ke(&payloads)) {
             (None, _) => Ok(None),
-            (Some(ours), Some(theirs)) if theirs.dh_group == ours.group().transform_id() => ours.compute_shared(&theirs.data).map(Some).map_err(|e| e.to_string()),
+            (Some(ours), Some(theirs)) if theirs.dh_group == ours.group().transform_id() => ours
+                .compute_shared(&theirs.data)
+                .map(Some)
+                .map_err(|e| e.to_string()),
             (Some(_), _) => Err("missing or mismatched KE".to_string()),
         };
-        let (Some(chosen), Some((tsi, tsr)), Some(nonce_r), Ok(shared)) = (chosen, ts, nonce_r, shared) else {
-            let reason = format!("invalid CREATE_CHILD_SA response from {} for {} {}", sa.remote, cc.crypto_map, cc.sequence);
+        let (Some(chosen), Some((tsi, tsr)), Some(nonce_r), Ok(shared)) =
+            (chosen, ts, nonce_r, shared)
+        else {
+            let reason = format!(
+                "invalid CREATE_CHILD_SA response from {} for {} {}",
+                sa.remote, cc.crypto_map, cc.sequence
+            );
             warn!(target: "chd", "{tag} {reason}");
             self.failure(sa, &reason);
             match req.rekeys {
@@ -118,8 +167,13 @@ impl Engine {
             }
             return;
         };
-        let replaces = req.rekeys.and_then(|spi| sa.children.iter().find(|c| c.spi_in == spi)).map(|c| (c.spi_in, c.spi_out));
-        let rekey_of = req.rekeys.map(|spi| (spi, true, lowest(&req.nonce, &nonce_r)));
+        let replaces = req
+            .rekeys
+            .and_then(|spi| sa.children.iter().find(|c| c.spi_in == spi))
+            .map(|c| (c.spi_in, c.spi_out));
+        let rekey_of = req
+            .rekeys
+            .map(|spi| (spi, true, lowest(&req.nonce, &nonce_r)));
         let params = ChildParams {
             child: req.child,
             chosen,
@@ -151,11 +205,19 @@ impl Engine {
         if let Some(c) = sa.child_by_spi_in(old) {
             c.replaced = true;
         }
-        let mine = sa.children.iter().find(|c| c.spi_in == new_spi).and_then(|c| c.rekey_of.clone());
+        let mine = sa
+            .children
+            .iter()
+            .find(|c| c.spi_in == new_spi)
+            .and_then(|c| c.rekey_of.clone());
         let sibling = sa
             .children
             .iter()
-            .find(|c| c.spi_in != new_spi && !c.replaced && c.rekey_of.as_ref().is_some_and(|r| r.0 == old))
+            .find(|c| {
+                c.spi_in != new_spi
+                    && !c.replaced
+                    && c.rekey_of.as_ref().is_some_and(|r| r.0 == old)
+            })
             .map(|c| (c.spi_in, c.rekey_of.clone()));
         let (Some(mine), Some((other_spi, Some(other)))) = (mine, sibling) else {
             if mine_initiated(sa, new_spi) {
@@ -165,7 +227,11 @@ impl Engine {
         };
         // Our exchange's SA is the new one when `mine.1`; the loser is the one whose
         // exchange had the lower nonce.
-        let (ours_spi, theirs_spi, ours_nonce, theirs_nonce) = if mine.1 { (new_spi, other_spi, mine.2, other.2) } else { (other_spi, new_spi, other.2, mine.2) };
+        let (ours_spi, theirs_spi, ours_nonce, theirs_nonce) = if mine.1 {
+            (new_spi, other_spi, mine.2, other.2)
+        } else {
+            (other_spi, new_spi, other.2, mine.2)
+        };
         if ours_nonce < theirs_nonce {
             info!(target: "chd", "{tag} simultaneous rekey of {old:08x}: ours lost, deleting redundant {ours_spi:08x}");
             if let Some(c) = sa.child_by_spi_in(ours_spi) {
@@ -181,36 +247,72 @@ impl Engine {
         }
     }
 
-    pub(crate) fn create_child_process_r(&mut self, sa: &mut IkeSa, now: Instant, mid: u32, payloads: Vec<Payload>) {
+    pub(crate) fn create_child_process_r(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        mid: u32,
+        payloads: Vec<Payload>,
+    ) {
         let tag = self.tag(sa);
         let reply_error = |n: NotifyType, data: Vec<u8>| vec![Payload::notify(n, data)];
-        if find_sa(&payloads).is_some_and(|s| s.proposals.first().is_some_and(|p| p.protocol_id == ProtocolId::IKE)) {
+        if find_sa(&payloads).is_some_and(|s| {
+            s.proposals
+                .first()
+                .is_some_and(|p| p.protocol_id == ProtocolId::IKE)
+        }) {
             self.rekey_ike_process_r(sa, now, mid, payloads);
             return;
         }
         let Some(nonce_i) = find_nonce(&payloads).filter(|n| valid_nonce(n)).cloned() else {
             warn!(target: "chd", "{tag} CREATE_CHILD_SA from {} without a valid nonce", sa.remote);
-            self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, reply_error(NotifyType::INVALID_SYNTAX, Vec::new()));
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                reply_error(NotifyType::INVALID_SYNTAX, Vec::new()),
+            );
             return;
         };
-        let rekey = find_notify(&payloads, NotifyType::REKEY_SA).map(|n| <[u8; 4]>::try_from(n.spi.as_slice()).map(u32::from_be_bytes));
+        let rekey = find_notify(&payloads, NotifyType::REKEY_SA)
+            .map(|n| <[u8; 4]>::try_from(n.spi.as_slice()).map(u32::from_be_bytes));
         let old = match rekey {
             None => None,
             Some(Ok(spi_out)) => match sa.children.iter().find(|c| c.spi_out == spi_out) {
                 Some(c) => Some((c.child, c.spi_in, c.spi_out)),
                 None => {
                     warn!(target: "chd", "{tag} rekey of unknown Child SA {spi_out:08x} requested by {}", sa.remote);
-                    self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::Notify(NotifyRepr { protocol_id: ProtocolId::ESP, notify_type: NotifyType::CHILD_SA_NOT_FOUND, spi: spi_out.to_be_bytes().to_vec(), data: Vec::new() })]);
+                    self.send_response(
+                        sa,
+                        ExchangeType::CREATE_CHILD_SA,
+                        mid,
+                        vec![Payload::Notify(NotifyRepr {
+                            protocol_id: ProtocolId::ESP,
+                            notify_type: NotifyType::CHILD_SA_NOT_FOUND,
+                            spi: spi_out.to_be_bytes().to_vec(),
+                            data: Vec::new(),
+                        })],
+                    );
                     return;
                 }
             },
             Some(Err(_)) => {
-                self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, reply_error(NotifyType::INVALID_SYNTAX, Vec::new()));
+                self.send_response(
+                    sa,
+                    ExchangeType::CREATE_CHILD_SA,
+                    mid,
+                    reply_error(NotifyType::INVALID_SYNTAX, Vec::new()),
+                );
                 return;
             }
         };
         let their_ke = find_ke(&payloads).cloned();
-        let acc = match self.child_select_r(sa, &payloads, Some(their_ke.as_ref().map(|k| k.dh_group)), old.map(|o| o.0)) {
+        let acc = match self.child_select_r(
+            sa,
+            &payloads,
+            Some(their_ke.as_ref().map(|k| k.dh_group)),
+            old.map(|o| o.0),
+        ) {
             Ok(a) => a,
             Err((n, data)) => {
                 if n != NotifyType::INVALID_KE_PAYLOAD {
@@ -222,11 +324,24 @@ impl Engine {
             }
         };
         let (ke_payload, shared) = match (acc.chosen.dh, &their_ke) {
-            (Some(g), Some(k)) => match KeyExchange::generate(g, self.random.as_mut()).and_then(|ours| ours.compute_shared(&k.data).map(|s| (ours, s))) {
-                Ok((ours, s)) => (Some(KeRepr { dh_group: g.transform_id(), data: ours.public_value().to_vec() }), Some(s)),
+            (Some(g), Some(k)) => match KeyExchange::generate(g, self.random.as_mut())
+                .and_then(|ours| ours.compute_shared(&k.data).map(|s| (ours, s)))
+            {
+                Ok((ours, s)) => (
+                    Some(KeRepr {
+                        dh_group: g.transform_id(),
+                        data: ours.public_value().to_vec(),
+                    }),
+                    Some(s),
+                ),
                 Err(e) => {
                     warn!(target: "chd", "{tag} invalid KE in CREATE_CHILD_SA from {}: {e}", sa.remote);
-                    self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, reply_error(NotifyType::INVALID_SYNTAX, Vec::new()));
+                    self.send_response(
+                        sa,
+                        ExchangeType::CREATE_CHILD_SA,
+                        mid,
+                        reply_error(NotifyType::INVALID_SYNTAX, Vec::new()),
+                    );
                     return;
                 }
             },
@@ -248,10 +363,18 @@ impl Engine {
             rekey_of: old.map(|o| (o.1, false, lowest(&nonce_i, &nonce_r))),
         };
         if !self.install_child(sa, now, params) {
-            self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, reply_error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                reply_error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()),
+            );
             return;
         }
-        let mut reply = vec![Payload::Sa(proposal::esp_reply(&acc.chosen, spi_in)), Payload::Nonce(nonce_r)];
+        let mut reply = vec![
+            Payload::Sa(proposal::esp_reply(&acc.chosen, spi_in)),
+            Payload::Nonce(nonce_r),
+        ];
         reply.extend(ke_payload.map(Payload::Ke));
         reply.push(Payload::TsI(crate::selector::to_wire(&acc.remote_ts)));
         reply.push(Payload::TsR(crate::selector::to_wire(&acc.local_ts)));
@@ -273,7 +396,9 @@ impl Engine {
     /// Starts an IKE SA rekey with the current DH group.
     pub(crate) fn rekey_ike_build_i(&mut self, sa: &mut IkeSa, now: Instant) {
         let Some(chosen) = sa.chosen else { return };
-        let Some(pc) = self.config.peers.get(sa.peer) else { return };
+        let Some(pc) = self.config.peers.get(sa.peer) else {
+            return;
+        };
         let proposals = pc.ike_proposals.clone();
         let ke = match KeyExchange::generate(chosen.dh, self.random.as_mut()) {
             Ok(k) => k,
@@ -287,16 +412,36 @@ impl Engine {
         let payloads = vec![
             Payload::Sa(proposal::ike_offer(&proposals, Some(new_spi))),
             Payload::Nonce(nonce.clone()),
-            Payload::Ke(KeRepr { dh_group: ke.group().transform_id(), data: ke.public_value().to_vec() }),
+            Payload::Ke(KeRepr {
+                dh_group: ke.group().transform_id(),
+                data: ke.public_value().to_vec(),
+            }),
         ];
         info!(target: "ike", "{} rekeying IKE SA", self.tag(sa));
-        self.send_request(sa, now, ExchangeType::CREATE_CHILD_SA, payloads, Pending::RekeyIke(IkeRekeyRequest { new_spi, nonce, ke }));
+        self.send_request(
+            sa,
+            now,
+            ExchangeType::CREATE_CHILD_SA,
+            payloads,
+            Pending::RekeyIke(IkeRekeyRequest { new_spi, nonce, ke }),
+        );
     }
 
     /// Builds the IKE SA that replaces `old`: keys from the old SK_d (RFC 7296 2.18),
     /// children moved over, timers started.
     #[allow(clippy::too_many_arguments)]
-    fn rekeyed_sa(&mut self, old: &mut IkeSa, now: Instant, chosen: proposal::IkeChosen, initiator: bool, spi_i: u64, spi_r: u64, nonce_i: &[u8], nonce_r: &[u8], shared: &[u8]) -> Option<IkeSa> {
+    fn rekeyed_sa(
+        &mut self,
+        old: &mut IkeSa,
+        now: Instant,
+        chosen: proposal::IkeChosen,
+        initiator: bool,
+        spi_i: u64,
+        spi_r: u64,
+        nonce_i: &[u8],
+        nonce_r: &[u8],
+        shared: &[u8],
+    ) -> Option<IkeSa> {
         let keys = old.keys.as_ref()?;
         let result = rekey_skeyseed(keys.prf, &keys.sk_d, shared, nonce_i, nonce_r)
             .and_then(|seed| derive_ike_keys(chosen.suite, &seed, nonce_i, nonce_r, spi_i, spi_r))
@@ -309,7 +454,17 @@ impl Engine {
             }
         };
         let unique_id = self.next_unique_id();
-        let mut sa = IkeSa::new(unique_id, old.peer, old.remote_index, initiator, spi_i, spi_r, old.local, old.remote, now);
+        let mut sa = IkeSa::new(
+            unique_id,
+            old.peer,
+            old.remote_index,
+            initiator,
+            spi_i,
+            spi_r,
+            old.local,
+            old.remote,
+            now,
+        );
         sa.keys = Some(keys);
         sa.chosen = Some(chosen);
         sa.state = State::Established;
@@ -327,56 +482,132 @@ impl Engine {
             sa.keepalive_at = Some(now + KEEPALIVE_INTERVAL);
         }
         // Queued child work moves along; IKE-level tasks of the old SA end with it.
-        sa.tasks = old.tasks.drain(..).filter(|t| !matches!(t, Task::RekeyIke | Task::Dpd | Task::DeleteIke)).collect();
+        sa.tasks = old
+            .tasks
+            .drain(..)
+            .filter(|t| !matches!(t, Task::RekeyIke | Task::Dpd | Task::DeleteIke))
+            .collect();
         info!(target: "ike", "{} IKE SA rekeyed, replacing {:016x}_i {:016x}_r", self.tag(&sa), old.spi_i, old.spi_r);
-        let name = self.config.peers.get(sa.peer).map_or("", |p| p.name.as_str()).to_string();
-        self.events.push_back(Event::IkeSaUp { peer: sa.peer, info: sa.info(&name, now) });
+        let name = self
+            .config
+            .peers
+            .get(sa.peer)
+            .map_or("", |p| p.name.as_str())
+            .to_string();
+        self.events.push_back(Event::IkeSaUp {
+            peer: sa.peer,
+            info: sa.info(&name, now),
+        });
         Some(sa)
     }
 
-    fn rekey_ike_process_r(&mut self, sa: &mut IkeSa, now: Instant, mid: u32, payloads: Vec<Payload>) {
+    fn rekey_ike_process_r(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        mid: u32,
+        payloads: Vec<Payload>,
+    ) {
         let tag = self.tag(sa);
-        let proposals = self.config.peers.get(sa.peer).map(|p| p.ike_proposals.clone()).unwrap_or_default();
-        let (Some(offer), Some(nonce_i), Some(ke)) = (find_sa(&payloads), find_nonce(&payloads).filter(|n| valid_nonce(n)), find_ke(&payloads)) else {
-            self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+        let proposals = self
+            .config
+            .peers
+            .get(sa.peer)
+            .map(|p| p.ike_proposals.clone())
+            .unwrap_or_default();
+        let (Some(offer), Some(nonce_i), Some(ke)) = (
+            find_sa(&payloads),
+            find_nonce(&payloads).filter(|n| valid_nonce(n)),
+            find_ke(&payloads),
+        ) else {
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
+            );
             return;
         };
         let chosen = match proposal::select_ike(&proposals, offer, Some(ke.dh_group)) {
             Ok(c) => c,
             Err(Reject::InvalidKe(g)) => {
-                self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::notify(NotifyType::INVALID_KE_PAYLOAD, g.transform_id().to_be_bytes().to_vec())]);
+                self.send_response(
+                    sa,
+                    ExchangeType::CREATE_CHILD_SA,
+                    mid,
+                    vec![Payload::notify(
+                        NotifyType::INVALID_KE_PAYLOAD,
+                        g.transform_id().to_be_bytes().to_vec(),
+                    )],
+                );
                 return;
             }
             Err(Reject::NoProposalChosen) => {
                 warn!(target: "ike", "{tag} IKE SA rekey from {}: no proposal in common, peer offered {}", sa.remote, proposal::describe(offer));
-                self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::notify(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())]);
+                self.send_response(
+                    sa,
+                    ExchangeType::CREATE_CHILD_SA,
+                    mid,
+                    vec![Payload::notify(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())],
+                );
                 return;
             }
         };
-        let spi_i = offer.proposals.iter().find(|p| p.number == chosen.number).and_then(|p| <[u8; 8]>::try_from(p.spi.as_slice()).ok()).map(u64::from_be_bytes);
+        let spi_i = offer
+            .proposals
+            .iter()
+            .find(|p| p.number == chosen.number)
+            .and_then(|p| <[u8; 8]>::try_from(p.spi.as_slice()).ok())
+            .map(u64::from_be_bytes);
         let Some(spi_i) = spi_i.filter(|s| *s != 0) else {
-            self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
+            );
             return;
         };
         // A rekey of ours in flight collides with this one. Replying with
         // TEMPORARY_FAILURE makes the peer retry after its own jittered delay.
-        if matches!(sa.outstanding.as_ref().map(|r| &r.pending), Some(Pending::RekeyIke(_))) {
-            self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::notify(NotifyType::TEMPORARY_FAILURE, Vec::new())]);
+        if matches!(
+            sa.outstanding.as_ref().map(|r| &r.pending),
+            Some(Pending::RekeyIke(_))
+        ) {
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                vec![Payload::notify(NotifyType::TEMPORARY_FAILURE, Vec::new())],
+            );
             return;
         }
-        let exchange = KeyExchange::generate(chosen.dh, self.random.as_mut()).and_then(|ours| ours.compute_shared(&ke.data).map(|s| (ours, s)));
+        let exchange = KeyExchange::generate(chosen.dh, self.random.as_mut())
+            .and_then(|ours| ours.compute_shared(&ke.data).map(|s| (ours, s)));
         let Ok((ours, shared)) = exchange else {
-            self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
+            );
             return;
         };
         let nonce_i = nonce_i.clone();
         let nonce_r = self.random_bytes(NONCE_LEN);
         let spi_r = self.new_ike_spi();
-        let Some(new_sa) = self.rekeyed_sa(sa, now, chosen, false, spi_i, spi_r, &nonce_i, &nonce_r, &shared) else { return };
+        let Some(new_sa) = self.rekeyed_sa(
+            sa, now, chosen, false, spi_i, spi_r, &nonce_i, &nonce_r, &shared,
+        ) else {
+            return;
+        };
         let reply = vec![
             Payload::Sa(proposal::ike_reply(&chosen, Some(spi_r))),
             Payload::Nonce(nonce_r),
-            Payload::Ke(KeRepr { dh_group: chosen.dh.transform_id(), data: ours.public_value().to_vec() }),
+            Payload::Ke(KeRepr {
+                dh_group: chosen.dh.transform_id(),
+                data: ours.public_value().to_vec(),
+            }),
         ];
         self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, reply);
         // The old SA stays until the peer deletes it.
@@ -384,20 +615,39 @@ impl Engine {
         self.sas.insert(spi_r, new_sa);
     }
 
-    pub(crate) fn rekey_ike_process_i(&mut self, sa: &mut IkeSa, now: Instant, payloads: Vec<Payload>, req: IkeRekeyRequest) {
+    pub(crate) fn rekey_ike_process_i(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        payloads: Vec<Payload>,
+        req: IkeRekeyRequest,
+    ) {
         let tag = self.tag(sa);
         if let Some(n) = error_notify(&payloads) {
             warn!(target: "ike", "{tag} IKE SA rekey rejected by {} with {}, retrying later", sa.remote, n.notify_type);
             sa.rekey_at = Some(now + self.rekey_retry());
             return;
         }
-        let proposals = self.config.peers.get(sa.peer).map(|p| p.ike_proposals.clone()).unwrap_or_default();
-        let chosen = find_sa(&payloads).and_then(|r| proposal::accept_ike(&proposals, r).map(|c| (c, r.proposals.first().map(|p| p.spi.clone()))));
+        let proposals = self
+            .config
+            .peers
+            .get(sa.peer)
+            .map(|p| p.ike_proposals.clone())
+            .unwrap_or_default();
+        let chosen = find_sa(&payloads).and_then(|r| {
+            proposal::accept_ike(&proposals, r)
+                .map(|c| (c, r.proposals.first().map(|p| p.spi.clone())))
+        });
         let nonce_r = find_nonce(&payloads).filter(|n| valid_nonce(n)).cloned();
         let ke = find_ke(&payloads);
         let valid = match (chosen, nonce_r, ke) {
-            (Some((c, Some(spi))), Some(n), Some(k)) if k.dh_group == req.ke.group().transform_id() && c.dh == req.ke.group() => {
-                let spi_r = <[u8; 8]>::try_from(spi.as_slice()).ok().map(u64::from_be_bytes).filter(|s| *s != 0);
+            (Some((c, Some(spi))), Some(n), Some(k))
+                if k.dh_group == req.ke.group().transform_id() && c.dh == req.ke.group() =>
+            {
+                let spi_r = <[u8; 8]>::try_from(spi.as_slice())
+                    .ok()
+                    .map(u64::from_be_bytes)
+                    .filter(|s| *s != 0);
                 spi_r.and_then(|s| req.ke.compute_shared(&k.data).ok().map(|sh| (c, s, n, sh)))
             }
             _ => None,
@@ -407,7 +657,19 @@ impl Engine {
             sa.rekey_at = Some(now + self.rekey_retry());
             return;
         };
-        let Some(new_sa) = self.rekeyed_sa(sa, now, chosen, true, req.new_spi, spi_r, &req.nonce, &nonce_r, &shared) else { return };
+        let Some(new_sa) = self.rekeyed_sa(
+            sa,
+            now,
+            chosen,
+            true,
+            req.new_spi,
+            spi_r,
+            &req.nonce,
+            &nonce_r,
+            &shared,
+        ) else {
+            return;
+        };
         self.sas.insert(req.new_spi, new_sa);
         sa.queue(Task::DeleteIke);
     }
@@ -415,5 +677,9 @@ impl Engine {
 
 /// True if the Child SA with inbound SPI `spi` came from a rekey we initiated.
 fn mine_initiated(sa: &IkeSa, spi: u32) -> bool {
-    sa.children.iter().find(|c| c.spi_in == spi).and_then(|c| c.rekey_of.as_ref()).is_some_and(|r| r.1)
+    sa.children
+        .iter()
+        .find(|c| c.spi_in == spi)
+        .and_then(|c| c.rekey_of.as_ref())
+        .is_some_and(|r| r.1)
 }

@@ -29,7 +29,13 @@ impl Engine {
         self.send_request(sa, now, ExchangeType::INFORMATIONAL, payloads, pending);
     }
 
-    pub(crate) fn informational_process_r(&mut self, sa: &mut IkeSa, _now: Instant, mid: u32, payloads: Vec<Payload>) {
+    pub(crate) fn informational_process_r(
+        &mut self,
+        sa: &mut IkeSa,
+        _now: Instant,
+        mid: u32,
+        payloads: Vec<Payload>,
+    ) {
         let mut reply_spis = Vec::new();
         let mut delete_ike = false;
         for p in &payloads {
@@ -38,9 +44,13 @@ impl Engine {
                 ProtocolId::IKE => delete_ike = true,
                 ProtocolId::ESP | ProtocolId::AH => {
                     for spi in &d.spis {
-                        let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else { continue };
+                        let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else {
+                            continue;
+                        };
                         let spi_out = u32::from_be_bytes(b);
-                        let Some(c) = sa.children.iter().find(|c| c.spi_out == spi_out) else { continue };
+                        let Some(c) = sa.children.iter().find(|c| c.spi_out == spi_out) else {
+                            continue;
+                        };
                         let spi_in = c.spi_in;
                         reply_spis.push(spi_in);
                         self.remove_child(sa, spi_in, "deleted by peer");
@@ -53,7 +63,10 @@ impl Engine {
         // (RFC 7296 section 2.21.2).
         let auth_failed = payloads.iter().any(|p| matches!(p, Payload::Notify(n) if n.notify_type == NotifyType::AUTHENTICATION_FAILED));
         if auth_failed {
-            let reason = format!("peer {} rejected our AUTH (AUTHENTICATION_FAILED)", sa.remote);
+            let reason = format!(
+                "peer {} rejected our AUTH (AUTHENTICATION_FAILED)",
+                sa.remote
+            );
             warn!(target: "ike", "{} {reason}", self.tag(sa));
             self.failure(sa, &reason);
             self.send_response(sa, ExchangeType::INFORMATIONAL, mid, Vec::new());
@@ -66,11 +79,21 @@ impl Engine {
             self.ike_sa_down(sa, "deleted by peer");
             return;
         }
-        let reply = if reply_spis.is_empty() { Vec::new() } else { vec![Payload::Delete(DeleteRepr::esp(&reply_spis))] };
+        let reply = if reply_spis.is_empty() {
+            Vec::new()
+        } else {
+            vec![Payload::Delete(DeleteRepr::esp(&reply_spis))]
+        };
         self.send_response(sa, ExchangeType::INFORMATIONAL, mid, reply);
     }
 
-    pub(crate) fn informational_process_i(&mut self, sa: &mut IkeSa, _now: Instant, _payloads: Vec<Payload>, pending: Pending) {
+    pub(crate) fn informational_process_i(
+        &mut self,
+        sa: &mut IkeSa,
+        _now: Instant,
+        _payloads: Vec<Payload>,
+        pending: Pending,
+    ) {
         match pending {
             Pending::DeleteChild(spis) => {
                 for spi in spis {

@@ -5,11 +5,13 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use rampart_crypto::alg::DhGroup;
+use rampart_crypto::alg::Prf;
 use rampart_crypto::dh::KeyExchange;
 use rampart_crypto::keys::{derive_ike_keys, skeyseed};
 use rampart_crypto::prf::prf;
-use rampart_crypto::alg::Prf;
-use rampart_wire::ike::{ExchangeType, HeaderRepr, KeRepr, MessageRepr, NotifyRepr, NotifyType, Payload};
+use rampart_wire::ike::{
+    ExchangeType, HeaderRepr, KeRepr, MessageRepr, NotifyRepr, NotifyType, Payload,
+};
 use tracing::{debug, info, warn};
 
 use crate::engine::{Engine, critical_unknown};
@@ -46,8 +48,12 @@ pub(crate) fn valid_nonce(n: &[u8]) -> bool {
 impl Engine {
     /// Starts a new IKE SA with the active remote of `peer`.
     pub(crate) fn start_ike_sa(&mut self, now: Instant, peer: usize, children: Vec<usize>) {
-        let Some(pc) = self.config.peers.get(peer) else { return };
-        let remote_index = self.peers[peer].active.min(pc.remotes.len().saturating_sub(1));
+        let Some(pc) = self.config.peers.get(peer) else {
+            return;
+        };
+        let remote_index = self.peers[peer]
+            .active
+            .min(pc.remotes.len().saturating_sub(1));
         let Some(remote) = pc.remotes.get(remote_index) else {
             warn!(target: "ike", "{}: no remote peer configured", pc.name);
             return;
@@ -67,37 +73,83 @@ impl Engine {
         };
         let spi_i = self.new_ike_spi();
         let unique_id = self.next_unique_id();
-        let mut sa = IkeSa::new(unique_id, peer, remote_index, true, spi_i, 0, local, remote, now);
+        let mut sa = IkeSa::new(
+            unique_id,
+            peer,
+            remote_index,
+            true,
+            spi_i,
+            0,
+            local,
+            remote,
+            now,
+        );
         sa.init.nonce_i = self.random_bytes(NONCE_LEN);
         info!(target: "ike", "{} initiating IKE SA to {remote}", self.tag(&sa));
-        self.init_build_i(&mut sa, now, InitRequest { ke, cookie: None, ke_retried: false, children });
+        self.init_build_i(
+            &mut sa,
+            now,
+            InitRequest {
+                ke,
+                cookie: None,
+                ke_retried: false,
+                children,
+            },
+        );
         self.finish(sa);
     }
 
     /// Sends (or re-sends, after COOKIE or INVALID_KE_PAYLOAD) the IKE_SA_INIT request.
     fn init_build_i(&mut self, sa: &mut IkeSa, now: Instant, init: InitRequest) {
-        let Some(pc) = self.config.peers.get(sa.peer) else { return };
+        let Some(pc) = self.config.peers.get(sa.peer) else {
+            return;
+        };
         let mut payloads = Vec::with_capacity(7);
         if let Some(c) = &init.cookie {
             payloads.push(Payload::notify(NotifyType::COOKIE, c.clone()));
         }
         payloads.push(Payload::Sa(proposal::ike_offer(&pc.ike_proposals, None)));
-        payloads.push(Payload::Ke(KeRepr { dh_group: init.ke.group().transform_id(), data: init.ke.public_value().to_vec() }));
+        payloads.push(Payload::Ke(KeRepr {
+            dh_group: init.ke.group().transform_id(),
+            data: init.ke.public_value().to_vec(),
+        }));
         payloads.push(Payload::Nonce(sa.init.nonce_i.clone()));
-        payloads.push(Payload::notify(NotifyType::NAT_DETECTION_SOURCE_IP, detection_hash(sa.spi_i, 0, sa.local)));
-        payloads.push(Payload::notify(NotifyType::NAT_DETECTION_DESTINATION_IP, detection_hash(sa.spi_i, 0, sa.remote)));
+        payloads.push(Payload::notify(
+            NotifyType::NAT_DETECTION_SOURCE_IP,
+            detection_hash(sa.spi_i, 0, sa.local),
+        ));
+        payloads.push(Payload::notify(
+            NotifyType::NAT_DETECTION_DESTINATION_IP,
+            detection_hash(sa.spi_i, 0, sa.remote),
+        ));
         if self.config.fragmentation {
-            payloads.push(Payload::notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
+            payloads.push(Payload::notify(
+                NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+                Vec::new(),
+            ));
         }
         sa.next_mid = 0;
-        self.send_request(sa, now, ExchangeType::IKE_SA_INIT, payloads, Pending::Init(init));
+        self.send_request(
+            sa,
+            now,
+            ExchangeType::IKE_SA_INIT,
+            payloads,
+            Pending::Init(init),
+        );
         if let Some(req) = &sa.outstanding {
             sa.init.request = req.datagrams.first().cloned().unwrap_or_default();
         }
     }
 
     /// Handles the IKE_SA_INIT response as initiator.
-    pub(crate) fn init_process_i(&mut self, sa: &mut IkeSa, now: Instant, data: &[u8], msg: MessageRepr, mut init: InitRequest) {
+    pub(crate) fn init_process_i(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        data: &[u8],
+        msg: MessageRepr,
+        mut init: InitRequest,
+    ) {
         let tag = self.tag(sa);
         let payloads = msg.payloads;
         if let Some(c) = find_notify(&payloads, NotifyType::COOKIE) {
@@ -112,9 +164,15 @@ impl Engine {
             return;
         }
         if let Some(n) = find_notify(&payloads, NotifyType::INVALID_KE_PAYLOAD) {
-            let requested = <[u8; 2]>::try_from(n.data.as_slice()).ok().map(u16::from_be_bytes);
+            let requested = <[u8; 2]>::try_from(n.data.as_slice())
+                .ok()
+                .map(u16::from_be_bytes);
             let group = requested.and_then(DhGroup::from_transform);
-            let offered = self.config.peers.get(sa.peer).is_some_and(|p| p.ike_proposals.iter().any(|ip| group.is_some_and(|g| ip.dh_groups.contains(&g))));
+            let offered = self.config.peers.get(sa.peer).is_some_and(|p| {
+                p.ike_proposals
+                    .iter()
+                    .any(|ip| group.is_some_and(|g| ip.dh_groups.contains(&g)))
+            });
             match group {
                 Some(g) if offered && !init.ke_retried && g.is_supported() => {
                     info!(target: "ike", "{tag} responder requested DH group {}, retrying", g.name());
@@ -124,11 +182,18 @@ impl Engine {
                             init.ke_retried = true;
                             self.init_build_i(sa, now, init);
                         }
-                        Err(e) => self.ike_sa_failed(sa, now, &format!("DH group {} unavailable: {e}", g.name()), true),
+                        Err(e) => self.ike_sa_failed(
+                            sa,
+                            now,
+                            &format!("DH group {} unavailable: {e}", g.name()),
+                            true,
+                        ),
                     }
                 }
                 _ => {
-                    let reason = format!("INVALID_KE_PAYLOAD asking for unoffered or repeated group {requested:?}");
+                    let reason = format!(
+                        "INVALID_KE_PAYLOAD asking for unoffered or repeated group {requested:?}"
+                    );
                     warn!(target: "ike", "{tag} {reason}");
                     self.failure(sa, &reason);
                     self.ike_sa_failed(sa, now, &reason, true);
@@ -137,17 +202,43 @@ impl Engine {
             return;
         }
         if let Some(n) = error_notify(&payloads) {
-            let reason = format!("peer {} rejected IKE_SA_INIT with {}", sa.remote, n.notify_type);
-            let offered = self.config.peers.get(sa.peer).map(|p| proposal::describe(&proposal::ike_offer(&p.ike_proposals, None))).unwrap_or_default();
+            let reason = format!(
+                "peer {} rejected IKE_SA_INIT with {}",
+                sa.remote, n.notify_type
+            );
+            let offered = self
+                .config
+                .peers
+                .get(sa.peer)
+                .map(|p| proposal::describe(&proposal::ike_offer(&p.ike_proposals, None)))
+                .unwrap_or_default();
             warn!(target: "ike", "{tag} {reason}; we offered {offered}");
             self.failure(sa, &reason);
             self.ike_sa_failed(sa, now, &reason, true);
             return;
         }
         let (Some(sa_payload), Some(ke), Some(nonce_r)) = (
-            payloads.iter().find_map(|p| if let Payload::Sa(s) = p { Some(s) } else { None }),
-            payloads.iter().find_map(|p| if let Payload::Ke(k) = p { Some(k) } else { None }),
-            payloads.iter().find_map(|p| if let Payload::Nonce(n) = p { Some(n) } else { None }),
+            payloads.iter().find_map(|p| {
+                if let Payload::Sa(s) = p {
+                    Some(s)
+                } else {
+                    None
+                }
+            }),
+            payloads.iter().find_map(|p| {
+                if let Payload::Ke(k) = p {
+                    Some(k)
+                } else {
+                    None
+                }
+            }),
+            payloads.iter().find_map(|p| {
+                if let Payload::Nonce(n) = p {
+                    Some(n)
+                } else {
+                    None
+                }
+            }),
         ) else {
             warn!(target: "ike", "{tag} IKE_SA_INIT response from {} lacks SA, KE or Nonce", sa.remote);
             self.ike_sa_failed(sa, now, "invalid IKE_SA_INIT response", true);
@@ -158,11 +249,20 @@ impl Engine {
             self.ike_sa_failed(sa, now, "invalid IKE_SA_INIT response", true);
             return;
         }
-        let proposals = self.config.peers.get(sa.peer).map(|p| p.ike_proposals.clone()).unwrap_or_default();
+        let proposals = self
+            .config
+            .peers
+            .get(sa.peer)
+            .map(|p| p.ike_proposals.clone())
+            .unwrap_or_default();
         let chosen = match proposal::accept_ike(&proposals, sa_payload) {
             Some(c) if c.dh.transform_id() == ke.dh_group && c.dh == init.ke.group() => c,
             _ => {
-                let reason = format!("peer {} chose a proposal we did not offer: {}", sa.remote, proposal::describe(sa_payload));
+                let reason = format!(
+                    "peer {} chose a proposal we did not offer: {}",
+                    sa.remote,
+                    proposal::describe(sa_payload)
+                );
                 warn!(target: "ike", "{tag} {reason}");
                 self.failure(sa, &reason);
                 self.ike_sa_failed(sa, now, &reason, true);
@@ -180,7 +280,8 @@ impl Engine {
         sa.spi_r = msg.header.spi_r;
         sa.init.nonce_r = nonce_r.clone();
         sa.init.response = data.to_vec();
-        sa.frag_supported = find_notify(&payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+        sa.frag_supported =
+            find_notify(&payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         self.detect_nat(sa, &payloads);
         if !self.install_ike_keys(sa, chosen, &shared, true) {
             self.ike_sa_failed(sa, now, "key derivation failed", false);
@@ -204,7 +305,9 @@ impl Engine {
         let dst_expected = detection_hash(sa.spi_i, spi_r, sa.local);
         let sources: Vec<&Payload> = payloads.iter().filter(|p| matches!(p, Payload::Notify(n) if n.notify_type == NotifyType::NAT_DETECTION_SOURCE_IP)).collect();
         if !sources.is_empty() {
-            sa.nat_remote = !sources.iter().any(|p| matches!(p, Payload::Notify(n) if n.data == src_expected));
+            sa.nat_remote = !sources
+                .iter()
+                .any(|p| matches!(p, Payload::Notify(n) if n.data == src_expected));
         }
         if let Some(d) = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP) {
             sa.nat_local = d.data != dst_expected;
@@ -212,10 +315,25 @@ impl Engine {
     }
 
     /// Derives SKEYSEED and the SK keys and builds the SK ciphers.
-    pub(crate) fn install_ike_keys(&mut self, sa: &mut IkeSa, chosen: IkeChosen, shared: &[u8], initiator: bool) -> bool {
+    pub(crate) fn install_ike_keys(
+        &mut self,
+        sa: &mut IkeSa,
+        chosen: IkeChosen,
+        shared: &[u8],
+        initiator: bool,
+    ) -> bool {
         let tag = self.tag(sa);
         let result = skeyseed(chosen.suite.prf, &sa.init.nonce_i, &sa.init.nonce_r, shared)
-            .and_then(|seed| derive_ike_keys(chosen.suite, &seed, &sa.init.nonce_i, &sa.init.nonce_r, sa.spi_i, sa.spi_r))
+            .and_then(|seed| {
+                derive_ike_keys(
+                    chosen.suite,
+                    &seed,
+                    &sa.init.nonce_i,
+                    &sa.init.nonce_r,
+                    sa.spi_i,
+                    sa.spi_r,
+                )
+            })
             .and_then(|k| SaKeys::new(&chosen, &k, initiator));
         match result {
             Ok(keys) => {
@@ -231,7 +349,11 @@ impl Engine {
     }
 
     pub(crate) fn failure(&mut self, sa: &IkeSa, reason: &str) {
-        self.events.push_back(Event::Failure { peer: Some(sa.peer), remote: sa.remote, reason: reason.to_string() });
+        self.events.push_back(Event::Failure {
+            peer: Some(sa.peer),
+            remote: sa.remote,
+            reason: reason.to_string(),
+        });
     }
 
     /// COOKIE = prf(secret, Ni | IPi | SPIi) (RFC 7296 section 2.6, without the
@@ -241,21 +363,43 @@ impl Engine {
             std::net::IpAddr::V4(a) => a.octets().to_vec(),
             std::net::IpAddr::V6(a) => a.octets().to_vec(),
         };
-        prf(Prf::HmacSha2_256, &self.cookie_secret, &[nonce, &ip, &spi_i.to_be_bytes()]).map(|c| c.to_vec()).unwrap_or_default()
+        prf(
+            Prf::HmacSha2_256,
+            &self.cookie_secret,
+            &[nonce, &ip, &spi_i.to_be_bytes()],
+        )
+        .map(|c| c.to_vec())
+        .unwrap_or_default()
     }
 
     /// Handles an IKE_SA_INIT request: a retransmission of one we already replied to,
     /// or a new responder IKE SA.
-    pub(crate) fn init_request(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8], header: &HeaderRepr) {
-        if let Some(sa) = self.sas.values().find(|sa| !sa.initiator && sa.spi_i == header.spi_i && sa.remote == remote) {
-            if sa.init.request == data {
-                if let Some((_, d)) = &sa.last_response {
-                    debug!(target: "ike", "{} retransmitted IKE_SA_INIT request, re-sending the response", self.tag(sa));
-                    let d = d.clone();
-                    let sa_view = (sa.local, sa.remote);
-                    for p in d {
-                        self.transmits.push_back(crate::event::Transmit { local: sa_view.0, remote: sa_view.1, payload: p, keepalive: false });
-                    }
+    pub(crate) fn init_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+        header: &HeaderRepr,
+    ) {
+        if let Some(sa) = self
+            .sas
+            .values()
+            .find(|sa| !sa.initiator && sa.spi_i == header.spi_i && sa.remote == remote)
+        {
+            if sa.init.request == data
+                && let Some((_, d)) = &sa.last_response
+            {
+                debug!(target: "ike", "{} retransmitted IKE_SA_INIT request, re-sending the response", self.tag(sa));
+                let d = d.clone();
+                let sa_view = (sa.local, sa.remote);
+                for p in d {
+                    self.transmits.push_back(crate::event::Transmit {
+                        local: sa_view.0,
+                        remote: sa_view.1,
+                        payload: p,
+                        keepalive: false,
+                    });
                 }
             }
             return;
@@ -267,44 +411,104 @@ impl Engine {
             Ok(m) => m,
             Err(e) => {
                 warn!(target: "ike", "malformed IKE_SA_INIT from {remote} (SPI {:016x}): {e}", header.spi_i);
-                self.send_init_error(local, remote, header, NotifyType::INVALID_SYNTAX, Vec::new());
+                self.send_init_error(
+                    local,
+                    remote,
+                    header,
+                    NotifyType::INVALID_SYNTAX,
+                    Vec::new(),
+                );
                 return;
             }
         };
         if let Some(t) = critical_unknown(&msg.payloads) {
             warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}) has unsupported critical payload {t}", header.spi_i);
-            self.send_init_error(local, remote, header, NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![t.0]);
+            self.send_init_error(
+                local,
+                remote,
+                header,
+                NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+                vec![t.0],
+            );
             return;
         }
         // ASA semantics: only the active remote of a crypto map entry may connect.
         let Some(peer) = self.config.peers.iter().enumerate().position(|(i, p)| {
-            p.remotes.get(self.peers[i].active).is_some_and(|r| r.addr == remote.ip())
+            p.remotes
+                .get(self.peers[i].active)
+                .is_some_and(|r| r.addr == remote.ip())
         }) else {
             warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}): no crypto map entry has it as active peer", header.spi_i);
-            self.events.push_back(Event::Failure { peer: None, remote, reason: "no crypto map entry for this peer".into() });
-            self.send_init_error(local, remote, header, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+            self.events.push_back(Event::Failure {
+                peer: None,
+                remote,
+                reason: "no crypto map entry for this peer".into(),
+            });
+            self.send_init_error(
+                local,
+                remote,
+                header,
+                NotifyType::NO_PROPOSAL_CHOSEN,
+                Vec::new(),
+            );
             return;
         };
         let payloads = msg.payloads;
         let (Some(sa_payload), Some(ke), Some(nonce_i)) = (
-            payloads.iter().find_map(|p| if let Payload::Sa(s) = p { Some(s) } else { None }),
-            payloads.iter().find_map(|p| if let Payload::Ke(k) = p { Some(k) } else { None }),
-            payloads.iter().find_map(|p| if let Payload::Nonce(n) = p { Some(n) } else { None }),
+            payloads.iter().find_map(|p| {
+                if let Payload::Sa(s) = p {
+                    Some(s)
+                } else {
+                    None
+                }
+            }),
+            payloads.iter().find_map(|p| {
+                if let Payload::Ke(k) = p {
+                    Some(k)
+                } else {
+                    None
+                }
+            }),
+            payloads.iter().find_map(|p| {
+                if let Payload::Nonce(n) = p {
+                    Some(n)
+                } else {
+                    None
+                }
+            }),
         ) else {
             warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}) lacks SA, KE or Nonce", header.spi_i);
-            self.send_init_error(local, remote, header, NotifyType::INVALID_SYNTAX, Vec::new());
+            self.send_init_error(
+                local,
+                remote,
+                header,
+                NotifyType::INVALID_SYNTAX,
+                Vec::new(),
+            );
             return;
         };
         if !valid_nonce(nonce_i) {
             warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}): nonce of {} octets", header.spi_i, nonce_i.len());
-            self.send_init_error(local, remote, header, NotifyType::INVALID_SYNTAX, Vec::new());
+            self.send_init_error(
+                local,
+                remote,
+                header,
+                NotifyType::INVALID_SYNTAX,
+                Vec::new(),
+            );
             return;
         }
-        let half_open = self.sas.values().filter(|sa| !sa.initiator && sa.state == State::Connecting).count();
+        let half_open = self
+            .sas
+            .values()
+            .filter(|sa| !sa.initiator && sa.state == State::Connecting)
+            .count();
         if half_open >= self.config.cookie_threshold {
             let expected = self.cookie(nonce_i, remote, header.spi_i);
             let echoed = match payloads.first() {
-                Some(Payload::Notify(n)) if n.notify_type == NotifyType::COOKIE => rampart_crypto::constant_time_eq(&n.data, &expected),
+                Some(Payload::Notify(n)) if n.notify_type == NotifyType::COOKIE => {
+                    rampart_crypto::constant_time_eq(&n.data, &expected)
+                }
                 _ => false,
             };
             if !echoed {
@@ -318,15 +522,34 @@ impl Engine {
             Ok(c) => c,
             Err(Reject::InvalidKe(g)) => {
                 info!(target: "ike", "{}: {remote} sent KE for group {}, requesting {}", pc.name, ke.dh_group, g.name());
-                self.send_init_error(local, remote, header, NotifyType::INVALID_KE_PAYLOAD, g.transform_id().to_be_bytes().to_vec());
+                self.send_init_error(
+                    local,
+                    remote,
+                    header,
+                    NotifyType::INVALID_KE_PAYLOAD,
+                    g.transform_id().to_be_bytes().to_vec(),
+                );
                 return;
             }
             Err(Reject::NoProposalChosen) => {
                 let ours = proposal::describe(&proposal::ike_offer(&pc.ike_proposals, None));
-                let reason = format!("no IKE proposal in common: peer offered {}, we accept {ours}", proposal::describe(sa_payload));
+                let reason = format!(
+                    "no IKE proposal in common: peer offered {}, we accept {ours}",
+                    proposal::describe(sa_payload)
+                );
                 warn!(target: "ike", "{}: IKE_SA_INIT from {remote} (SPI {:016x}): {reason}", pc.name, header.spi_i);
-                self.events.push_back(Event::Failure { peer: Some(peer), remote, reason });
-                self.send_init_error(local, remote, header, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+                self.events.push_back(Event::Failure {
+                    peer: Some(peer),
+                    remote,
+                    reason,
+                });
+                self.send_init_error(
+                    local,
+                    remote,
+                    header,
+                    NotifyType::NO_PROPOSAL_CHOSEN,
+                    Vec::new(),
+                );
                 return;
             }
         };
@@ -341,29 +564,67 @@ impl Engine {
             Ok(s) => s,
             Err(e) => {
                 warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}): invalid KE value: {e}", header.spi_i);
-                self.send_init_error(local, remote, header, NotifyType::INVALID_SYNTAX, Vec::new());
+                self.send_init_error(
+                    local,
+                    remote,
+                    header,
+                    NotifyType::INVALID_SYNTAX,
+                    Vec::new(),
+                );
                 return;
             }
         };
         let spi_r = self.new_ike_spi();
         let unique_id = self.next_unique_id();
         let remote_index = self.peers[peer].active;
-        let mut sa = IkeSa::new(unique_id, peer, remote_index, false, header.spi_i, spi_r, local, remote, now);
-        sa.init = InitMessages { nonce_i: nonce_i.clone(), nonce_r: self.random_bytes(NONCE_LEN), request: data.to_vec(), response: Vec::new() };
-        sa.frag_supported = self.config.fragmentation && find_notify(&payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+        let mut sa = IkeSa::new(
+            unique_id,
+            peer,
+            remote_index,
+            false,
+            header.spi_i,
+            spi_r,
+            local,
+            remote,
+            now,
+        );
+        sa.init = InitMessages {
+            nonce_i: nonce_i.clone(),
+            nonce_r: self.random_bytes(NONCE_LEN),
+            request: data.to_vec(),
+            response: Vec::new(),
+        };
+        sa.frag_supported = self.config.fragmentation
+            && find_notify(&payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         self.detect_nat(&mut sa, &payloads);
         let mut reply = vec![
             Payload::Sa(proposal::ike_reply(&chosen, None)),
-            Payload::Ke(KeRepr { dh_group: chosen.dh.transform_id(), data: ours.public_value().to_vec() }),
+            Payload::Ke(KeRepr {
+                dh_group: chosen.dh.transform_id(),
+                data: ours.public_value().to_vec(),
+            }),
             Payload::Nonce(sa.init.nonce_r.clone()),
-            Payload::notify(NotifyType::NAT_DETECTION_SOURCE_IP, detection_hash(sa.spi_i, sa.spi_r, local)),
-            Payload::notify(NotifyType::NAT_DETECTION_DESTINATION_IP, detection_hash(sa.spi_i, sa.spi_r, remote)),
+            Payload::notify(
+                NotifyType::NAT_DETECTION_SOURCE_IP,
+                detection_hash(sa.spi_i, sa.spi_r, local),
+            ),
+            Payload::notify(
+                NotifyType::NAT_DETECTION_DESTINATION_IP,
+                detection_hash(sa.spi_i, sa.spi_r, remote),
+            ),
         ];
         if self.config.fragmentation {
-            reply.push(Payload::notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
+            reply.push(Payload::notify(
+                NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+                Vec::new(),
+            ));
         }
         self.send_response(&mut sa, ExchangeType::IKE_SA_INIT, 0, reply);
-        sa.init.response = sa.last_response.as_ref().and_then(|(_, d)| d.first().cloned()).unwrap_or_default();
+        sa.init.response = sa
+            .last_response
+            .as_ref()
+            .and_then(|(_, d)| d.first().cloned())
+            .unwrap_or_default();
         if !self.install_ike_keys(&mut sa, chosen, &shared, false) {
             return;
         }

@@ -2,7 +2,7 @@
 //! it is parsed so that a peer's CP is recognised and skipped, not rejected.
 
 use super::constants::CfgType;
-use super::reader::{slice, u16_at, u8_at};
+use super::reader::{slice, u8_at, u16_at};
 use crate::Result;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,14 +27,24 @@ impl CpRepr {
             let attribute_type = u16_at(data, offset, "IKE CP attribute: type")? & 0x7fff;
             let len = u16_at(data, offset + 2, "IKE CP attribute: length")? as usize;
             let value = slice(data, offset + 4, len, "IKE CP attribute: value")?.to_vec();
-            attributes.push(CpAttribute { attribute_type, value });
+            attributes.push(CpAttribute {
+                attribute_type,
+                value,
+            });
             offset += 4 + len;
         }
-        Ok(CpRepr { cfg_type, attributes })
+        Ok(CpRepr {
+            cfg_type,
+            attributes,
+        })
     }
 
     pub fn buffer_len(&self) -> usize {
-        4 + self.attributes.iter().map(|a| 4 + a.value.len()).sum::<usize>()
+        4 + self
+            .attributes
+            .iter()
+            .map(|a| 4 + a.value.len())
+            .sum::<usize>()
     }
 
     pub fn emit(&self, buf: &mut [u8]) {
@@ -58,7 +68,16 @@ mod tests {
     fn cp_round_trip() {
         let cp = CpRepr {
             cfg_type: CfgType::CFG_REQUEST,
-            attributes: vec![CpAttribute { attribute_type: 1, value: vec![] }, CpAttribute { attribute_type: 3, value: vec![198, 51, 100, 1] }],
+            attributes: vec![
+                CpAttribute {
+                    attribute_type: 1,
+                    value: vec![],
+                },
+                CpAttribute {
+                    attribute_type: 3,
+                    value: vec![198, 51, 100, 1],
+                },
+            ],
         };
         let mut buf = vec![0xa5; cp.buffer_len()];
         cp.emit(&mut buf);

@@ -1,7 +1,7 @@
 //! Delete payload (RFC 7296 section 3.11).
 
 use super::constants::ProtocolId;
-use super::reader::{slice, u16_at, u8_at};
+use super::reader::{slice, u8_at, u16_at};
 use crate::{Error, Result};
 
 /// A Delete body. For IKE the SPI size is 0 and there are no SPIs, because the IKE SA
@@ -21,23 +21,42 @@ impl DeleteRepr {
         let total = count * spi_size as usize;
         let spis_data = slice(data, 4, total, "IKE Delete payload: SPIs")?;
         if 4 + total != data.len() {
-            return Err(Error::bad_length("IKE Delete payload: length", base, data.len()));
+            return Err(Error::bad_length(
+                "IKE Delete payload: length",
+                base,
+                data.len(),
+            ));
         }
         let spis = if spi_size == 0 {
             Vec::new()
         } else {
-            spis_data.chunks(spi_size as usize).map(<[u8]>::to_vec).collect()
+            spis_data
+                .chunks(spi_size as usize)
+                .map(<[u8]>::to_vec)
+                .collect()
         };
-        Ok(DeleteRepr { protocol_id, spi_size, spis })
+        Ok(DeleteRepr {
+            protocol_id,
+            spi_size,
+            spis,
+        })
     }
 
     /// Delete of ESP SAs by their inbound (from the sender's view) SPIs.
     pub fn esp(spis: &[u32]) -> DeleteRepr {
-        DeleteRepr { protocol_id: ProtocolId::ESP, spi_size: 4, spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect() }
+        DeleteRepr {
+            protocol_id: ProtocolId::ESP,
+            spi_size: 4,
+            spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+        }
     }
 
     pub fn ike() -> DeleteRepr {
-        DeleteRepr { protocol_id: ProtocolId::IKE, spi_size: 0, spis: Vec::new() }
+        DeleteRepr {
+            protocol_id: ProtocolId::IKE,
+            spi_size: 0,
+            spis: Vec::new(),
+        }
     }
 
     pub fn buffer_len(&self) -> usize {

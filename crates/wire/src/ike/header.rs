@@ -154,7 +154,11 @@ impl HeaderRepr {
     /// the datagram, so trailing or missing octets are rejected here.
     pub fn parse<T: AsRef<[u8]>>(header: &Header<T>) -> Result<HeaderRepr> {
         if header.version() >> 4 != 2 {
-            return Err(Error::bad_value("IKE header: major version", 17, u64::from(header.version())));
+            return Err(Error::bad_value(
+                "IKE header: major version",
+                17,
+                u64::from(header.version()),
+            ));
         }
         let length = header.length();
         let available = header.b().len();

@@ -16,7 +16,10 @@ impl IdRepr {
     pub fn parse(data: &[u8], _base: usize) -> Result<IdRepr> {
         let id_type = IdType(u8_at(data, 0, "IKE ID payload: type")?);
         slice(data, 1, 3, "IKE ID payload: reserved")?;
-        Ok(IdRepr { id_type, data: data[4..].to_vec() })
+        Ok(IdRepr {
+            id_type,
+            data: data[4..].to_vec(),
+        })
     }
 
     pub fn buffer_len(&self) -> usize {
@@ -43,7 +46,10 @@ mod tests {
 
     #[test]
     fn id_round_trip() {
-        let id = IdRepr { id_type: IdType::ID_FQDN, data: b"gw.example.com".to_vec() };
+        let id = IdRepr {
+            id_type: IdType::ID_FQDN,
+            data: b"gw.example.com".to_vec(),
+        };
         let mut buf = vec![0xa5; id.buffer_len()];
         id.emit(&mut buf);
         assert_eq!(IdRepr::parse(&buf, 0).unwrap(), id);

@@ -26,7 +26,11 @@ impl MessageRepr {
     /// Writes the message into `buf`, which must be [`MessageRepr::buffer_len`] long.
     pub fn emit(&self, buf: &mut [u8]) {
         let first = emit_chain(&self.payloads, &mut buf[HEADER_LEN..]);
-        let header = HeaderRepr { next_payload: first, length: buf.len() as u32, ..self.header };
+        let header = HeaderRepr {
+            next_payload: first,
+            length: buf.len() as u32,
+            ..self.header
+        };
         header.emit(&mut Header::new_unchecked(&mut buf[..HEADER_LEN]));
     }
 
@@ -70,10 +74,21 @@ mod tests {
         let m = MessageRepr::parse(INIT_REQUEST).unwrap();
         assert_eq!(m.header.exchange_type, ExchangeType::IKE_SA_INIT);
         assert_eq!(m.payloads.len(), 4);
-        let Payload::Sa(sa) = &m.payloads[0] else { panic!("first payload is {:?}", m.payloads[0]) };
+        let Payload::Sa(sa) = &m.payloads[0] else {
+            panic!("first payload is {:?}", m.payloads[0])
+        };
         assert_eq!(sa.proposals[0].transforms[0].key_length(), Some(256));
-        assert_eq!(m.payloads[1], Payload::Ke(KeRepr { dh_group: 2, data: vec![0xa1, 0xa2, 0xa3, 0xa4] }));
-        assert_eq!(m.payloads[3], Payload::notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![]));
+        assert_eq!(
+            m.payloads[1],
+            Payload::Ke(KeRepr {
+                dh_group: 2,
+                data: vec![0xa1, 0xa2, 0xa3, 0xa4]
+            })
+        );
+        assert_eq!(
+            m.payloads[3],
+            Payload::notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![])
+        );
     }
 
     #[test]
@@ -103,7 +118,10 @@ mod tests {
                         ],
                     }],
                 }),
-                Payload::Ke(KeRepr { dh_group: 2, data: vec![0xa1, 0xa2, 0xa3, 0xa4] }),
+                Payload::Ke(KeRepr {
+                    dh_group: 2,
+                    data: vec![0xa1, 0xa2, 0xa3, 0xa4],
+                }),
                 Payload::Nonce(vec![0xb1, 0xb2, 0xb3, 0xb4]),
                 Payload::notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![]),
             ],
@@ -114,7 +132,10 @@ mod tests {
     #[test]
     fn message_truncated_every_length() {
         for len in 0..INIT_REQUEST.len() {
-            assert!(MessageRepr::parse(&INIT_REQUEST[..len]).is_err(), "length {len}");
+            assert!(
+                MessageRepr::parse(&INIT_REQUEST[..len]).is_err(),
+                "length {len}"
+            );
         }
     }
 
@@ -128,20 +149,38 @@ mod tests {
 
     fn from_hex(s: &str) -> Vec<u8> {
         let s = s.trim();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// An IKE_SA_INIT response captured from strongSwan 5.9.8 (Debian 12) in the lab,
     /// in reply to an `aes256-sha1-prfsha1-modp1536` offer.
-    const STRONGSWAN_INIT_RESPONSE: &str = include_str!("testdata/strongswan-ike-sa-init-response.hex");
+    const STRONGSWAN_INIT_RESPONSE: &str =
+        include_str!("testdata/strongswan-ike-sa-init-response.hex");
 
     #[test]
     fn message_strongswan_response_payloads() {
         let m = MessageRepr::parse(&from_hex(STRONGSWAN_INIT_RESPONSE)).unwrap();
         let types: Vec<PayloadType> = m.payloads.iter().map(Payload::payload_type).collect();
         let n = PayloadType::NOTIFY;
-        assert_eq!(types, vec![PayloadType::SA, PayloadType::KE, PayloadType::NONCE, n, n, n, n, n]);
-        let Payload::Ke(ke) = &m.payloads[1] else { panic!("second payload is {:?}", m.payloads[1]) };
+        assert_eq!(
+            types,
+            vec![
+                PayloadType::SA,
+                PayloadType::KE,
+                PayloadType::NONCE,
+                n,
+                n,
+                n,
+                n,
+                n
+            ]
+        );
+        let Payload::Ke(ke) = &m.payloads[1] else {
+            panic!("second payload is {:?}", m.payloads[1])
+        };
         assert_eq!((ke.dh_group, ke.data.len()), (5, 192));
         assert_eq!(m.payloads[6], Payload::notify(NotifyType(16418), vec![]));
     }

@@ -1,7 +1,7 @@
 //! Notify payload (RFC 7296 section 3.10).
 
 use super::constants::{NotifyType, ProtocolId};
-use super::reader::{slice, u16_at, u8_at};
+use super::reader::{slice, u8_at, u16_at};
 use crate::Result;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +19,12 @@ impl NotifyRepr {
         let spi_size = u8_at(data, 1, "IKE Notify payload: SPI size")? as usize;
         let notify_type = NotifyType(u16_at(data, 2, "IKE Notify payload: type")?);
         let spi = slice(data, 4, spi_size, "IKE Notify payload: SPI")?.to_vec();
-        Ok(NotifyRepr { protocol_id, notify_type, spi, data: data[4 + spi_size..].to_vec() })
+        Ok(NotifyRepr {
+            protocol_id,
+            notify_type,
+            spi,
+            data: data[4 + spi_size..].to_vec(),
+        })
     }
 
     pub fn buffer_len(&self) -> usize {

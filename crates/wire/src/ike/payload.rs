@@ -11,7 +11,7 @@ use super::cp::CpRepr;
 use super::delete::DeleteRepr;
 use super::id::IdRepr;
 use super::notify::NotifyRepr;
-use super::reader::{slice, u16_at, u8_at};
+use super::reader::{slice, u8_at, u16_at};
 use super::sa::SaRepr;
 use super::simple::{AuthRepr, KeRepr};
 use super::sk::{SkRepr, SkfRepr};
@@ -41,7 +41,11 @@ pub enum Payload {
     Sk(SkRepr),
     Skf(SkfRepr),
     Cp(CpRepr),
-    Unknown { payload_type: PayloadType, critical: bool, body: Vec<u8> },
+    Unknown {
+        payload_type: PayloadType,
+        critical: bool,
+        body: Vec<u8>,
+    },
 }
 
 impl Payload {
@@ -67,7 +71,12 @@ impl Payload {
 
     /// Builds a status or error notify without SPI, the common case.
     pub fn notify(notify_type: NotifyType, data: Vec<u8>) -> Payload {
-        Payload::Notify(NotifyRepr { protocol_id: ProtocolId::NONE, notify_type, spi: Vec::new(), data })
+        Payload::Notify(NotifyRepr {
+            protocol_id: ProtocolId::NONE,
+            notify_type,
+            spi: Vec::new(),
+            data,
+        })
     }
 
     /// Length of the payload body, without the generic header.
@@ -123,7 +132,13 @@ impl Payload {
         }
     }
 
-    fn parse_body(payload_type: PayloadType, critical: bool, next: PayloadType, body: &[u8], offset: usize) -> Result<Payload> {
+    fn parse_body(
+        payload_type: PayloadType,
+        critical: bool,
+        next: PayloadType,
+        body: &[u8],
+        offset: usize,
+    ) -> Result<Payload> {
         Ok(match payload_type {
             PayloadType::SA => Payload::Sa(SaRepr::parse(body, offset)?),
             PayloadType::KE => Payload::Ke(KeRepr::parse(body, offset)?),
@@ -136,10 +151,17 @@ impl Payload {
             PayloadType::VENDOR_ID => Payload::VendorId(body.to_vec()),
             PayloadType::TSI => Payload::TsI(TsRepr::parse(body, offset)?),
             PayloadType::TSR => Payload::TsR(TsRepr::parse(body, offset)?),
-            PayloadType::SK => Payload::Sk(SkRepr { first_payload: next, body: body.to_vec() }),
+            PayloadType::SK => Payload::Sk(SkRepr {
+                first_payload: next,
+                body: body.to_vec(),
+            }),
             PayloadType::SKF => Payload::Skf(SkfRepr::parse(next, body, offset)?),
             PayloadType::CP => Payload::Cp(CpRepr::parse(body, offset)?),
-            other => Payload::Unknown { payload_type: other, critical, body: body.to_vec() },
+            other => Payload::Unknown {
+                payload_type: other,
+                critical,
+                body: body.to_vec(),
+            },
         })
     }
 }
@@ -157,22 +179,45 @@ pub fn parse_chain(first: PayloadType, data: &[u8], base: usize) -> Result<Vec<P
         let critical = u8_at(data, offset + 1, "IKE payload: flags")? & CRITICAL != 0;
         let length = u16_at(data, offset + 2, "IKE payload: length")? as usize;
         if length < GENERIC_HEADER_LEN {
-            return Err(Error::bad_length("IKE payload: length", base + offset + 2, length));
+            return Err(Error::bad_length(
+                "IKE payload: length",
+                base + offset + 2,
+                length,
+            ));
         }
-        let body = slice(data, offset + GENERIC_HEADER_LEN, length - GENERIC_HEADER_LEN, "IKE payload: body")?;
-        let payload = Payload::parse_body(this, critical, next, body, base + offset + GENERIC_HEADER_LEN)?;
+        let body = slice(
+            data,
+            offset + GENERIC_HEADER_LEN,
+            length - GENERIC_HEADER_LEN,
+            "IKE payload: body",
+        )?;
+        let payload = Payload::parse_body(
+            this,
+            critical,
+            next,
+            body,
+            base + offset + GENERIC_HEADER_LEN,
+        )?;
         offset += length;
         let encrypted = payload.inner_first().is_some();
         payloads.push(payload);
         if encrypted {
             if offset != data.len() {
-                return Err(Error::bad_length("IKE payload: data after encrypted payload", base + offset, data.len() - offset));
+                return Err(Error::bad_length(
+                    "IKE payload: data after encrypted payload",
+                    base + offset,
+                    data.len() - offset,
+                ));
             }
             return Ok(payloads);
         }
     }
     if offset != data.len() {
-        return Err(Error::bad_length("IKE payload chain: trailing octets", base + offset, data.len() - offset));
+        return Err(Error::bad_length(
+            "IKE payload chain: trailing octets",
+            base + offset,
+            data.len() - offset,
+        ));
     }
     Ok(payloads)
 }
@@ -191,7 +236,9 @@ pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> PayloadType {
     for (i, payload) in payloads.iter().enumerate() {
         let next = match payload.inner_first() {
             Some(inner) => inner,
-            None => payloads.get(i + 1).map_or(PayloadType::NONE, Payload::payload_type),
+            None => payloads
+                .get(i + 1)
+                .map_or(PayloadType::NONE, Payload::payload_type),
         };
         let len = payload.buffer_len();
         let out = &mut buf[offset..offset + len];
@@ -203,7 +250,9 @@ pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> PayloadType {
         payload.emit_body(&mut out[GENERIC_HEADER_LEN..]);
         offset += len;
     }
-    payloads.first().map_or(PayloadType::NONE, Payload::payload_type)
+    payloads
+        .first()
+        .map_or(PayloadType::NONE, Payload::payload_type)
 }
 
 /// Emits a chain into a new vector.
@@ -234,12 +283,23 @@ mod tests {
     fn chain_unknown_critical_kept() {
         let data = [0u8, 0x80, 0, 6, 0xde, 0xad];
         let parsed = parse_chain(PayloadType(200), &data, 0).unwrap();
-        assert_eq!(parsed, vec![Payload::Unknown { payload_type: PayloadType(200), critical: true, body: vec![0xde, 0xad] }]);
+        assert_eq!(
+            parsed,
+            vec![Payload::Unknown {
+                payload_type: PayloadType(200),
+                critical: true,
+                body: vec![0xde, 0xad]
+            }]
+        );
     }
 
     #[test]
     fn chain_unknown_round_trip() {
-        let payloads = vec![Payload::Unknown { payload_type: PayloadType(200), critical: true, body: vec![1, 2] }];
+        let payloads = vec![Payload::Unknown {
+            payload_type: PayloadType(200),
+            critical: true,
+            body: vec![1, 2],
+        }];
         let (first, buf) = chain_to_vec(&payloads);
         assert_eq!(parse_chain(first, &buf, 0).unwrap(), payloads);
     }

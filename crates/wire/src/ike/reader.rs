@@ -2,10 +2,20 @@
 
 use crate::{Error, Result};
 
-pub(crate) fn slice<'a>(data: &'a [u8], offset: usize, len: usize, what: &'static str) -> Result<&'a [u8]> {
+pub(crate) fn slice<'a>(
+    data: &'a [u8],
+    offset: usize,
+    len: usize,
+    what: &'static str,
+) -> Result<&'a [u8]> {
     match offset.checked_add(len) {
         Some(end) if end <= data.len() => Ok(&data[offset..end]),
-        _ => Err(Error::truncated(what, offset, len, data.len().saturating_sub(offset))),
+        _ => Err(Error::truncated(
+            what,
+            offset,
+            len,
+            data.len().saturating_sub(offset),
+        )),
     }
 }
 

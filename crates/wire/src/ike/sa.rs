@@ -1,7 +1,7 @@
 //! Security Association payload: proposals, transforms and attributes (RFC 7296 3.3).
 
 use super::constants::{ATTRIBUTE_KEY_LENGTH, ProtocolId, TransformType};
-use super::reader::{slice, u16_at, u8_at};
+use super::reader::{slice, u8_at, u16_at};
 use crate::{Error, Result};
 
 const PROPOSAL_HEADER_LEN: usize = 8;
@@ -36,17 +36,33 @@ pub struct TransformRepr {
 }
 
 impl TransformRepr {
-    pub fn new(transform_type: TransformType, transform_id: u16, key_bits: Option<u16>) -> TransformRepr {
+    pub fn new(
+        transform_type: TransformType,
+        transform_id: u16,
+        key_bits: Option<u16>,
+    ) -> TransformRepr {
         let attributes = key_bits
-            .map(|bits| vec![TransformAttribute::Tv { attribute_type: ATTRIBUTE_KEY_LENGTH, value: bits }])
+            .map(|bits| {
+                vec![TransformAttribute::Tv {
+                    attribute_type: ATTRIBUTE_KEY_LENGTH,
+                    value: bits,
+                }]
+            })
             .unwrap_or_default();
-        TransformRepr { transform_type, transform_id, attributes }
+        TransformRepr {
+            transform_type,
+            transform_id,
+            attributes,
+        }
     }
 
     /// Returns the Key Length attribute, in bits.
     pub fn key_length(&self) -> Option<u16> {
         self.attributes.iter().find_map(|a| match a {
-            TransformAttribute::Tv { attribute_type: ATTRIBUTE_KEY_LENGTH, value } => Some(*value),
+            TransformAttribute::Tv {
+                attribute_type: ATTRIBUTE_KEY_LENGTH,
+                value,
+            } => Some(*value),
             _ => None,
         })
     }
@@ -54,19 +70,34 @@ impl TransformRepr {
     /// Returns true if an attribute other than Key Length is present. RFC 7296
     /// section 3.3.6 requires rejecting such a transform as a whole.
     pub fn has_unknown_attribute(&self) -> bool {
-        self.attributes
-            .iter()
-            .any(|a| !matches!(a, TransformAttribute::Tv { attribute_type: ATTRIBUTE_KEY_LENGTH, .. }))
+        self.attributes.iter().any(|a| {
+            !matches!(
+                a,
+                TransformAttribute::Tv {
+                    attribute_type: ATTRIBUTE_KEY_LENGTH,
+                    ..
+                }
+            )
+        })
     }
 
     fn buffer_len(&self) -> usize {
-        TRANSFORM_HEADER_LEN + self.attributes.iter().map(TransformAttribute::buffer_len).sum::<usize>()
+        TRANSFORM_HEADER_LEN
+            + self
+                .attributes
+                .iter()
+                .map(TransformAttribute::buffer_len)
+                .sum::<usize>()
     }
 
     fn parse(data: &[u8], base: usize) -> Result<(TransformRepr, bool, usize)> {
         let more = u8_at(data, 0, "IKE transform: last substruc")?;
         if more != 0 && more != MORE_TRANSFORMS {
-            return Err(Error::bad_value("IKE transform: last substruc", base, u64::from(more)));
+            return Err(Error::bad_value(
+                "IKE transform: last substruc",
+                base,
+                u64::from(more),
+            ));
         }
         let length = u16_at(data, 2, "IKE transform: length")? as usize;
         if length < TRANSFORM_HEADER_LEN {
@@ -81,15 +112,34 @@ impl TransformRepr {
             let word = u16_at(body, offset, "IKE transform attribute: type")?;
             let value = u16_at(body, offset + 2, "IKE transform attribute: value")?;
             if word & ATTRIBUTE_FORMAT_TV != 0 {
-                attributes.push(TransformAttribute::Tv { attribute_type: word & !ATTRIBUTE_FORMAT_TV, value });
+                attributes.push(TransformAttribute::Tv {
+                    attribute_type: word & !ATTRIBUTE_FORMAT_TV,
+                    value,
+                });
                 offset += 4;
             } else {
-                let bytes = slice(body, offset + 4, value as usize, "IKE transform attribute: value")?;
-                attributes.push(TransformAttribute::Tlv { attribute_type: word, value: bytes.to_vec() });
+                let bytes = slice(
+                    body,
+                    offset + 4,
+                    value as usize,
+                    "IKE transform attribute: value",
+                )?;
+                attributes.push(TransformAttribute::Tlv {
+                    attribute_type: word,
+                    value: bytes.to_vec(),
+                });
                 offset += 4 + bytes.len();
             }
         }
-        Ok((TransformRepr { transform_type, transform_id, attributes }, more == MORE_TRANSFORMS, length))
+        Ok((
+            TransformRepr {
+                transform_type,
+                transform_id,
+                attributes,
+            },
+            more == MORE_TRANSFORMS,
+            length,
+        ))
     }
 
     fn emit(&self, buf: &mut [u8], more: bool) {
@@ -103,13 +153,22 @@ impl TransformRepr {
         let mut offset = TRANSFORM_HEADER_LEN;
         for attribute in &self.attributes {
             match attribute {
-                TransformAttribute::Tv { attribute_type, value } => {
-                    buf[offset..offset + 2].copy_from_slice(&(attribute_type | ATTRIBUTE_FORMAT_TV).to_be_bytes());
+                TransformAttribute::Tv {
+                    attribute_type,
+                    value,
+                } => {
+                    buf[offset..offset + 2]
+                        .copy_from_slice(&(attribute_type | ATTRIBUTE_FORMAT_TV).to_be_bytes());
                     buf[offset + 2..offset + 4].copy_from_slice(&value.to_be_bytes());
                 }
-                TransformAttribute::Tlv { attribute_type, value } => {
-                    buf[offset..offset + 2].copy_from_slice(&(attribute_type & !ATTRIBUTE_FORMAT_TV).to_be_bytes());
-                    buf[offset + 2..offset + 4].copy_from_slice(&(value.len() as u16).to_be_bytes());
+                TransformAttribute::Tlv {
+                    attribute_type,
+                    value,
+                } => {
+                    buf[offset..offset + 2]
+                        .copy_from_slice(&(attribute_type & !ATTRIBUTE_FORMAT_TV).to_be_bytes());
+                    buf[offset + 2..offset + 4]
+                        .copy_from_slice(&(value.len() as u16).to_be_bytes());
                     buf[offset + 4..offset + 4 + value.len()].copy_from_slice(value);
                 }
             }
@@ -130,18 +189,33 @@ pub struct ProposalRepr {
 
 impl ProposalRepr {
     fn buffer_len(&self) -> usize {
-        PROPOSAL_HEADER_LEN + self.spi.len() + self.transforms.iter().map(TransformRepr::buffer_len).sum::<usize>()
+        PROPOSAL_HEADER_LEN
+            + self.spi.len()
+            + self
+                .transforms
+                .iter()
+                .map(TransformRepr::buffer_len)
+                .sum::<usize>()
     }
 
     /// Transforms of one type, in the order received.
-    pub fn transforms_of(&self, transform_type: TransformType) -> impl Iterator<Item = &TransformRepr> {
-        self.transforms.iter().filter(move |t| t.transform_type == transform_type)
+    pub fn transforms_of(
+        &self,
+        transform_type: TransformType,
+    ) -> impl Iterator<Item = &TransformRepr> {
+        self.transforms
+            .iter()
+            .filter(move |t| t.transform_type == transform_type)
     }
 
     fn parse(data: &[u8], base: usize) -> Result<(ProposalRepr, bool, usize)> {
         let more = u8_at(data, 0, "IKE proposal: last substruc")?;
         if more != 0 && more != MORE_PROPOSALS {
-            return Err(Error::bad_value("IKE proposal: last substruc", base, u64::from(more)));
+            return Err(Error::bad_value(
+                "IKE proposal: last substruc",
+                base,
+                u64::from(more),
+            ));
         }
         let length = u16_at(data, 2, "IKE proposal: length")? as usize;
         if length < PROPOSAL_HEADER_LEN {
@@ -163,12 +237,25 @@ impl ProposalRepr {
             more_transforms = more;
         }
         if transforms.len() != count {
-            return Err(Error::bad_value("IKE proposal: number of transforms", base + 7, count as u64));
+            return Err(Error::bad_value(
+                "IKE proposal: number of transforms",
+                base + 7,
+                count as u64,
+            ));
         }
         if offset != length {
             return Err(Error::bad_length("IKE proposal: length", base + 2, length));
         }
-        Ok((ProposalRepr { number, protocol_id, spi, transforms }, more == MORE_PROPOSALS, length))
+        Ok((
+            ProposalRepr {
+                number,
+                protocol_id,
+                spi,
+                transforms,
+            },
+            more == MORE_PROPOSALS,
+            length,
+        ))
     }
 
     fn emit(&self, buf: &mut [u8], more: bool) {
@@ -183,7 +270,10 @@ impl ProposalRepr {
         let mut offset = PROPOSAL_HEADER_LEN + self.spi.len();
         for (i, t) in self.transforms.iter().enumerate() {
             let len = t.buffer_len();
-            t.emit(&mut buf[offset..offset + len], i + 1 < self.transforms.len());
+            t.emit(
+                &mut buf[offset..offset + len],
+                i + 1 < self.transforms.len(),
+            );
             offset += len;
         }
     }
@@ -207,7 +297,11 @@ impl SaRepr {
             more = m;
         }
         if offset != data.len() {
-            return Err(Error::bad_length("IKE SA payload: trailing octets", base + offset, data.len() - offset));
+            return Err(Error::bad_length(
+                "IKE SA payload: trailing octets",
+                base + offset,
+                data.len() - offset,
+            ));
         }
         Ok(SaRepr { proposals })
     }
@@ -253,7 +347,10 @@ mod tests {
                         TransformRepr {
                             transform_type: TransformType::ENCR,
                             transform_id: 20,
-                            attributes: vec![TransformAttribute::Tlv { attribute_type: 99, value: vec![9, 9, 9] }],
+                            attributes: vec![TransformAttribute::Tlv {
+                                attribute_type: 99,
+                                value: vec![9, 9, 9],
+                            }],
                         },
                         TransformRepr::new(TransformType::ESN, 0, None),
                     ],

@@ -1,7 +1,7 @@
 //! Key Exchange (RFC 7296 section 3.4) and Authentication (section 3.8) payloads.
 
 use super::constants::AuthMethod;
-use super::reader::{slice, u16_at, u8_at};
+use super::reader::{slice, u8_at, u16_at};
 use crate::Result;
 
 /// A KE body: the DH group number and the public value.
@@ -15,7 +15,10 @@ impl KeRepr {
     pub fn parse(data: &[u8], _base: usize) -> Result<KeRepr> {
         let dh_group = u16_at(data, 0, "IKE KE payload: DH group")?;
         slice(data, 2, 2, "IKE KE payload: reserved")?;
-        Ok(KeRepr { dh_group, data: data[4..].to_vec() })
+        Ok(KeRepr {
+            dh_group,
+            data: data[4..].to_vec(),
+        })
     }
 
     pub fn buffer_len(&self) -> usize {
@@ -40,7 +43,10 @@ impl AuthRepr {
     pub fn parse(data: &[u8], _base: usize) -> Result<AuthRepr> {
         let method = AuthMethod(u8_at(data, 0, "IKE AUTH payload: method")?);
         slice(data, 1, 3, "IKE AUTH payload: reserved")?;
-        Ok(AuthRepr { method, data: data[4..].to_vec() })
+        Ok(AuthRepr {
+            method,
+            data: data[4..].to_vec(),
+        })
     }
 
     pub fn buffer_len(&self) -> usize {
@@ -60,7 +66,10 @@ mod tests {
 
     #[test]
     fn ke_round_trip() {
-        let ke = KeRepr { dh_group: 19, data: vec![3; 64] };
+        let ke = KeRepr {
+            dh_group: 19,
+            data: vec![3; 64],
+        };
         let mut buf = vec![0xa5; ke.buffer_len()];
         ke.emit(&mut buf);
         assert_eq!(KeRepr::parse(&buf, 0).unwrap(), ke);
@@ -68,7 +77,10 @@ mod tests {
 
     #[test]
     fn auth_round_trip() {
-        let auth = AuthRepr { method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE, data: vec![1; 20] };
+        let auth = AuthRepr {
+            method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+            data: vec![1; 20],
+        };
         let mut buf = vec![0xa5; auth.buffer_len()];
         auth.emit(&mut buf);
         assert_eq!(AuthRepr::parse(&buf, 0).unwrap(), auth);

@@ -36,9 +36,18 @@ impl SkfRepr {
         let fragment_number = u16_at(data, 0, "IKE SKF payload: fragment number")?;
         let total_fragments = u16_at(data, 2, "IKE SKF payload: total fragments")?;
         if fragment_number == 0 || fragment_number > total_fragments {
-            return Err(Error::bad_value("IKE SKF payload: fragment number", base, u64::from(fragment_number)));
+            return Err(Error::bad_value(
+                "IKE SKF payload: fragment number",
+                base,
+                u64::from(fragment_number),
+            ));
         }
-        Ok(SkfRepr { first_payload, fragment_number, total_fragments, body: data[SKF_FIXED_LEN..].to_vec() })
+        Ok(SkfRepr {
+            first_payload,
+            fragment_number,
+            total_fragments,
+            body: data[SKF_FIXED_LEN..].to_vec(),
+        })
     }
 
     pub fn buffer_len(&self) -> usize {
@@ -58,7 +67,12 @@ mod tests {
 
     #[test]
     fn skf_round_trip() {
-        let f = SkfRepr { first_payload: PayloadType::NONE, fragment_number: 2, total_fragments: 3, body: vec![9; 40] };
+        let f = SkfRepr {
+            first_payload: PayloadType::NONE,
+            fragment_number: 2,
+            total_fragments: 3,
+            body: vec![9; 40],
+        };
         let mut buf = vec![0xa5; f.buffer_len()];
         f.emit(&mut buf);
         assert_eq!(SkfRepr::parse(PayloadType::NONE, &buf, 0).unwrap(), f);

@@ -3,21 +3,33 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::constants::TsType;
-use super::reader::{slice, u16_at, u8_at};
+use super::reader::{slice, u8_at, u16_at};
 use crate::{Error, Result};
 
 /// One traffic selector. Unknown selector types are kept raw so the responder can
 /// skip them while narrowing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrafficSelectorRepr {
-    Range { ip_protocol: u8, start_port: u16, end_port: u16, start_addr: IpAddr, end_addr: IpAddr },
-    Unknown { ts_type: TsType, body: Vec<u8> },
+    Range {
+        ip_protocol: u8,
+        start_port: u16,
+        end_port: u16,
+        start_addr: IpAddr,
+        end_addr: IpAddr,
+    },
+    Unknown {
+        ts_type: TsType,
+        body: Vec<u8>,
+    },
 }
 
 impl TrafficSelectorRepr {
     fn buffer_len(&self) -> usize {
         match self {
-            TrafficSelectorRepr::Range { start_addr: IpAddr::V4(_), .. } => 16,
+            TrafficSelectorRepr::Range {
+                start_addr: IpAddr::V4(_),
+                ..
+            } => 16,
             TrafficSelectorRepr::Range { .. } => 40,
             TrafficSelectorRepr::Unknown { body, .. } => 4 + body.len(),
         }
@@ -32,17 +44,36 @@ impl TrafficSelectorRepr {
             TsType::TS_IPV6_ADDR_RANGE => 16,
             _ => {
                 if length < 4 {
-                    return Err(Error::bad_length("IKE traffic selector: length", base + 2, length));
+                    return Err(Error::bad_length(
+                        "IKE traffic selector: length",
+                        base + 2,
+                        length,
+                    ));
                 }
-                return Ok((TrafficSelectorRepr::Unknown { ts_type, body: body[4..].to_vec() }, length));
+                return Ok((
+                    TrafficSelectorRepr::Unknown {
+                        ts_type,
+                        body: body[4..].to_vec(),
+                    },
+                    length,
+                ));
             }
         };
         if length != 8 + 2 * addr_len {
-            return Err(Error::bad_length("IKE traffic selector: length", base + 2, length));
+            return Err(Error::bad_length(
+                "IKE traffic selector: length",
+                base + 2,
+                length,
+            ));
         }
         let addr = |at: usize| -> IpAddr {
             if addr_len == 4 {
-                IpAddr::V4(Ipv4Addr::new(body[at], body[at + 1], body[at + 2], body[at + 3]))
+                IpAddr::V4(Ipv4Addr::new(
+                    body[at],
+                    body[at + 1],
+                    body[at + 2],
+                    body[at + 3],
+                ))
             } else {
                 let mut octets = [0u8; 16];
                 octets.copy_from_slice(&body[at..at + 16]);
@@ -65,7 +96,13 @@ impl TrafficSelectorRepr {
         let len = self.buffer_len();
         buf[2..4].copy_from_slice(&(len as u16).to_be_bytes());
         match self {
-            TrafficSelectorRepr::Range { ip_protocol, start_port, end_port, start_addr, end_addr } => {
+            TrafficSelectorRepr::Range {
+                ip_protocol,
+                start_port,
+                end_port,
+                start_addr,
+                end_addr,
+            } => {
                 buf[1] = *ip_protocol;
                 buf[4..6].copy_from_slice(&start_port.to_be_bytes());
                 buf[6..8].copy_from_slice(&end_port.to_be_bytes());
@@ -119,13 +156,21 @@ impl TsRepr {
             offset += len;
         }
         if offset != data.len() {
-            return Err(Error::bad_length("IKE TS payload: trailing octets", base + offset, data.len() - offset));
+            return Err(Error::bad_length(
+                "IKE TS payload: trailing octets",
+                base + offset,
+                data.len() - offset,
+            ));
         }
         Ok(TsRepr { selectors })
     }
 
     pub fn buffer_len(&self) -> usize {
-        4 + self.selectors.iter().map(TrafficSelectorRepr::buffer_len).sum::<usize>()
+        4 + self
+            .selectors
+            .iter()
+            .map(TrafficSelectorRepr::buffer_len)
+            .sum::<usize>()
     }
 
     pub fn emit(&self, buf: &mut [u8]) {
@@ -161,7 +206,10 @@ mod tests {
                     start_addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
                     end_addr: IpAddr::V6(Ipv6Addr::from([0xff; 16])),
                 },
-                TrafficSelectorRepr::Unknown { ts_type: TsType(13), body: vec![1, 2, 3, 4] },
+                TrafficSelectorRepr::Unknown {
+                    ts_type: TsType(13),
+                    body: vec![1, 2, 3, 4],
+                },
             ],
         }
     }
@@ -176,7 +224,9 @@ mod tests {
 
     #[test]
     fn ts_ipv4_bytes() {
-        let ts = TsRepr { selectors: vec![sample().selectors[0].clone()] };
+        let ts = TsRepr {
+            selectors: vec![sample().selectors[0].clone()],
+        };
         let mut buf = vec![0; ts.buffer_len()];
         ts.emit(&mut buf);
         assert_eq!(&buf[..12], &[1, 0, 0, 0, 7, 6, 0, 16, 1, 0xbb, 1, 0xbb]);
