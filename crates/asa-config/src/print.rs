@@ -228,6 +228,11 @@ pub(crate) fn running_config(cfg: &Config, with_keys: bool) -> String {
         p.line(&format!("name {} {}{desc}", n.addr, n.name.value));
     }
     p.line("!");
+    // Kept commands go before every mode command: printed after one, a kept line such
+    // as `peer-id-validate nocheck` would be read back as that mode's sub-command.
+    for u in cfg.unmodelled.iter().filter(|u| u.parent.is_none()) {
+        p.header(&u.text.value);
+    }
     interfaces(&mut p, cfg);
     for b in &cfg.banners {
         p.line(b);
@@ -485,11 +490,8 @@ fn vpn(p: &mut Printer, cfg: &Config) {
     }
 }
 
+/// Prints kept sub-commands whose mode command was not printed, in config order.
 fn unmodelled(p: &mut Printer, cfg: &Config) {
-    for u in cfg.unmodelled.iter().filter(|u| u.parent.is_none()) {
-        p.header(&u.text.value);
-    }
-    // Sub-commands whose mode command printed nothing else (kept in config order).
     let mut rest: Vec<(&str, Vec<&str>)> = p.children.drain().collect();
     rest.sort_by_key(|(parent, _)| cfg.unmodelled.iter().position(|u| u.parent.as_deref() == Some(*parent)));
     for (parent, kids) in rest {

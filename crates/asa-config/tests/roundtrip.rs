@@ -43,3 +43,36 @@ fn keywords_case_insensitive() {
     assert!(a.config.network_object("Web").is_some());
     assert!(a.config.network_object("web").is_none());
 }
+
+mod mutated {
+    use proptest::prelude::*;
+
+    use super::common;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+        /// A mutated example that still loads without errors must also round-trip.
+        #[test]
+        fn mutated_examples_round_trip(which in 0usize..4, cuts in proptest::collection::vec((any::<usize>(), 0u8..4), 1..6)) {
+            let text = std::fs::read_to_string(common::example(common::EXAMPLES[which])).expect("example readable");
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            for (pos, op) in cuts {
+                if lines.is_empty() { break; }
+                let i = pos % lines.len();
+                match op {
+                    0 => { lines.remove(i); }
+                    1 => { let l = lines[i].clone(); lines.insert(i, l); }
+                    2 => lines[i] = lines[i].trim_start().to_string(),
+                    _ => { let l = lines.remove(i); let j = (pos / 7) % (lines.len() + 1); lines.insert(j, l); }
+                }
+            }
+            let loaded = rampart_asa::load_str("m.cfg", &lines.join("\n"));
+            if !loaded.diagnostics.iter().any(|d| d.severity == rampart_asa::Severity::Error) {
+                let printed = loaded.config.running_config_with_keys();
+                let again = rampart_asa::load_str("p.cfg", &printed);
+                prop_assert_eq!(&again.config, &loaded.config, "printed:\n{}", printed);
+            }
+        }
+    }
+}

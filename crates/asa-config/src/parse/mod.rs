@@ -65,6 +65,9 @@ pub(crate) fn parse(src: &str) -> (Config, Vec<Diagnostic>) {
     // Kept sub-commands are grouped under their mode command, in file order, so that
     // a printed and re-parsed configuration lists them in the same order.
     p.cfg.unmodelled.sort_by(|a, b| a.parent.cmp(&b.parent));
+    // Manual NAT keeps config order within its section; `after-auto` rules form a later
+    // section wherever they were typed, which is also how the ASA prints them.
+    p.cfg.manual_nat.sort_by_key(|n| n.after_auto);
     p.cfg.rebuild_index();
     p.cfg.index.lines = crate::span::LineIndex::new(src);
     (p.cfg, p.diags)
@@ -84,7 +87,10 @@ impl<'a> Parser<'a> {
             self.mode = Mode::Top;
             return;
         }
-        if line.indented || self.unindented_sub_command(line) {
+        // Outside a mode, leading blanks mean nothing (the ASA CLI ignores them), so an
+        // indented line there is a top-level command.
+        let in_mode = !matches!(self.mode, Mode::Top);
+        if in_mode && (line.indented || self.unindented_sub_command(line)) {
             let result = self.sub_command(line);
             match result {
                 Ok(Sub::Done) => {}
