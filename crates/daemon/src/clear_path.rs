@@ -44,6 +44,11 @@ pub use plan::{
 };
 pub use ruleset::{render, TABLE};
 
+/// Address that `ClearPath::install` gives a TUN device without IPv4 addresses when
+/// reverse-path filtering is on: a host-scoped /32, link-local so that no ASA interface
+/// has it and a device lookup by interface address never finds the TUN device.
+pub const RP_FILTER_ANCHOR: Ipv4Addr = Ipv4Addr::new(169, 254, 82, 65);
+
 /// The device a clear-text packet goes back to the kernel through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ClearRoute {
@@ -120,6 +125,24 @@ impl ClearPath {
 
         let changes = load_table(plan)?;
         Ok(ClearPath { plan: plan.clone(), pat: Arc::new(pat), changes, installed: true })
+    }
+
+    /// Replaces the NAT rules with those of `plan`, for a configuration reload. The PAT
+    /// device stays, so `plan` must name the same devices. Reverse-path settings are
+    /// kept: changing them back and forth would open a window that drops packets.
+    pub fn update(&mut self, plan: &ClearPlan) -> Result<(), ClearPathError> {
+        let same_devices = plan.pat_dev == self.plan.pat_dev && plan.tun_dev == self.plan.tun_dev;
+        if !same_devices {
+            return Err(ClearPathError::DeviceName {
+                name: plan.pat_dev.clone(),
+                reason: "a reload cannot rename the TUN or PAT device; restart rampart",
+            });
+        }
+        check_device_name(&plan.outside_dev)?;
+        let changes = load_table(plan)?;
+        self.changes.extend(changes);
+        self.plan = plan.clone();
+        Ok(())
     }
 
     /// Returns the PAT device, which takes the packets of `ClearRoute::Pat` flows.
@@ -221,12 +244,12 @@ fn load_table(plan: &ClearPlan) -> Result<Vec<DeviceChange>, ClearPathError> {
         );
     }
     let mut changes = Vec::new();
-    let mut devices = vec![(&plan.tun_dev, plan.source_anchor), (&plan.outside_dev, None)];
+    let mut devices = vec![&plan.tun_dev, &plan.outside_dev];
     if plan.pat_dev != plan.tun_dev {
-        devices.push((&plan.pat_dev, plan.source_anchor));
+        devices.push(&plan.pat_dev);
     }
-    for (device, anchor) in devices {
-        if let Err(e) = prepare_rp_filter(device, anchor, &mut changes) {
+    for device in devices {
+        if let Err(e) = prepare_rp_filter(device, &mut changes) {
             undo(&mut changes);
             return Err(e);
         }
@@ -267,7 +290,6 @@ fn check_device_name(name: &str) -> Result<(), ClearPathError> {
 #[derive(Debug)]
 enum DeviceChange {
     RpFilter { device: String, previous: String },
-    Address { device: String, address: Ipv4Addr },
 }
 
 /// Makes reverse-path filtering accept the clear path's packets on `device`.
@@ -280,9 +302,11 @@ enum DeviceChange {
 /// kernel applies the larger of `conf/all/rp_filter` and the device's value, so a
 /// strict device is set to loose mode (2), which a strict `all` cannot override. Loose
 /// mode still drops every packet on a device without an IPv4 address (Linux
-/// `__fib_validate_source`, observed on Linux 6.18), so such a device gets `anchor` as
-/// a host-scoped /32.
-fn prepare_rp_filter(device: &str, anchor: Option<Ipv4Addr>, changes: &mut Vec<DeviceChange>) -> Result<(), ClearPathError> {
+/// `__fib_validate_source`, observed on Linux 6.18), so such a device gets
+/// `RP_FILTER_ANCHOR`. The address stays until the device is deleted, because removing
+/// the last address of a device makes the kernel flush every route through it, the
+/// daemon's routes to the TUN device included.
+fn prepare_rp_filter(device: &str, changes: &mut Vec<DeviceChange>) -> Result<(), ClearPathError> {
     let path = format!("net/ipv4/conf/{device}/rp_filter");
     let previous = netlink::read_sysctl(&path).unwrap_or_default();
     let all = netlink::read_sysctl("net/ipv4/conf/all/rp_filter").ok().and_then(|v| v.parse::<u8>().ok());
@@ -298,14 +322,10 @@ fn prepare_rp_filter(device: &str, anchor: Option<Ipv4Addr>, changes: &mut Vec<D
     if has_ipv4_address(device) {
         return Ok(());
     }
-    let Some(address) = anchor else {
-        tracing::warn!(device, "rp_filter is on and the device has no IPv4 address, so the kernel drops what rampart writes into it; set net.ipv4.conf.all.rp_filter=0 or give the inside interface an address");
-        return Ok(());
-    };
+    let address = RP_FILTER_ANCHOR;
     let prefix = format!("{address}/32");
     run_ip(&["-4", "addr", "add", &prefix, "dev", device, "scope", "host"])
         .map_err(|message| ClearPathError::Address { device: device.to_string(), message })?;
-    changes.push(DeviceChange::Address { device: device.to_string(), address });
     tracing::info!(device, address = %prefix, "address added so that loose rp_filter accepts packets written into the device");
     Ok(())
 }
@@ -330,13 +350,8 @@ fn run_ip(args: &[&str]) -> Result<(), String> {
 /// failures are logged only.
 fn undo(changes: &mut Vec<DeviceChange>) {
     while let Some(change) = changes.pop() {
-        let result = match &change {
-            DeviceChange::RpFilter { device, previous } => {
-                netlink::write_sysctl(&format!("net/ipv4/conf/{device}/rp_filter"), previous).map_err(|e| e.to_string())
-            }
-            DeviceChange::Address { device, address } => run_ip(&["-4", "addr", "del", &format!("{address}/32"), "dev", device]),
-        };
-        if let Err(error) = result {
+        let DeviceChange::RpFilter { device, previous } = &change;
+        if let Err(error) = netlink::write_sysctl(&format!("net/ipv4/conf/{device}/rp_filter"), previous) {
             tracing::debug!(?change, %error, "undoing a device change failed");
         }
     }

@@ -313,7 +313,10 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
             Mode::PatDevice => {
                 let plan = clear_path::from_policy(&config, OUTSIDE_DEV, TUN_DEV);
                 eprintln!("{}", clear_path::render(&plan));
-                Some(ClearPath::install(&plan).map_err(|e| e.to_string())?)
+                let mut path = ClearPath::install(&plan).map_err(|e| e.to_string())?;
+                // A reload with the same plan must leave a working clear path.
+                path.update(&plan).map_err(|e| e.to_string())?;
+                Some(path)
             }
             Mode::SingleDevice => {
                 rules.update(&config, TUN_DEV).map_err(|e| e.to_string())?;

@@ -126,11 +126,6 @@ pub struct ClearPlan {
     /// so that the daemon's batched TUN writer serves both devices.
     pub offload: bool,
     pub zone: u16,
-    /// The gateway's inside address. `ClearPath::install` gives it as a /32 to a TUN
-    /// device without addresses when reverse-path filtering is on, because the kernel
-    /// drops every packet whose source routes elsewhere on such a device, even in loose
-    /// mode.
-    pub source_anchor: Option<Ipv4Addr>,
     /// Source NAT in the ASA's rule order.
     pub source_nat: Vec<SourceNat>,
     /// Destination NAT in the ASA's rule order.
@@ -160,11 +155,6 @@ impl ClearPlan {
             mtu: outside_interface.map(|i| i.mtu).unwrap_or(1500),
             offload: false,
             zone: CONNTRACK_ZONE,
-            source_anchor: config
-                .interfaces
-                .iter()
-                .filter(|i| Some(&i.name) != outside.as_ref())
-                .find_map(|i| i.address.map(|(a, _)| a)),
             source_nat: Vec::new(),
             destination_nat: Vec::new(),
             unsupported: Vec::new(),
@@ -410,11 +400,6 @@ mod tests {
         let mut config = guide_config();
         config.interfaces[1].mtu = 1400;
         assert_eq!(ClearPlan::from_policy(&config, "eth1", "rampart0").mtu, 1400);
-    }
-
-    #[test]
-    fn plan_anchors_inside_address() {
-        assert_eq!(plan(Vec::new()).source_anchor, Some(v4("10.10.0.1")));
     }
 
     #[test]
