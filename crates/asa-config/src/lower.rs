@@ -69,7 +69,12 @@ fn origin(cfg: &Config, span: Span, text: String) -> Origin {
     Origin { line: span_line(cfg, span), text }
 }
 
-/// Expands one ACE into policy entries.
+/// Entries one ACE may expand into. Object groups multiply (sources x destinations x
+/// services), so a handful of large groups could otherwise exhaust memory; the
+/// `ace-expansion` check reports every ACE above this limit.
+pub const MAX_ACE_EXPANSION: usize = 100_000;
+
+/// Expands one ACE into policy entries, at most [`MAX_ACE_EXPANSION`] of them.
 pub(crate) fn expand_ace(x: &Expander, acl: &str, ace: &Ace, ace_index: u32) -> Vec<AclEntry> {
     let cfg = x.cfg;
     let text = format!("access-list {acl} extended {}", print::ace(ace));
@@ -83,6 +88,9 @@ pub(crate) fn expand_ace(x: &Expander, acl: &str, ace: &Ace, ace_index: u32) -> 
             for sp in &svc.src {
                 for dst in &dsts {
                     for dp in &svc.dst {
+                        if out.len() >= MAX_ACE_EXPANSION {
+                            return out;
+                        }
                         out.push(AclEntry {
                             action,
                             protocol: svc.protocol,

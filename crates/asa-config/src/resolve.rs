@@ -132,6 +132,21 @@ impl<'a> Expander<'a> {
         }
     }
 
+    /// Number of address ranges of an ACE operand, without copying them.
+    pub fn addr_count(&self, a: &AddrSpec) -> usize {
+        match a {
+            AddrSpec::Object(n) | AddrSpec::Group(n) => self.net(&n.value).len(),
+            other => self.addr(other).len(),
+        }
+    }
+
+    /// Number of policy entries an ACE expands into.
+    pub fn ace_size(&self, ace: &Ace) -> u128 {
+        let src = self.addr_count(&ace.src) as u128;
+        let dst = self.addr_count(&ace.dst) as u128;
+        self.services(ace).iter().map(|s| src * dst * s.src.len() as u128 * s.dst.len() as u128).sum()
+    }
+
     /// Port ranges of an ACE port operand (a match or a port group).
     pub fn ports(&self, p: Option<&PortSpec>) -> Vec<PortRange> {
         match p {

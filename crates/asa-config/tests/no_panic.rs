@@ -74,3 +74,17 @@ fn deep_group_chain() {
     text.push_str("access-list X extended permit ip object-group G0 any\n");
     exercise(&text);
 }
+
+#[test]
+fn huge_group_product_bounded() {
+    let mut text = String::from("object-group network A\n");
+    for i in 0..1000 {
+        text.push_str(&format!(" network-object host 10.0.{}.{}\n", i / 250, i % 250));
+    }
+    text.push_str("object-group network B\n group-object A\n");
+    text.push_str("access-list X extended permit tcp object-group A range 1 65535 object-group B range 1 2\n");
+    let loaded = load_str("big.cfg", &text);
+    assert!(loaded.diagnostics.iter().any(|d| d.code == "ace-expansion"));
+    let acl = &loaded.config.policy().acls[0];
+    assert_eq!(acl.entries.len(), rampart_asa::lower::MAX_ACE_EXPANSION);
+}

@@ -19,6 +19,7 @@ pub(crate) fn generic(cfg: &Config) -> Vec<Diagnostic> {
     tunnel_groups(cfg, &mut out);
     algorithms(cfg, &mut out);
     nat_before_crypto(cfg, &mut out);
+    ace_expansion(cfg, &mut out);
     unmodelled_summary(cfg, &mut out);
     out
 }
@@ -445,6 +446,23 @@ fn nat_diagnostic(cfg: &Config, e: &CryptoMapEntryDef, ace: &Ace, acl: &Name, sp
         .with_note(format!("NAT runs before the crypto map lookup, so translated packets no longer match `{}` and leave unencrypted", acl.value))
         .with_note(format!("matching rule: {rule_text}"))
         .with_help(format!("add an identity NAT rule above it (first in the manual NAT section):\n{fix}"))
+}
+
+fn ace_expansion(cfg: &Config, out: &mut Vec<Diagnostic>) {
+    let x = Expander::new(cfg);
+    for acl in &cfg.acls {
+        for l in &acl.lines {
+            let AclLine::Extended(ace) = &l.value else { continue };
+            let size = x.ace_size(ace);
+            if size > crate::lower::MAX_ACE_EXPANSION as u128 {
+                out.push(
+                    Diagnostic::error("ace-expansion", format!("access-list {} entry expands to {size} rules", acl.name.value))
+                        .at(ace.span, format!("more than {} rules after expanding object groups", crate::lower::MAX_ACE_EXPANSION))
+                        .with_help("split the entry, or replace the object groups by covering subnets"),
+                );
+            }
+        }
+    }
 }
 
 fn unmodelled_summary(cfg: &Config, out: &mut Vec<Diagnostic>) {
