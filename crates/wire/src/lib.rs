@@ -16,4 +16,4 @@ pub mod udp;
 
 mod error;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorReason, Result};
