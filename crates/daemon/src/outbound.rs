@@ -35,9 +35,9 @@ const FLOW_CACHE: usize = 65_536;
 /// backs off on its own, this only spares the control channel.
 const ACQUIRE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Room for one ESP packet: the TUN MTU plus the largest ESP overhead (header, IV,
-/// padding, trailer, ICV).
-const ESP_SLOT: usize = 64 * 1024;
+/// Extra room at the end of a batch's ESP buffer for the fragments of one 64 KiB inner
+/// packet and their ESP overhead.
+const ESP_SLOT: usize = 80 * 1024;
 
 /// Plain ESP packets per sendmmsg call.
 const RAW_SEND_BATCH: usize = 64;
