@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use rampart_daemon::clear_path::{self, ClearPath, ClearRoute, NatRules, TABLE};
 use rampart_daemon::packet::ipv4_summary;
-use rampart_daemon::tun;
+use rampart_daemon::tun::{self, TunReader, TunWriter};
 use rampart_policy::flow::PROTO_TCP;
 use rampart_policy::model::*;
 use rampart_policy::{Flow, PolicyEngine};
@@ -48,6 +48,9 @@ const MAPPED_STATIC: &str = "203.0.113.100";
 const UDP_PORT: u16 = 9999;
 /// Port of the inside host's server for the connection opened from the outside.
 const INBOUND_PORT: u16 = 7070;
+/// Port of the outside host's sink for the bulk transfer through PAT.
+const BULK_PORT: u16 = 8081;
+const BULK_BYTES: usize = 8 << 20;
 const TCP_PORT: u16 = 8080;
 
 const TUN_DEV: &str = "clr0";
@@ -303,7 +306,10 @@ struct GatewayReport {
 /// decision for each packet until `stop` is set.
 fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> GatewayReport {
     let setup = || -> Result<(Vec<tun_rs::SyncDevice>, Option<ClearPath>, NatRules, PolicyEngine), String> {
-        let main = tun::create(TUN_DEV, 1500, false, 1).map_err(|e| e.to_string())?;
+        // The PAT device run uses the virtio-net header offloads, as `rampart run` does by
+        // default, and the single-device run goes without them.
+        let offload = mode == Mode::PatDevice;
+        let main = tun::create(TUN_DEV, 1500, offload, 1).map_err(|e| e.to_string())?;
         run("ip", &["route", "add", "default", "dev", TUN_DEV, "table", TUNNEL_TABLE])?;
         run("ip", &["rule", "add", "iif", INSIDE_DEV, "lookup", TUNNEL_TABLE, "priority", "1000"])?;
         let config = policy();
@@ -311,7 +317,8 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
         let mut rules = NatRules::new();
         let path = match mode {
             Mode::PatDevice => {
-                let plan = clear_path::from_policy(&config, OUTSIDE_DEV, TUN_DEV);
+                let mut plan = clear_path::from_policy(&config, OUTSIDE_DEV, TUN_DEV);
+                plan.offload = offload;
                 eprintln!("{}", clear_path::render(&plan));
                 let mut path = ClearPath::install(&plan).map_err(|e| e.to_string())?;
                 // A reload with the same plan must leave a working clear path.
@@ -334,31 +341,42 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
     };
     let _ = ready.send(Ok(()));
 
+    // The outbound path's batched reader and writers, one writer per device.
+    let mut reader = TunReader::new(1500);
+    let mut plain = TunWriter::new(1500);
+    let mut pat = TunWriter::new(1500);
     let mut handled = Vec::new();
-    let mut buf = vec![0u8; 2048];
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {
         if !matches!(tun::wait_readable(&main[0], Duration::from_millis(100)), Ok(true)) {
             continue;
         }
-        let Ok(len) = main[0].recv(&mut buf) else { continue };
-        let Some(summary) = ipv4_summary(&buf[..len]) else { continue };
-        let decision = engine.evaluate(&summary.flow, "inside", false);
-        let outcome = match (decision.allowed, decision.vpn.is_some()) {
-            (false, _) => Handled::Denied,
-            (true, true) => Handled::Tunneled,
-            (true, false) => Handled::Clear(clear_path::route_clear(&decision)),
-        };
-        let packet = &buf[..summary.total_len];
-        let written = match (&outcome, &path) {
-            (Handled::Clear(ClearRoute::Pat), Some(path)) => path.pat_device().send(packet),
-            (Handled::Clear(_), _) => main[0].send(packet),
-            _ => Ok(0),
-        };
-        if let Err(e) = written {
-            eprintln!("writing {} back failed: {e}", summary.flow);
+        let count = reader.read(&main[0]).unwrap_or(0);
+        for index in 0..count {
+            let packet = reader.packet_mut(index);
+            let Some(summary) = ipv4_summary(packet) else { continue };
+            let decision = engine.evaluate(&summary.flow, "inside", false);
+            let outcome = match (decision.allowed, decision.vpn.is_some()) {
+                (false, _) => Handled::Denied,
+                (true, true) => Handled::Tunneled,
+                (true, false) => Handled::Clear(clear_path::route_clear(&decision)),
+            };
+            let packet = &packet[..summary.total_len];
+            match (&outcome, &path) {
+                (Handled::Clear(ClearRoute::Pat), Some(_)) => pat.push(packet),
+                (Handled::Clear(_), _) => plain.push(packet),
+                _ => {}
+            }
+            handled.push((summary.flow, outcome));
         }
-        handled.push((summary.flow, outcome));
+        if let Err(e) = plain.flush(&main[0]) {
+            eprintln!("writing into {TUN_DEV} failed: {e}");
+        }
+        if let Some(path) = &path
+            && let Err(e) = pat.flush(path.pat_device())
+        {
+            eprintln!("writing into the PAT device failed: {e}");
+        }
     }
 
     let pat_dev = clear_path::pat_device_name(TUN_DEV);
@@ -462,6 +480,48 @@ fn inbound_server(ready: mpsc::Sender<()>) -> Result<SocketAddr, String> {
     Err("no connection from the outside arrived".into())
 }
 
+/// The outside host's sink: accepts one connection and reads it to the end. Returns
+/// the byte count and the peer address.
+fn bulk_sink(ready: mpsc::Sender<()>) -> Result<(usize, SocketAddr), String> {
+    let listener = TcpListener::bind(("0.0.0.0", BULK_PORT)).map_err(|e| e.to_string())?;
+    let _ = ready.send(());
+    let (mut stream, peer) = listener.accept().map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(DEADLINE / 2)).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok((total, peer)),
+            Ok(n) => total += n,
+            Err(e) => return Err(format!("reading after {total} bytes: {e}")),
+        }
+    }
+}
+
+/// Sends `BULK_BYTES` from the inside host through PAT. Returns the transfer time, the
+/// sink's byte count and the peer address the sink saw.
+fn bulk_exchange(ns: &Namespaces) -> Result<(Duration, usize, SocketAddr), String> {
+    let (ready, ready_rx) = mpsc::channel();
+    let sink = in_netns(ns.name(2), move || bulk_sink(ready));
+    ready_rx.recv_timeout(IO_TIMEOUT).map_err(|e| format!("the sink did not start: {e}"))?;
+    let sent = join(in_netns(ns.name(0), || -> Result<Duration, String> {
+        let address = SocketAddr::new(ip(SERVER_PAT), BULK_PORT);
+        let mut stream = TcpStream::connect_timeout(&address, IO_TIMEOUT).map_err(|e| format!("connecting to {address}: {e}"))?;
+        stream.set_write_timeout(Some(DEADLINE / 2)).map_err(|e| e.to_string())?;
+        let chunk = vec![0x5au8; 65536];
+        let started = Instant::now();
+        for _ in 0..BULK_BYTES / chunk.len() {
+            stream.write_all(&chunk).map_err(|e| e.to_string())?;
+        }
+        stream.shutdown(std::net::Shutdown::Write).map_err(|e| e.to_string())?;
+        // The sink closes after reading everything, so EOF here means it has all bytes.
+        let _ = stream.read(&mut [0u8; 1]);
+        Ok(started.elapsed())
+    }));
+    let (bytes, peer) = join(sink)?;
+    Ok((sent?, bytes, peer))
+}
+
 /// Opens a connection from the outside host to the inside host's static NAT address.
 /// Returns the server's view of the peer address and the inside server's result.
 fn inbound_exchange(ns: &Namespaces) -> (Result<String, String>, Result<SocketAddr, String>) {
@@ -535,6 +595,7 @@ fn run_lab(mode: Mode) {
         None
     };
     let inbound = inside.as_ref().map(|_| inbound_exchange(&ns));
+    let bulk = inside.as_ref().map(|_| bulk_exchange(&ns));
     if inside.as_ref().is_some_and(|r| r.udp_pat.is_err()) {
         dump_gateway(ns.name(1));
     }
@@ -562,6 +623,12 @@ fn run_lab(mode: Mode) {
     eprintln!("inbound: client {client:?} server {server:?}");
     assert_eq!(server.map(|peer| peer.ip()), Ok(ip(SERVER_STATIC)), "the inside server must see the outside host");
     assert_eq!(client, Ok(SERVER_STATIC.to_string()), "the reply must come back from the static NAT address");
+
+    let (elapsed, bytes, peer) = bulk.expect("bulk transfer ran").expect("bulk transfer through PAT");
+    let mbits = bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1e6;
+    eprintln!("bulk ({mode:?}): {bytes} bytes in {elapsed:?}, {mbits:.0} Mbit/s");
+    assert_eq!(bytes, BULK_BYTES);
+    assert_eq!(peer.ip(), ip(GATEWAY_OUTSIDE), "the sink must see the gateway's outside address");
 
     let route_of = |dst: &str, port: u16| gateway.handled.iter().find(|(f, _)| f.dst == ip(dst) && f.dst_port == port).map(|(_, h)| h.clone());
     assert_eq!(route_of(SERVER_PAT, UDP_PORT), Some(Handled::Clear(ClearRoute::Pat)));
