@@ -1,4 +1,6 @@
-//! Feeds arbitrary datagrams to a responder engine, on port 500 and on port 4500.
+//! Feeds a responder engine arbitrary datagrams on ports 500 and 4500, and, so that
+//! the fuzzer gets past the header checks, a real IKE_SA_INIT request from an
+//! initiator engine with the input XORed over it.
 
 #![no_main]
 
@@ -27,12 +29,18 @@ fn config() -> IkeConfig {
                 peer_id_validate: PeerIdValidate::NoCheck,
                 local_psk: Psk::new(b"a".to_vec()),
                 remote_psk: Psk::new(b"b".to_vec()),
-                dpd: DpdConfig { interval: Some(Duration::from_secs(10)), retry: Duration::from_secs(2) },
+                dpd: DpdConfig {
+                    interval: Some(Duration::from_secs(10)),
+                    retry: Duration::from_secs(2),
+                },
             }],
             local_identity: LocalIdentity::Auto,
             ike_proposals: vec![IkeProposal {
                 priority: 1,
-                encryption: vec![Encr::AesCbc { key_bits: 256 }, Encr::AesGcm16 { key_bits: 256 }],
+                encryption: vec![
+                    Encr::AesCbc { key_bits: 256 },
+                    Encr::AesGcm16 { key_bits: 256 },
+                ],
                 integrity: vec![Integ::HmacSha1_96],
                 prf: vec![Prf::HmacSha1],
                 dh_groups: vec![DhGroup::Curve25519, DhGroup::Modp1024],
@@ -44,7 +52,11 @@ fn config() -> IkeConfig {
                 ace: "permit ip any any".into(),
                 local_ts: any,
                 remote_ts: any,
-                proposals: vec![EspProposal { name: "p".into(), encryption: vec![Encr::AesGcm16 { key_bits: 256 }], integrity: vec![] }],
+                proposals: vec![EspProposal {
+                    name: "p".into(),
+                    encryption: vec![Encr::AesGcm16 { key_bits: 256 }],
+                    integrity: vec![],
+                }],
                 pfs: None,
                 lifetime: Duration::from_secs(3600),
                 lifetime_kilobytes: 0,
@@ -57,12 +69,43 @@ fn config() -> IkeConfig {
     }
 }
 
+fn initiator_config() -> IkeConfig {
+    let mut c = config();
+    let p = &mut c.peers[0];
+    p.local_addr = BRANCH;
+    p.remotes[0].addr = EDGE;
+    let remote = &mut p.remotes[0];
+    std::mem::swap(&mut remote.local_psk, &mut remote.remote_psk);
+    c
+}
+
 fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let mut engine = Engine::new(config(), Box::new(TestRandom::new(1)), now);
+
+    let mut initiator = Engine::new(initiator_config(), Box::new(TestRandom::new(2)), now);
+    initiator.initiate_all(now);
+    if let Some(t) = initiator.poll_transmit() {
+        let mut request = t.payload;
+        for (i, b) in data.iter().enumerate() {
+            let len = request.len();
+            request[i % len] ^= b;
+        }
+        engine.handle_datagram(now, t.remote, t.local, &request);
+        while let Some(reply) = engine.poll_transmit() {
+            initiator.handle_datagram(now, reply.remote, reply.local, &reply.payload);
+        }
+        while initiator.poll_transmit().is_some() {}
+    }
+
     for (i, chunk) in data.split(|b| *b == 0xa5).enumerate() {
         let port = if i % 2 == 0 { 500 } else { 4500 };
-        engine.handle_datagram(now, SocketAddr::new(EDGE, port), SocketAddr::new(BRANCH, port), chunk);
+        engine.handle_datagram(
+            now,
+            SocketAddr::new(EDGE, port),
+            SocketAddr::new(BRANCH, port),
+            chunk,
+        );
         while engine.poll_transmit().is_some() {}
         while engine.poll_event().is_some() {}
     }
