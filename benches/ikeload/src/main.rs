@@ -53,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
     let mut max = u64::MAX;
     let mut psk = String::from("lab-psk-not-a-secret-0123456789");
     let mut timeout = Duration::from_secs(10);
+
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -76,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
+
     let missing = |name: &str| format!("missing {name}");
     Ok(Args {
         local: local.ok_or_else(|| missing("--local"))?,
