@@ -115,6 +115,9 @@ impl ClearPath {
         for name in [&plan.tun_dev, &plan.pat_dev, &plan.outside_dev] {
             check_device_name(name)?;
         }
+        if plan.pat_dev == plan.tun_dev || plan.pat_dev == plan.outside_dev {
+            return Err(ClearPathError::DeviceName { name: plan.pat_dev.clone(), reason: "the PAT device needs a name of its own" });
+        }
         let mut devices = tun::create(&plan.pat_dev, plan.mtu, plan.offload, 1)
             .map_err(|source| ClearPathError::Device { name: plan.pat_dev.clone(), source })?;
         let pat = devices.pop().ok_or_else(|| ClearPathError::Device {
@@ -176,7 +179,8 @@ impl Drop for ClearPath {
 
 /// The clear-text NAT rules for a data plane that writes every clear packet into the
 /// main TUN device. Without the PAT device, the rules of all NAT kinds match packets
-/// from the main TUN device, in the ASA's order. Removed on drop.
+/// from the main TUN device, in the ASA's order. Removed on drop. It loads the same
+/// `table ip rampart` as `ClearPath`, so a process uses one or the other.
 pub struct NatRules {
     installed: bool,
     changes: Vec<DeviceChange>,
@@ -437,6 +441,13 @@ mod tests {
     #[test]
     fn device_name_rejects_quote() {
         assert!(check_device_name("eth\"0").is_err());
+    }
+
+    #[test]
+    fn install_rejects_shared_pat_name() {
+        let mut plan = from_policy(&PolicyConfig::default(), "eth1", "rampart0");
+        plan.pat_dev = plan.tun_dev.clone();
+        assert!(matches!(ClearPath::install(&plan), Err(ClearPathError::DeviceName { .. })));
     }
 
     #[test]
