@@ -1,7 +1,7 @@
 //! Diffie-Hellman key exchange for IKE SAs and PFS Child SAs (RFC 7296 section 2.10).
 //!
-//! MODP groups use AWS-LC's constant-time `DH_*` functions through aws-lc-sys (see
-//! [`modp`]), the elliptic-curve groups aws-lc-rs `agreement` (see [`ecdh`]).
+//! MODP groups use AWS-LC's constant-time `DH_*` functions through aws-lc-sys
+//! (module `modp`). The elliptic-curve groups use aws-lc-rs `agreement` (module `ecdh`).
 
 mod ecdh;
 mod modp;
