@@ -712,7 +712,11 @@ impl Engine {
     fn start_task(&mut self, sa: &mut IkeSa, now: Instant, task: Task) {
         match task {
             Task::CreateChild(child) => {
-                if !sa.children.iter().any(|c| c.child == child && !c.replaced) {
+                let active = sa.children.iter().filter(|c| !c.replaced).count();
+                if active >= crate::exchange::create_child::MAX_CHILDREN {
+                    warn!(target: "chd", "{} not creating child {child}: {active} Child SAs is the maximum", self.tag(sa));
+                    self.child_failed(sa.peer, child, now);
+                } else if !sa.children.iter().any(|c| c.child == child && !c.replaced) {
                     self.create_child_build_i(sa, now, child, None);
                 }
             }

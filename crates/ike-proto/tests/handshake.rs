@@ -506,3 +506,31 @@ fn handshake_ipv6_peers_and_selectors() {
     assert_eq!(sas[0].remote_id, "2001:db8::1");
     assert_eq!(sas[0].children[0].remote_ts, vec![lan]);
 }
+
+#[test]
+fn handshake_at_most_eight_children() {
+    let mut sim = pair(18);
+    let mut branch = branch_peer();
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    branch.children.clear();
+    edge.children.clear();
+    for i in 0..10u8 {
+        let lan = net([198, 18, 10 + i, 0], [198, 18, 10 + i, 255]);
+        branch.children.push(child(lan, TrafficSelector::any_v4()));
+        edge.children.push(child(TrafficSelector::any_v4(), lan));
+    }
+    sim.nodes[0].engine = rampart_ike::Engine::new(
+        ike_config(vec![branch]),
+        Box::new(rampart_crypto::random::TestRandom::new(9)),
+        sim.now,
+    );
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.nodes[0].engine.ike_sas(sim.now)[0].children.len(), 8);
+    assert_eq!(sim.nodes[1].engine.ike_sas(sim.now)[0].children.len(), 8);
+}

@@ -16,6 +16,10 @@ use crate::event::Event;
 use crate::proposal::{self, Reject};
 use crate::sa::{ChildRequest, IkeRekeyRequest, IkeSa, Pending, SaKeys, State, Task};
 
+/// Child SAs per IKE SA, as the ASA and Zscaler allow (one per crypto-ACL entry, at
+/// most 8); rekeys do not count because they replace an SA.
+pub(crate) const MAX_CHILDREN: usize = 8;
+
 /// Delay before trying a refused or colliding rekey again.
 const REKEY_RETRY: Duration = Duration::from_secs(10);
 
@@ -306,6 +310,17 @@ impl Engine {
                 return;
             }
         };
+        let active = sa.children.iter().filter(|c| !c.replaced).count();
+        if old.is_none() && active >= MAX_CHILDREN {
+            warn!(target: "chd", "{tag} {} asked for Child SA number {} but at most {MAX_CHILDREN} are allowed", sa.remote, active + 1);
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                reply_error(NotifyType::NO_ADDITIONAL_SAS, Vec::new()),
+            );
+            return;
+        }
         let their_ke = find_ke(&payloads).cloned();
         let acc = match self.child_select_r(
             sa,
