@@ -196,7 +196,7 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     // Replies to identity-NAT traffic come back to the inside address; replies to PAT
     // traffic need no route, because they go to the gateway's outside address.
     run("ip", &["-n", outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE])?;
-    // The ASA answers ARP for a static NAT address (proxy ARP); rampart does not, so the
+    // The ASA replies to ARP for a static NAT address (proxy ARP). rampart does not, so the
     // outside host routes it to the gateway, from the address the static rule names.
     let mapped = format!("{MAPPED_STATIC}/32");
     run("ip", &["-n", outside, "route", "add", &mapped, "via", GATEWAY_OUTSIDE, "src", SERVER_STATIC])?;
@@ -230,7 +230,7 @@ fn nat_rule(section: NatSection, kind: NatKind, mapped: NatMapped, line: u32, te
     }
 }
 
-/// The guide's port filter on the lab addresses, plus identity NAT and a crypto ACL
+/// Builds the guide's port filter on the lab addresses, plus identity NAT and a crypto ACL
 /// deny for `SERVER_IDENTITY`, whose traffic leaves in the clear untranslated.
 fn policy() -> PolicyConfig {
     let inside_net = AddrRange::v4_prefix(v4("198.18.10.0"), 24);
@@ -302,7 +302,7 @@ struct GatewayReport {
     pat_device_after_remove: bool,
 }
 
-/// The gateway: TUN device, policy routing, clear path, and the outbound path's
+/// Runs the gateway: TUN device, policy routing, clear path, and the outbound path's
 /// decision for each packet until `stop` is set.
 fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> GatewayReport {
     let setup = || -> Result<(Vec<tun_rs::SyncDevice>, Option<ClearPath>, NatRules, PolicyEngine), String> {
@@ -396,8 +396,8 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
     }
 }
 
-/// The outside host: a UDP echo of the peer address and a TCP server that writes the
-/// peer address, both until `stop` is set.
+/// Runs the outside host: a UDP echo of the peer address and a TCP server that writes
+/// the peer address, both until `stop` is set.
 fn outside_host(stop: Arc<AtomicBool>, ready: mpsc::Sender<()>) -> Vec<SocketAddr> {
     let udp = UdpSocket::bind(("0.0.0.0", UDP_PORT)).expect("binding the UDP server");
     udp.set_read_timeout(Some(Duration::from_millis(50))).expect("UDP timeout");
@@ -422,7 +422,7 @@ fn outside_host(stop: Arc<AtomicBool>, ready: mpsc::Sender<()>) -> Vec<SocketAdd
     peers
 }
 
-/// The inside host's view: the address each server saw, as the server's reply says.
+/// The inside host's results: the address each server reported in its reply.
 struct InsideReport {
     udp_pat: Result<(SocketAddr, String), String>,
     tcp_pat: Result<String, String>,
@@ -459,8 +459,8 @@ fn inside_host() -> InsideReport {
     InsideReport { udp_pat, tcp_pat, udp_identity, udp_static }
 }
 
-/// The inside host's server for one connection opened from the outside: writes the
-/// peer address it sees. Returns that peer address.
+/// Runs the inside host's server for one connection opened from the outside, and
+/// writes the peer address back to the client. Returns that peer address.
 fn inbound_server(ready: mpsc::Sender<()>) -> Result<SocketAddr, String> {
     let listener = TcpListener::bind(("0.0.0.0", INBOUND_PORT)).map_err(|e| e.to_string())?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -480,8 +480,8 @@ fn inbound_server(ready: mpsc::Sender<()>) -> Result<SocketAddr, String> {
     Err("no connection from the outside arrived".into())
 }
 
-/// The outside host's sink: accepts one connection and reads it to the end. Returns
-/// the byte count and the peer address.
+/// Runs the outside host's sink, which accepts one connection and reads it to the end.
+/// Returns the byte count and the peer address.
 fn bulk_sink(ready: mpsc::Sender<()>) -> Result<(usize, SocketAddr), String> {
     let listener = TcpListener::bind(("0.0.0.0", BULK_PORT)).map_err(|e| e.to_string())?;
     let _ = ready.send(());

@@ -1,9 +1,9 @@
 //! The NAT rules of a configuration lowered to kernel NAT statements toward the
 //! outside device.
 //!
-//! The daemon decides which rule applies to a flow (the policy engine evaluates NAT in
-//! the ASA's order) and shows its choice by the device it writes the packet into: the
-//! PAT device for dynamic rules, the main TUN device for everything else. The kernel
+//! The daemon decides which rule applies to a flow, because the policy engine evaluates
+//! NAT in the ASA's order. It passes its choice on through the device it writes the
+//! packet into: the PAT device for dynamic rules, the main TUN device for the rest. The kernel
 //! rules repeat the ASA's order within each device, so that the first matching kernel
 //! rule is the rule the engine chose.
 
@@ -81,7 +81,7 @@ pub enum SourceAction {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceNat {
     pub origin: Origin,
-    /// The device whose packets the statement sees.
+    /// The device whose packets the statement matches.
     pub route: ClearRoute,
     pub packet: PacketMatch,
     pub action: SourceAction,
@@ -182,8 +182,8 @@ impl ClearPlan {
     }
 }
 
-/// The interface that carries the crypto map, else the interface with the lowest
-/// security level.
+/// Returns the `nameif` of the interface that carries the crypto map, else of the
+/// interface with the lowest security level.
 pub fn outside_nameif(config: &PolicyConfig) -> Option<String> {
     config
         .crypto_maps
@@ -344,7 +344,7 @@ fn all_v4(rule: &NatRule) -> bool {
     v4(&rule.real_source) && mapped && destination
 }
 
-/// An `any` in the list matches every address, written as no match at all.
+/// Drops the list when it contains `any`, because no match at all matches every address.
 fn any_to_empty(ranges: &[AddrRange]) -> Vec<AddrRange> {
     if ranges.contains(&AddrRange::ANY_V4) { Vec::new() } else { ranges.to_vec() }
 }
