@@ -14,11 +14,23 @@ use rampart_wire::ike::{
 };
 use tracing::{debug, info, warn};
 
+use super::child::{find_ke, find_nonce, find_sa};
 use crate::engine::{Engine, critical_unknown};
-use crate::event::Event;
+use crate::event::{Event, Transmit};
 use crate::nat::detection_hash;
 use crate::proposal::{self, IkeChosen, Reject};
 use crate::sa::{IkeSa, InitMessages, InitRequest, Pending, SaKeys, State};
+
+/// The parts of a received IKE_SA_INIT request the response is built from.
+struct InitRequestData<'a> {
+    local: SocketAddr,
+    remote: SocketAddr,
+    data: &'a [u8],
+    header: &'a HeaderRepr,
+    nonce_i: &'a [u8],
+    ke: &'a KeRepr,
+    payloads: &'a [Payload],
+}
 
 /// Nonce length: 32 octets, at least half of the largest PRF key (RFC 7296 2.10).
 pub(crate) const NONCE_LEN: usize = 32;
@@ -218,27 +230,9 @@ impl Engine {
             return;
         }
         let (Some(sa_payload), Some(ke), Some(nonce_r)) = (
-            payloads.iter().find_map(|p| {
-                if let Payload::Sa(s) = p {
-                    Some(s)
-                } else {
-                    None
-                }
-            }),
-            payloads.iter().find_map(|p| {
-                if let Payload::Ke(k) = p {
-                    Some(k)
-                } else {
-                    None
-                }
-            }),
-            payloads.iter().find_map(|p| {
-                if let Payload::Nonce(n) = p {
-                    Some(n)
-                } else {
-                    None
-                }
-            }),
+            find_sa(&payloads),
+            find_ke(&payloads),
+            find_nonce(&payloads),
         ) else {
             warn!(target: "ike", "{tag} IKE_SA_INIT response from {} lacks SA, KE or Nonce", sa.remote);
             self.ike_sa_failed(sa, now, "invalid IKE_SA_INIT response", true);
@@ -372,6 +366,101 @@ impl Engine {
         .unwrap_or_default()
     }
 
+    /// Re-sends our IKE_SA_INIT response when `data` repeats a request we already
+    /// replied to. Returns true when the request belongs to an existing SA.
+    fn resend_init_response(
+        &mut self,
+        remote: SocketAddr,
+        data: &[u8],
+        header: &HeaderRepr,
+    ) -> bool {
+        let Some(sa) = self
+            .sas
+            .values()
+            .find(|sa| !sa.initiator && sa.spi_i == header.spi_i && sa.remote == remote)
+        else {
+            return false;
+        };
+        if sa.init.request == data
+            && let Some((_, datagrams)) = &sa.last_response
+        {
+            debug!(target: "ike", "{} retransmitted IKE_SA_INIT request, re-sending the response", self.tag(sa));
+            let (local, remote, datagrams) = (sa.local, sa.remote, datagrams.clone());
+            for payload in datagrams {
+                self.transmits.push_back(Transmit {
+                    local,
+                    remote,
+                    payload,
+                    keepalive: false,
+                });
+            }
+        }
+        true
+    }
+
+    /// Finds the crypto map entry whose active remote is `remote`. As on an ASA, a
+    /// backup peer cannot connect while the primary is the active one.
+    fn responder_peer(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: &HeaderRepr,
+    ) -> Option<usize> {
+        let found = self.config.peers.iter().enumerate().position(|(i, p)| {
+            p.remotes
+                .get(self.peers[i].active)
+                .is_some_and(|r| r.addr == remote.ip())
+        });
+        if found.is_none() {
+            warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}): no crypto map entry has it as active peer", header.spi_i);
+            self.events.push_back(Event::Failure {
+                peer: None,
+                remote,
+                reason: "no crypto map entry for this peer".into(),
+            });
+            self.send_init_error(
+                local,
+                remote,
+                header,
+                NotifyType::NO_PROPOSAL_CHOSEN,
+                Vec::new(),
+            );
+        }
+        found
+    }
+
+    /// Above the half-open threshold a request must echo our COOKIE (RFC 7296 2.6).
+    /// Returns false after sending the COOKIE the initiator has to echo.
+    fn cookie_accepted(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: &HeaderRepr,
+        payloads: &[Payload],
+        nonce_i: &[u8],
+    ) -> bool {
+        let half_open = self
+            .sas
+            .values()
+            .filter(|sa| !sa.initiator && sa.state == State::Connecting)
+            .count();
+        if half_open < self.config.cookie_threshold {
+            return true;
+        }
+        let expected = self.cookie(nonce_i, remote, header.spi_i);
+        let echoed = match payloads.first() {
+            Some(Payload::Notify(n)) if n.notify_type == NotifyType::COOKIE => {
+                rampart_crypto::constant_time_eq(&n.data, &expected)
+            }
+            _ => false,
+        };
+        if !echoed {
+            debug!(target: "ike", "{half_open} half-open IKE SAs, asking {remote} for a COOKIE");
+            self.send_init_error(local, remote, header, NotifyType::COOKIE, expected);
+        }
+        echoed
+    }
+
     /// Handles an IKE_SA_INIT request: a retransmission of one we already replied to,
     /// or a new responder IKE SA.
     pub(crate) fn init_request(
@@ -382,26 +471,7 @@ impl Engine {
         data: &[u8],
         header: &HeaderRepr,
     ) {
-        if let Some(sa) = self
-            .sas
-            .values()
-            .find(|sa| !sa.initiator && sa.spi_i == header.spi_i && sa.remote == remote)
-        {
-            if sa.init.request == data
-                && let Some((_, d)) = &sa.last_response
-            {
-                debug!(target: "ike", "{} retransmitted IKE_SA_INIT request, re-sending the response", self.tag(sa));
-                let d = d.clone();
-                let sa_view = (sa.local, sa.remote);
-                for p in d {
-                    self.transmits.push_back(crate::event::Transmit {
-                        local: sa_view.0,
-                        remote: sa_view.1,
-                        payload: p,
-                        keepalive: false,
-                    });
-                }
-            }
+        if self.resend_init_response(remote, data, header) {
             return;
         }
         if self.shutting_down {
@@ -432,50 +502,14 @@ impl Engine {
             );
             return;
         }
-        // ASA semantics: only the active remote of a crypto map entry may connect.
-        let Some(peer) = self.config.peers.iter().enumerate().position(|(i, p)| {
-            p.remotes
-                .get(self.peers[i].active)
-                .is_some_and(|r| r.addr == remote.ip())
-        }) else {
-            warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}): no crypto map entry has it as active peer", header.spi_i);
-            self.events.push_back(Event::Failure {
-                peer: None,
-                remote,
-                reason: "no crypto map entry for this peer".into(),
-            });
-            self.send_init_error(
-                local,
-                remote,
-                header,
-                NotifyType::NO_PROPOSAL_CHOSEN,
-                Vec::new(),
-            );
+        let Some(peer) = self.responder_peer(local, remote, header) else {
             return;
         };
         let payloads = msg.payloads;
         let (Some(sa_payload), Some(ke), Some(nonce_i)) = (
-            payloads.iter().find_map(|p| {
-                if let Payload::Sa(s) = p {
-                    Some(s)
-                } else {
-                    None
-                }
-            }),
-            payloads.iter().find_map(|p| {
-                if let Payload::Ke(k) = p {
-                    Some(k)
-                } else {
-                    None
-                }
-            }),
-            payloads.iter().find_map(|p| {
-                if let Payload::Nonce(n) = p {
-                    Some(n)
-                } else {
-                    None
-                }
-            }),
+            find_sa(&payloads),
+            find_ke(&payloads),
+            find_nonce(&payloads),
         ) else {
             warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}) lacks SA, KE or Nonce", header.spi_i);
             self.send_init_error(
@@ -498,24 +532,8 @@ impl Engine {
             );
             return;
         }
-        let half_open = self
-            .sas
-            .values()
-            .filter(|sa| !sa.initiator && sa.state == State::Connecting)
-            .count();
-        if half_open >= self.config.cookie_threshold {
-            let expected = self.cookie(nonce_i, remote, header.spi_i);
-            let echoed = match payloads.first() {
-                Some(Payload::Notify(n)) if n.notify_type == NotifyType::COOKIE => {
-                    rampart_crypto::constant_time_eq(&n.data, &expected)
-                }
-                _ => false,
-            };
-            if !echoed {
-                debug!(target: "ike", "{half_open} half-open IKE SAs, asking {remote} for a COOKIE");
-                self.send_init_error(local, remote, header, NotifyType::COOKIE, expected);
-                return;
-            }
+        if !self.cookie_accepted(local, remote, header, &payloads, nonce_i) {
+            return;
         }
         let pc = &self.config.peers[peer];
         let chosen = match proposal::select_ike(&pc.ike_proposals, sa_payload, Some(ke.dh_group)) {
@@ -553,6 +571,37 @@ impl Engine {
                 return;
             }
         };
+        let request = InitRequestData {
+            local,
+            remote,
+            data,
+            header,
+            nonce_i,
+            ke,
+            payloads: &payloads,
+        };
+        self.init_build_r(now, peer, chosen, request);
+    }
+
+    /// Sends the IKE_SA_INIT response for a chosen proposal and creates the
+    /// responder's half-open IKE SA.
+    fn init_build_r(
+        &mut self,
+        now: Instant,
+        peer: usize,
+        chosen: IkeChosen,
+        request: InitRequestData<'_>,
+    ) {
+        let InitRequestData {
+            local,
+            remote,
+            data,
+            header,
+            nonce_i,
+            ke,
+            payloads,
+        } = request;
+        let pc = &self.config.peers[peer];
         let ours = match KeyExchange::generate(chosen.dh, self.random.as_mut()) {
             Ok(k) => k,
             Err(e) => {
@@ -589,7 +638,7 @@ impl Engine {
             now,
         );
         sa.init = InitMessages {
-            nonce_i: nonce_i.clone(),
+            nonce_i: nonce_i.to_vec(),
             nonce_r: self.random_bytes(NONCE_LEN),
             request: data.to_vec(),
             response: Vec::new(),
