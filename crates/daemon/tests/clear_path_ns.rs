@@ -9,6 +9,7 @@
 //! - traffic with identity NAT keeps the inside source address;
 //! - static NAT maps the inside host to another address, outbound and for a connection
 //!   opened from the outside;
+//! - ICMP echo goes through PAT, counted on the masquerade rule for other protocols;
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device.
 //!
@@ -298,6 +299,8 @@ struct GatewayReport {
     handled: Vec<(Flow, Handled)>,
     unsupported: usize,
     pat_rp_filter: String,
+    /// Connections counted on the masquerade rule for protocols other than TCP and UDP.
+    other_masquerades: Option<u64>,
     table_after_remove: bool,
     pat_device_after_remove: bool,
 }
@@ -379,6 +382,7 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
         }
     }
 
+    let other_masquerades = masquerade_count();
     let pat_dev = clear_path::pat_device_name(TUN_DEV);
     let pat_rp_filter = std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{pat_dev}/rp_filter")).unwrap_or_default().trim().to_string();
     let unsupported = path.as_ref().map_or(0, |p| p.plan().unsupported.len());
@@ -391,9 +395,21 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
         handled,
         unsupported,
         pat_rp_filter,
+        other_masquerades,
         table_after_remove: succeeds("nft", &["list", "table", "ip", TABLE]),
         pat_device_after_remove: succeeds("ip", &["link", "show", &pat_dev]),
     }
+}
+
+/// Reads the packet count of the masquerade rule without port range, the one that
+/// translates protocols other than TCP and UDP.
+fn masquerade_count() -> Option<u64> {
+    let output = Command::new("nft").args(["list", "chain", "ip", TABLE, "nat_postrouting"]).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let line = text.lines().find(|l| l.trim_end().ends_with(" masquerade"))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let position = words.iter().position(|w| *w == "packets")?;
+    words.get(position + 1)?.parse().ok()
 }
 
 /// Runs the outside host: a UDP echo of the peer address and a TCP server that writes
@@ -595,6 +611,8 @@ fn run_lab(mode: Mode) {
         None
     };
     let inbound = inside.as_ref().map(|_| inbound_exchange(&ns));
+    // One echo request, answered within 2 s or counted as lost.
+    let ping = inside.as_ref().map(|_| run("ip", &["netns", "exec", ns.name(0), "ping", "-n", "-q", "-c", "1", "-W", "2", SERVER_PAT]));
     let bulk = inside.as_ref().map(|_| bulk_exchange(&ns));
     if inside.as_ref().is_some_and(|r| r.udp_pat.is_err()) {
         dump_gateway(ns.name(1));
@@ -629,6 +647,9 @@ fn run_lab(mode: Mode) {
     eprintln!("bulk ({mode:?}): {bytes} bytes in {elapsed:?}, {mbits:.0} Mbit/s");
     assert_eq!(bytes, BULK_BYTES);
     assert_eq!(peer.ip(), ip(GATEWAY_OUTSIDE), "the sink must see the gateway's outside address");
+
+    assert_eq!(ping, Some(Ok(())), "ICMP echo through PAT");
+    assert!(gateway.other_masquerades.is_some_and(|n| n >= 1), "the ICMP echo must hit the masquerade rule: {:?}", gateway.other_masquerades);
 
     let route_of = |dst: &str, port: u16| gateway.handled.iter().find(|(f, _)| f.dst == ip(dst) && f.dst_port == port).map(|(_, h)| h.clone());
     assert_eq!(route_of(SERVER_PAT, UDP_PORT), Some(Handled::Clear(ClearRoute::Pat)));

@@ -6,8 +6,11 @@
 //! - `nat_prerouting` applies the destination NAT of static rules to connections
 //!   opened from the outside;
 //! - `nat_postrouting` applies the source NAT toward the outside device. Statements
-//!   for the main TUN device and for the PAT device each keep the ASA's rule order;
-//!   identity NAT is an `accept`, which ends the chain with the addresses unchanged.
+//!   for the main TUN device and for the PAT device each keep the ASA's rule order.
+//!   Identity NAT is an `accept`, which ends the chain with the addresses unchanged.
+//!
+//! Each NAT statement has a counter. The kernel runs NAT chains for the first packet of
+//! a connection only, so the counters count connections per configuration line.
 
 use std::fmt::Write;
 
@@ -77,26 +80,26 @@ fn source_nat(out: &mut String, plan: &ClearPlan, statement: &SourceNat) {
     // keeps its identifier) get the address translation alone.
     let with_ports = |out: &mut String, action: &str, ports: &str| {
         if statement.packet.service.is_some() {
-            let _ = writeln!(out, "\t\t{prefix} {action}{ports}");
+            let _ = writeln!(out, "\t\t{prefix} counter {action}{ports}");
         } else {
-            let _ = writeln!(out, "\t\t{prefix} meta l4proto {{ tcp, udp }} {action}{ports}");
-            let _ = writeln!(out, "\t\t{prefix} {action}");
+            let _ = writeln!(out, "\t\t{prefix} meta l4proto {{ tcp, udp }} counter {action}{ports}");
+            let _ = writeln!(out, "\t\t{prefix} counter {action}");
         }
     };
     match &statement.action {
         SourceAction::Keep => {
-            let _ = writeln!(out, "\t\t{prefix} accept");
+            let _ = writeln!(out, "\t\t{prefix} counter accept");
         }
         SourceAction::Masquerade => with_ports(out, "masquerade", &format!(" to :{PAT_PORTS}")),
         SourceAction::Pat { address } => with_ports(out, &format!("snat to {address}"), &format!(":{PAT_PORTS}")),
         SourceAction::Pool { start, end } => {
-            let _ = writeln!(out, "\t\t{prefix} snat to {start}-{end} persistent");
+            let _ = writeln!(out, "\t\t{prefix} counter snat to {start}-{end} persistent");
         }
         SourceAction::Host { address, port } => {
-            let _ = writeln!(out, "\t\t{prefix} snat to {address}{}", port_suffix(*port));
+            let _ = writeln!(out, "\t\t{prefix} counter snat to {address}{}", port_suffix(*port));
         }
         SourceAction::Prefix { real, mapped } => {
-            let _ = writeln!(out, "\t\t{prefix} snat ip prefix to ip saddr map {{ {real} : {mapped} }}");
+            let _ = writeln!(out, "\t\t{prefix} counter snat ip prefix to ip saddr map {{ {real} : {mapped} }}");
         }
     }
 }
@@ -106,10 +109,10 @@ fn destination_nat(out: &mut String, plan: &ClearPlan, statement: &DestinationNa
     origin_comment(out, &statement.origin);
     match &statement.action {
         DestinationAction::Host { address, port } => {
-            let _ = writeln!(out, "\t\t{prefix} dnat to {address}{}", port_suffix(*port));
+            let _ = writeln!(out, "\t\t{prefix} counter dnat to {address}{}", port_suffix(*port));
         }
         DestinationAction::Prefix { mapped, real } => {
-            let _ = writeln!(out, "\t\t{prefix} dnat ip prefix to ip daddr map {{ {mapped} : {real} }}");
+            let _ = writeln!(out, "\t\t{prefix} counter dnat ip prefix to ip daddr map {{ {mapped} : {real} }}");
         }
     }
 }
@@ -204,12 +207,12 @@ table ip rampart {
 \tchain nat_postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
 \t\t# line 50: nat (inside,outside) source static flow_traffic flow_traffic service http http
-\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.0.0/16 tcp dport 80 accept
+\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.0.0/16 tcp dport 80 counter accept
 \t\t# line 51: nat (inside,outside) source static flow_traffic flow_traffic service https https
-\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.0.0/16 tcp dport 443 accept
+\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.0.0/16 tcp dport 443 counter accept
 \t\t# line 52: nat (inside,outside) after-auto source dynamic any interface
-\t\tiifname \"rampart0p\" oifname \"eth1\" meta l4proto { tcp, udp } masquerade to :1024-65535
-\t\tiifname \"rampart0p\" oifname \"eth1\" masquerade
+\t\tiifname \"rampart0p\" oifname \"eth1\" meta l4proto { tcp, udp } counter masquerade to :1024-65535
+\t\tiifname \"rampart0p\" oifname \"eth1\" counter masquerade
 \t}
 }
 ";
@@ -222,8 +225,8 @@ table ip rampart {
         rule.service = Some(NatService { protocol: 6, source_port: true, real: PortRange::single(80), mapped: PortRange::single(8080) });
         let text = rendered(vec![rule]);
         let expected_dnat = "\t\t# line 10: nat (inside,outside) static 203.0.113.100/32\n\
-\t\tiifname \"eth1\" ip daddr 203.0.113.100 tcp dport 8080 dnat to 10.10.1.100:80\n";
-        let expected_snat = "\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.1.100 tcp sport 80 snat to 203.0.113.100:8080\n";
+\t\tiifname \"eth1\" ip daddr 203.0.113.100 tcp dport 8080 counter dnat to 10.10.1.100:80\n";
+        let expected_snat = "\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.1.100 tcp sport 80 counter snat to 203.0.113.100:8080\n";
         assert!(text.contains(expected_dnat), "{text}");
         assert!(text.contains(expected_snat), "{text}");
     }
@@ -231,8 +234,8 @@ table ip rampart {
     #[test]
     fn render_static_subnet_maps_prefix() {
         let text = rendered(vec![static_rule("10.10.1.0/24", "203.0.113.0/24")]);
-        let snat = "ip saddr 10.10.1.0/24 snat ip prefix to ip saddr map { 10.10.1.0/24 : 203.0.113.0/24 }";
-        let dnat = "ip daddr 203.0.113.0/24 dnat ip prefix to ip daddr map { 203.0.113.0/24 : 10.10.1.0/24 }";
+        let snat = "ip saddr 10.10.1.0/24 counter snat ip prefix to ip saddr map { 10.10.1.0/24 : 203.0.113.0/24 }";
+        let dnat = "ip daddr 203.0.113.0/24 counter dnat ip prefix to ip daddr map { 203.0.113.0/24 : 10.10.1.0/24 }";
         assert!(text.contains(snat), "{text}");
         assert!(text.contains(dnat), "{text}");
     }
@@ -240,15 +243,15 @@ table ip rampart {
     #[test]
     fn render_pool_persistent() {
         let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/28")]))]);
-        let expected = "iifname \"rampart0p\" oifname \"eth1\" ip saddr 10.10.0.0/16 snat to 203.0.113.64-203.0.113.79 persistent";
+        let expected = "iifname \"rampart0p\" oifname \"eth1\" ip saddr 10.10.0.0/16 counter snat to 203.0.113.64-203.0.113.79 persistent";
         assert!(text.contains(expected), "{text}");
     }
 
     #[test]
     fn render_pat_address_splits_protocols() {
         let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.60/32")]))]);
-        assert!(text.contains("meta l4proto { tcp, udp } snat to 203.0.113.60:1024-65535\n"), "{text}");
-        assert!(text.contains("ip saddr 10.10.0.0/16 snat to 203.0.113.60\n"), "{text}");
+        assert!(text.contains("meta l4proto { tcp, udp } counter snat to 203.0.113.60:1024-65535\n"), "{text}");
+        assert!(text.contains("ip saddr 10.10.0.0/16 counter snat to 203.0.113.60\n"), "{text}");
     }
 
     #[test]
