@@ -125,3 +125,69 @@ fn serve(stream: UnixStream, control: &Sender<ControlMsg>) {
     let _ = stream.write_all(text.as_bytes());
     let _ = stream.write_all(b"\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_crypto::random::TestRandom;
+    use rampart_ike::config::{IkeConfig, RetransmitConfig};
+    use rampart_policy::model::PolicyConfig;
+
+    use crate::sa_table::SaTables;
+    use crate::shared::PolicyState;
+
+    fn fixture() -> (Engine, Shared) {
+        let ike = IkeConfig {
+            peers: Vec::new(),
+            retransmit: RetransmitConfig::default(),
+            cookie_threshold: 10,
+            fragmentation: true,
+            fragment_mtu: 1280,
+        };
+        let engine = Engine::new(ike.clone(), Box::new(TestRandom::new(1)), Instant::now());
+        let policy = PolicyState::new(PolicyConfig::default(), &ike, 0).unwrap();
+        let (control, _) = mpsc::channel();
+        (engine, Shared::new(SaTables::new(), policy, control))
+    }
+
+    fn run(line: &str) -> serde_json::Value {
+        let (mut engine, shared) = fixture();
+        serde_json::from_str(&execute(line, Instant::now(), &mut engine, &shared)).unwrap()
+    }
+
+    #[test]
+    fn execute_unknown_lists_commands() {
+        let reply = run("show running-config");
+        assert!(reply["error"].as_str().unwrap().contains("unknown command"));
+        assert_eq!(reply["commands"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn execute_stats_has_drops() {
+        let reply = run("show crypto ipsec stats");
+        assert_eq!(reply["drops"]["missing-sa"], 0);
+        assert_eq!(reply["not_tunneled"], 0);
+    }
+
+    #[test]
+    fn execute_ipsec_sa_empty() {
+        let reply = run("show crypto ipsec sa");
+        assert_eq!(reply["children"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn execute_ikev2_sa_empty() {
+        assert_eq!(run("show crypto ikev2 sa"), serde_json::json!([]));
+    }
+
+    #[test]
+    fn execute_clear_rejects_bad_address() {
+        let reply = run("clear crypto ipsec sa peer 198.51.100");
+        assert!(reply["error"].as_str().unwrap().contains("invalid peer address"));
+    }
+
+    #[test]
+    fn execute_clear_accepts_address() {
+        assert_eq!(run("clear crypto ipsec sa peer 198.51.100.2")["cleared"], "198.51.100.2");
+    }
+}
