@@ -644,8 +644,8 @@ impl Engine {
             response: Vec::new(),
         };
         sa.frag_supported = self.config.fragmentation
-            && find_notify(&payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
-        self.detect_nat(&mut sa, &payloads);
+            && find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+        self.detect_nat(&mut sa, payloads);
         let mut reply = vec![
             Payload::Sa(proposal::ike_reply(&chosen, None)),
             Payload::Ke(KeRepr {
