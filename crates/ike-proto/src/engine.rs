@@ -733,7 +733,7 @@ impl Engine {
             Task::RekeyIke => self.rekey_ike_build_i(sa, now),
             Task::Dpd => self.informational_build_i(sa, now, Pending::Dpd),
             // Sent even when the SA is already gone locally (expired); a peer that
-            // no longer knows the SPI replies with an empty response.
+            // no longer has the SPI replies with an empty response.
             Task::DeleteChild(spi_in) => {
                 self.informational_build_i(sa, now, Pending::DeleteChild(vec![spi_in]))
             }

@@ -1,4 +1,4 @@
-//! What the engine hands to its driver: datagrams to send and events.
+//! Engine output for its driver: datagrams to send and events.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

@@ -73,7 +73,7 @@ pub(crate) fn sorted(proposals: &[IkeProposal]) -> Vec<&IkeProposal> {
     v
 }
 
-/// The DH group of the first KE payload: the first group of the preferred policy, so
+/// Returns the DH group of the first KE payload: the first group of the preferred policy, so
 /// `group 5 2` sends group 5.
 pub(crate) fn first_dh(proposals: &[IkeProposal]) -> Option<DhGroup> {
     sorted(proposals)
@@ -82,7 +82,7 @@ pub(crate) fn first_dh(proposals: &[IkeProposal]) -> Option<DhGroup> {
         .find(|g| g.is_supported())
 }
 
-/// One SA proposal per configured policy. `spi` is set for an IKE SA rekey.
+/// Builds one SA proposal per configured policy. `spi` is set for an IKE SA rekey.
 pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: Option<u64>) -> SaRepr {
     let spi = spi.map(|s| s.to_be_bytes().to_vec()).unwrap_or_default();
     let proposals = sorted(proposals)
@@ -247,7 +247,7 @@ pub(crate) fn accept_ike(ours: &[IkeProposal], reply: &SaRepr) -> Option<IkeChos
         .find_map(|mine| match_ike(mine, p, dh))
 }
 
-/// One ESP proposal per configured proposal; a proposal mixing AEAD and other ciphers
+/// Builds one ESP proposal per configured proposal. A proposal mixing AEAD and other ciphers
 /// is split in two because an AEAD cipher never carries INTEG (RFC 7296 3.3). ESN is
 /// always "no". `dh` is set only in CREATE_CHILD_SA, never in IKE_AUTH.
 pub(crate) fn esp_offer(proposals: &[EspProposal], spi: u32, dh: Option<DhGroup>) -> SaRepr {
@@ -393,7 +393,7 @@ pub(crate) fn accept_esp(
     (chosen.number == p.number).then_some(chosen)
 }
 
-/// A one-line summary of an SA payload for proposal-mismatch logs, such as
+/// Summarizes an SA payload on one line for proposal-mismatch logs, such as
 /// `IKE:ENCR_12/256,PRF_2,INTEG_2,DH_5,DH_2`.
 pub(crate) fn describe(sa: &SaRepr) -> String {
     let mut s = String::new();

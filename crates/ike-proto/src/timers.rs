@@ -138,8 +138,8 @@ impl Engine {
                 remote: sa.remote,
                 reason: format!("{what} {reason}"),
             });
-            // An unanswered Delete of an SA already replaced by a rekey says nothing
-            // about the peer's health while its successor is up.
+            // An unanswered Delete of an SA already replaced by a rekey is no sign
+            // of a dead peer while its successor is up.
             let superseded = sa.state == State::Deleting
                 && self
                     .sas

@@ -16,8 +16,8 @@ use crate::event::Event;
 use crate::proposal::{self, Reject};
 use crate::sa::{ChildRequest, IkeRekeyRequest, IkeSa, Pending, SaKeys, State, Task};
 
-/// Child SAs per IKE SA, as the ASA and Zscaler allow (one per crypto-ACL entry, at
-/// most 8); rekeys do not count because they replace an SA.
+/// Child SAs per IKE SA, as the ASA and Zscaler allow: one per crypto-ACL entry, at
+/// most 8. Rekeys do not count because they replace an SA.
 pub(crate) const MAX_CHILDREN: usize = 8;
 
 /// Delay before trying a refused or colliding rekey again.
