@@ -192,7 +192,9 @@ impl NatRules {
     }
 
     /// Replaces the rules with those of `policy`. Nothing is installed when the outside
-    /// interface has no Linux device or no NAT rule applies toward it.
+    /// interface has no Linux device. Without NAT rules the table still sets the
+    /// conntrack zone, and the devices still get the reverse-path settings that
+    /// decrypted packets written into the TUN device need as well.
     pub fn update(&mut self, policy: &PolicyConfig, tun: &str) -> Result<(), Error> {
         self.remove();
         let Some(outside) = outside_nameif(policy) else { return Ok(()) };
@@ -202,9 +204,6 @@ impl NatRules {
         };
         let mut plan = ClearPlan::from_policy(policy, &outside_dev, tun);
         plan.pat_dev = plan.tun_dev.clone();
-        if plan.source_nat.is_empty() && plan.destination_nat.is_empty() {
-            return Ok(());
-        }
         for name in [&plan.tun_dev, &plan.outside_dev] {
             check_device_name(name).map_err(|e| Error::Setup(e.to_string()))?;
         }
