@@ -120,6 +120,7 @@ impl Outbound {
     }
 
     pub fn run(mut self) {
+        let mut read_errors: u64 = 0;
         while self.shared.is_running() {
             match tun::wait_readable(&self.tun, POLL) {
                 Ok(true) => {}
@@ -136,7 +137,12 @@ impl Outbound {
                     Ok(0) => break,
                     Ok(n) => self.process(n),
                     Err(e) => {
-                        tracing::warn!(error = %e, "reading from the TUN device failed; retrying");
+                        // A malformed packet fails one read, so the next read continues;
+                        // the count keeps a persistent error from flooding the log.
+                        read_errors += 1;
+                        if read_errors.is_power_of_two() {
+                            tracing::warn!(error = %e, total = read_errors, "reading from the TUN device failed; retrying");
+                        }
                         break;
                     }
                 }
