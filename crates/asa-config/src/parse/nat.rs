@@ -97,14 +97,7 @@ impl Parser<'_> {
                     let mapped = c.word("the mapped service object")?;
                     nat.service = Some((real, mapped));
                 }
-                "no-proxy-arp" => {
-                    c.next();
-                    nat.no_proxy_arp = true;
-                }
-                "route-lookup" => {
-                    c.next();
-                    nat.route_lookup = true;
-                }
+                "no-proxy-arp" | "route-lookup" => routing_option(c, &mut nat.no_proxy_arp, &mut nat.route_lookup),
                 "unidirectional" => {
                     c.next();
                     nat.unidirectional = true;
@@ -159,14 +152,7 @@ impl Parser<'_> {
                     let mapped = port_number(c)?;
                     nat.service = Some((proto, real, mapped));
                 }
-                "no-proxy-arp" => {
-                    c.next();
-                    nat.no_proxy_arp = true;
-                }
-                "route-lookup" => {
-                    c.next();
-                    nat.route_lookup = true;
-                }
+                "no-proxy-arp" | "route-lookup" => routing_option(c, &mut nat.no_proxy_arp, &mut nat.route_lookup),
                 "net-to-net" | "dns" | "interface" => {
                     c.next();
                 }
@@ -174,6 +160,15 @@ impl Parser<'_> {
             }
         }
         Ok(nat)
+    }
+}
+
+/// Consumes `no-proxy-arp` or `route-lookup` and sets its flag.
+fn routing_option(c: &mut Cursor, no_proxy_arp: &mut bool, route_lookup: &mut bool) {
+    if c.eat("no-proxy-arp") {
+        *no_proxy_arp = true;
+    } else if c.eat("route-lookup") {
+        *route_lookup = true;
     }
 }
 
