@@ -181,11 +181,34 @@ impl Engine {
 
     /// Puts an SA back in the table unless it died, and starts queued work.
     pub(crate) fn finish(&mut self, mut sa: IkeSa) {
+        self.hand_over_children(&mut sa);
         if sa.dead {
             return;
         }
         self.kick(&mut sa, None);
         self.sas.insert(sa.local_spi(), sa);
+    }
+
+    /// Moves Child SAs left on a rekeyed IKE SA to its successor, such as one created
+    /// by a CREATE_CHILD_SA that completed on the old SA after the IKE SA rekey.
+    /// Queued Child SA work moves along with them.
+    pub(crate) fn hand_over_children(&mut self, sa: &mut IkeSa) {
+        let Some(next) = sa.successor else { return };
+        let Some(successor) = self.sas.get_mut(&next) else {
+            return;
+        };
+        successor.children.append(&mut sa.children);
+        let child_tasks: Vec<Task> = sa
+            .tasks
+            .iter()
+            .copied()
+            .filter(|t| !matches!(t, Task::RekeyIke | Task::Dpd | Task::DeleteIke))
+            .collect();
+        sa.tasks
+            .retain(|t| matches!(t, Task::RekeyIke | Task::Dpd | Task::DeleteIke));
+        for t in child_tasks {
+            successor.queue(t);
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {

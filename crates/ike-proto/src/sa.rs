@@ -208,6 +208,10 @@ pub(crate) struct IkeSa {
     pub reassembly: Option<Reassembly>,
     /// Set when the SA is to be removed after the current step.
     pub dead: bool,
+    /// Local SPI of the IKE SA that replaced this one in a rekey. Child SAs that an
+    /// exchange still running on this SA creates move there (RFC 7296 section 2.18:
+    /// children belong to the new IKE SA).
+    pub successor: Option<u64>,
 }
 
 impl IkeSa {
@@ -254,6 +258,7 @@ impl IkeSa {
             keepalive_at: None,
             reassembly: None,
             dead: false,
+            successor: None,
         }
     }
 

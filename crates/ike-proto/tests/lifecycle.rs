@@ -41,6 +41,14 @@ fn assert_single_pair(sim: &Sim) {
     assert_eq!(a[0].children[0].spi_out, b[0].children[0].spi_in);
 }
 
+/// True when both nodes have exactly one IKE SA with exactly one child.
+fn settled(sim: &Sim) -> bool {
+    (0..2).all(|n| {
+        let sas = sim.nodes[n].engine.ike_sas(sim.now);
+        sas.len() == 1 && sas[0].children.len() == 1
+    })
+}
+
 #[test]
 fn rekey_child_by_lifetime() {
     init_tracing();
@@ -465,4 +473,23 @@ fn dpd_fails_over_after_peer_rekeyed_ike_sa() {
     let sas = sim.nodes[0].engine.ike_sas(sim.now);
     assert_eq!(sas.len(), 1);
     assert_eq!(sas[0].remote.ip(), EDGE2);
+}
+
+#[test]
+fn rekey_child_and_ike_interleaved() {
+    for seed in 140..160 {
+        let mut branch = branch_peer();
+        branch.ike_proposals[0].lifetime = Duration::from_secs(70);
+        branch.children[0].lifetime = Duration::from_secs(60);
+        let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+        edge.ike_proposals[0].lifetime = Duration::from_secs(65);
+        edge.children[0].lifetime = Duration::from_secs(55);
+        let mut sim = sim_with(seed, branch, edge);
+        sim.net.latency = Duration::from_millis(300);
+        up(&mut sim);
+        sim.run_for(Duration::from_secs(900));
+        // A rekey may be in flight at the end; it settles within a few seconds.
+        sim.run_until(Duration::from_secs(30), settled);
+        assert_single_pair(&sim);
+    }
 }

@@ -20,8 +20,9 @@ use crate::sa::{ChildRequest, IkeRekeyRequest, IkeSa, Pending, SaKeys, State, Ta
 /// most 8. Rekeys do not count because they replace an SA.
 pub(crate) const MAX_CHILDREN: usize = 8;
 
-/// Delay before trying a refused or colliding rekey again.
+/// Delays before trying a refused or colliding rekey again, see `rekey_retry`.
 const REKEY_RETRY: Duration = Duration::from_secs(10);
+const REKEY_RETRY_INITIATOR: Duration = Duration::from_secs(2);
 
 fn lowest<'a>(a: &'a [u8], b: &'a [u8]) -> Vec<u8> {
     if a <= b { a.to_vec() } else { b.to_vec() }
@@ -65,17 +66,23 @@ impl Engine {
         );
     }
 
-    /// Delay before retrying a rekey, jittered so that two colliding peers do not
-    /// retry in lockstep.
-    fn rekey_retry(&mut self) -> Duration {
+    /// Delay before retrying a rekey. The original initiator of the IKE SA retries
+    /// after 2 to 4 s and the original responder after 10 to 20 s, so two peers
+    /// whose rekeys collided do not collide again.
+    fn rekey_retry(&mut self, sa: &IkeSa) -> Duration {
         let mut j = [0u8; 1];
         self.random.fill(&mut j);
-        REKEY_RETRY + Duration::from_millis(u64::from(j[0]) * 40)
+        let jitter = u64::from(j[0]);
+        if sa.initiator {
+            REKEY_RETRY_INITIATOR + Duration::from_millis(jitter * 8)
+        } else {
+            REKEY_RETRY + Duration::from_millis(jitter * 40)
+        }
     }
 
     /// Schedules another try of a failed rekey; the old SA keeps running meanwhile.
     fn rekey_later(&mut self, sa: &mut IkeSa, spi_in: u32, now: Instant) {
-        let delay = self.rekey_retry();
+        let delay = self.rekey_retry(sa);
         if let Some(c) = sa.child_by_spi_in(spi_in) {
             c.rekeying = false;
             c.rekey_at = now + delay;
@@ -627,6 +634,7 @@ impl Engine {
         self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, reply);
         // The old SA stays until the peer deletes it.
         sa.rekey_at = None;
+        sa.successor = Some(spi_r);
         self.sas.insert(spi_r, new_sa);
     }
 
@@ -640,7 +648,7 @@ impl Engine {
         let tag = self.tag(sa);
         if let Some(n) = error_notify(&payloads) {
             warn!(target: "ike", "{tag} IKE SA rekey rejected by {} with {}, retrying later", sa.remote, n.notify_type);
-            sa.rekey_at = Some(now + self.rekey_retry());
+            sa.rekey_at = Some(now + self.rekey_retry(sa));
             return;
         }
         let proposals = self
@@ -669,7 +677,7 @@ impl Engine {
         };
         let Some((chosen, spi_r, nonce_r, shared)) = valid else {
             warn!(target: "ike", "{tag} invalid IKE SA rekey response from {}, retrying later", sa.remote);
-            sa.rekey_at = Some(now + self.rekey_retry());
+            sa.rekey_at = Some(now + self.rekey_retry(sa));
             return;
         };
         let Some(new_sa) = self.rekeyed_sa(
@@ -685,6 +693,7 @@ impl Engine {
         ) else {
             return;
         };
+        sa.successor = Some(req.new_spi);
         self.sas.insert(req.new_spi, new_sa);
         sa.queue(Task::DeleteIke);
     }

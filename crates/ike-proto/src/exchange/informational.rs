@@ -48,12 +48,9 @@ impl Engine {
                             continue;
                         };
                         let spi_out = u32::from_be_bytes(b);
-                        let Some(c) = sa.children.iter().find(|c| c.spi_out == spi_out) else {
-                            continue;
-                        };
-                        let spi_in = c.spi_in;
-                        reply_spis.push(spi_in);
-                        self.remove_child(sa, spi_in, "deleted by peer");
+                        if let Some(spi_in) = self.delete_child_by_peer(sa, spi_out) {
+                            reply_spis.push(spi_in);
+                        }
                     }
                 }
                 _ => {}
@@ -87,6 +84,32 @@ impl Engine {
         self.send_response(sa, ExchangeType::INFORMATIONAL, mid, reply);
     }
 
+    /// Removes the Child SA the peer deleted, named by its inbound SPI (our outbound
+    /// one), from this SA or from its successor after an IKE SA rekey. Returns our
+    /// inbound SPI for the Delete in the response.
+    fn delete_child_by_peer(&mut self, sa: &mut IkeSa, spi_out: u32) -> Option<u32> {
+        if let Some(spi_in) = sa
+            .children
+            .iter()
+            .find(|c| c.spi_out == spi_out)
+            .map(|c| c.spi_in)
+        {
+            self.remove_child(sa, spi_in, "deleted by peer");
+            return Some(spi_in);
+        }
+        let mut next = sa.successor.and_then(|s| self.sas.remove(&s))?;
+        let spi_in = next
+            .children
+            .iter()
+            .find(|c| c.spi_out == spi_out)
+            .map(|c| c.spi_in);
+        if let Some(spi_in) = spi_in {
+            self.remove_child(&mut next, spi_in, "deleted by peer");
+        }
+        self.sas.insert(next.local_spi(), next);
+        spi_in
+    }
+
     pub(crate) fn informational_process_i(
         &mut self,
         sa: &mut IkeSa,
@@ -98,6 +121,11 @@ impl Engine {
             Pending::DeleteChild(spis) => {
                 for spi in spis {
                     self.remove_child(sa, spi, "deleted");
+                    // The SA may have moved to the successor of a rekeyed IKE SA.
+                    if let Some(mut next) = sa.successor.and_then(|s| self.sas.remove(&s)) {
+                        self.remove_child(&mut next, spi, "deleted");
+                        self.sas.insert(next.local_spi(), next);
+                    }
                 }
             }
             Pending::DeleteIke => self.ike_sa_down(sa, "deleted"),
