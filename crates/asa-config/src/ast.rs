@@ -551,6 +551,7 @@ impl Config {
         for (i, a) in self.acls.iter().enumerate() {
             ix.acls.insert(a.name.value.clone(), i);
         }
+
         for (i, p) in self.ipsec_proposals.iter().enumerate() {
             ix.proposals.insert(p.name.value.clone(), i);
         }
@@ -560,6 +561,7 @@ impl Config {
         for (i, g) in self.group_policies.iter().enumerate() {
             ix.group_policies.insert(g.name.value.clone(), i);
         }
+
         for (i, f) in self.interfaces.iter().enumerate() {
             if let Some(n) = &f.nameif {
                 ix.interfaces.insert(n.value.clone(), i);
@@ -574,6 +576,7 @@ impl Config {
         for n in &self.names {
             ix.names.insert(n.name.value.clone(), n.addr);
         }
+
         ix.rejected_transform_sets = std::mem::take(&mut self.index.rejected_transform_sets);
         ix.lines = std::mem::take(&mut self.index.lines);
         self.index = ix;

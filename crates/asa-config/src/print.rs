@@ -233,10 +233,12 @@ pub(crate) fn running_config(cfg: &Config, with_keys: bool) -> String {
     for u in cfg.unmodelled.iter().filter(|u| u.parent.is_none()) {
         p.header(&u.text.value);
     }
+
     interfaces(&mut p, cfg);
     for b in &cfg.banners {
         p.line(b);
     }
+
     objects(&mut p, cfg);
     for acl in &cfg.acls {
         for l in &acl.lines {
@@ -249,6 +251,7 @@ pub(crate) fn running_config(cfg: &Config, with_keys: bool) -> String {
     for m in &cfg.mtus {
         p.line(&format!("mtu {} {}", m.interface.value, m.mtu));
     }
+
     nat(&mut p, cfg);
     for g in &cfg.access_groups {
         p.line(&format!("access-group {} {} interface {}", g.acl.value, if g.inbound { "in" } else { "out" }, g.interface.value));
@@ -259,10 +262,12 @@ pub(crate) fn running_config(cfg: &Config, with_keys: bool) -> String {
     if let Some(mss) = &cfg.tcp_mss {
         p.line(&format!("sysopt connection tcpmss {}", mss.value));
     }
+
     crypto(&mut p, cfg);
     if cfg.same_security_inter_interface {
         p.line("same-security-traffic permit inter-interface");
     }
+
     vpn(&mut p, cfg);
     unmodelled(&mut p, cfg);
     p.line(": end");

@@ -406,6 +406,7 @@ pub(crate) fn check_references(cfg: &Config) -> Vec<Diagnostic> {
         }
     }
     rc.diags.extend(group_cycles(cfg));
+
     for acl in &cfg.acls {
         for l in &acl.lines {
             let AclLine::Extended(a) = &l.value else { continue };
@@ -418,6 +419,7 @@ pub(crate) fn check_references(cfg: &Config) -> Vec<Diagnostic> {
             rc.addr(&a.dst);
         }
     }
+
     for n in &cfg.manual_nat {
         rc.nat_addr(&n.real_source);
         rc.nat_addr(&n.mapped_source);
@@ -441,6 +443,7 @@ pub(crate) fn check_references(cfg: &Config) -> Vec<Diagnostic> {
             }
         }
     }
+
     for g in &cfg.access_groups {
         rc.interface(&g.interface, "this access-group");
         if cfg.acl(&g.acl.value).is_none() {
@@ -462,6 +465,7 @@ pub(crate) fn check_references(cfg: &Config) -> Vec<Diagnostic> {
     for s in &cfg.ipsec_interface_settings {
         rc.interface(&s.interface, &format!("crypto ipsec {}", s.command));
     }
+
     for e in &cfg.crypto_map_entries {
         if let Some(a) = &e.match_address
             && cfg.acl(&a.value).is_none()
@@ -474,6 +478,7 @@ pub(crate) fn check_references(cfg: &Config) -> Vec<Diagnostic> {
             }
         }
     }
+
     for t in &cfg.tunnel_groups {
         if let Some(gp) = &t.default_group_policy
             && cfg.group_policy(&gp.value).is_none()
