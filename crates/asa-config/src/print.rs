@@ -185,19 +185,51 @@ impl<'a> Printer<'a> {
         self.line(s);
     }
 
-    /// Prints a mode command and the kept sub-commands recorded under it.
+    /// Prints a mode command and the kept sub-commands recorded under it. Kept lines may
+    /// carry secrets rampart does not model (`username ... password`), so they are
+    /// masked unless keys were requested.
     fn header(&mut self, s: &str) {
-        self.line(s);
+        let text = self.kept(s);
+        self.line(&text);
         if let Some(kids) = self.children.remove(s) {
             for k in kids {
-                self.sub(k);
+                let text = self.kept(k);
+                self.sub(&text);
             }
         }
+    }
+
+    fn kept(&self, s: &str) -> String {
+        if self.with_keys { s.to_string() } else { mask_secrets(s) }
     }
 
     fn key(&self, k: &Secret) -> String {
         if self.with_keys { k.expose().to_string() } else { "*****".to_string() }
     }
+}
+
+/// Keywords whose next word is a secret in commands rampart keeps without modelling.
+const SECRET_KEYWORDS: &[&str] = &["password", "passwd", "pre-shared-key", "community", "key", "secret", "key-string"];
+
+/// Replaces the word after each secret keyword with `*****`, keeping an encryption type
+/// digit (`password 8 ...`) visible.
+fn mask_secrets(line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut out: Vec<&str> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        out.push(words[i]);
+        if SECRET_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(words[i])) && i + 1 < words.len() {
+            i += 1;
+            if words[i].len() == 1 && words[i].chars().all(|c| c.is_ascii_digit()) && i + 1 < words.len() {
+                out.push(words[i]);
+                i += 1;
+            }
+            out.push("*****");
+        }
+        i += 1;
+    }
+    out.join(" ")
 }
 
 pub(crate) fn running_config(cfg: &Config, with_keys: bool) -> String {
@@ -500,9 +532,24 @@ fn unmodelled(p: &mut Printer, cfg: &Config) {
     let mut rest: Vec<(&str, Vec<&str>)> = p.children.drain().collect();
     rest.sort_by_key(|(parent, _)| cfg.unmodelled.iter().position(|u| u.parent.as_deref() == Some(*parent)));
     for (parent, kids) in rest {
-        p.line(parent);
+        let text = p.kept(parent);
+        p.line(&text);
         for k in kids {
-            p.sub(k);
+            let text = p.kept(k);
+            p.sub(&text);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_secrets;
+
+    #[test]
+    fn mask_secrets_kept_lines() {
+        assert_eq!(mask_secrets("username admin password s3cret privilege 15"), "username admin password ***** privilege 15");
+        assert_eq!(mask_secrets("snmp-server host inside 10.0.0.9 community public"), "snmp-server host inside 10.0.0.9 community *****");
+        assert_eq!(mask_secrets(" ikev1 pre-shared-key 0 abc"), "ikev1 pre-shared-key 0 *****");
+        assert_eq!(mask_secrets("logging enable"), "logging enable");
     }
 }
