@@ -50,7 +50,7 @@ enum Verdict {
     /// Allowed in the clear (a crypto ACL deny, no crypto map match, or PAT to the
     /// outside address): written back into the TUN device for the kernel to forward.
     Clear,
-    /// Dropped: denied by the policy, or clear traffic the kernel cannot forward here.
+    /// Dropped: denied by the policy, or a translation the clear path does not perform.
     NotTunneled,
 }
 
@@ -359,10 +359,6 @@ fn request_sa(shared: &Shared, acquired: &mut HashMap<ChildId, Instant>, id: Chi
 /// it untranslated, or with PAT to the outside address through the masquerade rule;
 /// other translations are not available on this path.
 fn clear_verdict(policy: &PolicyState, flow: &Flow, translation: Option<&Translation>) -> Verdict {
-    if !policy.clear_via_kernel {
-        tracing::debug!(%flow, "clear flow dropped: the TUN device routes are in the main table, so the kernel cannot forward it");
-        return Verdict::NotTunneled;
-    }
     match translation.map(|t| &t.kind) {
         None | Some(TranslationKind::StaticIdentity) => Verdict::Clear,
         Some(TranslationKind::DynamicPat { address }) if Some(*address) == policy.outside_addr => Verdict::Clear,

@@ -1,10 +1,10 @@
 //! Which destinations reach the TUN device: the remote side of every active permit
 //! entry of the crypto ACLs, as the ASA would encrypt them.
 //!
-//! A crypto ACL that permits `any` (the Zscaler tunnel's 0.0.0.0/0) cannot become a
-//! route in the main table, because the gateway's own IKE and ESP packets would loop
-//! into the tunnel. Such a plan routes by policy instead: only traffic that arrives on
-//! an inside interface looks up a table whose default route is the TUN device.
+//! The routes live in a table of their own that only traffic arriving on an inside
+//! interface looks up. A crypto ACL that permits `any` (the Zscaler tunnel's
+//! 0.0.0.0/0) becomes that table's default route; in the main table it would send the
+//! gateway's own IKE and ESP packets into the tunnel.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -28,14 +28,14 @@ impl std::fmt::Display for Prefix {
 pub struct RoutePlan {
     /// `nameif` of the interface that carries the crypto map (the outside).
     pub outside: Option<String>,
-    /// Prefixes routed to the TUN device in the main table.
+    /// Prefixes routed to the TUN device in the tunnel table.
     pub tunnel_routes: Vec<Prefix>,
-    /// Set when a permit entry protects every destination: traffic from the inside
-    /// interfaces is routed by policy to a table whose default route is the TUN device.
+    /// Set when a permit entry protects every destination: the tunnel table gets a
+    /// default route to the TUN device.
     pub default_via_policy: bool,
-    /// Destinations of crypto ACL deny entries and the inside subnets. With
-    /// `default_via_policy` they keep using the main table, so that denied traffic
-    /// leaves in the clear as the ASA sends it and inside traffic stays inside.
+    /// Destinations of crypto ACL deny entries and the inside subnets. They keep using
+    /// the main table, so that denied traffic leaves in the clear as the ASA sends it and
+    /// inside traffic stays inside.
     pub bypass: Vec<Prefix>,
     /// `nameif` of every other interface with an address: the inside.
     pub inside: Vec<String>,
@@ -67,11 +67,9 @@ impl RoutePlan {
             }
         }
         // Traffic between inside subnets stays on the main table's connected routes.
-        if plan.default_via_policy {
-            for interface in &config.interfaces {
-                if let (Some((addr, len)), true) = (interface.address, Some(&interface.name) != plan.outside.as_ref()) {
-                    plan.bypass.extend(range_to_prefixes(&AddrRange::v4_prefix(addr, len)));
-                }
+        for interface in &config.interfaces {
+            if let (Some((addr, len)), true) = (interface.address, Some(&interface.name) != plan.outside.as_ref()) {
+                plan.bypass.extend(range_to_prefixes(&AddrRange::v4_prefix(addr, len)));
             }
         }
         plan.tunnel_routes.sort();

@@ -1,5 +1,8 @@
-//! Installs the route plan: routes to the TUN device, and for a crypto ACL that
-//! protects every destination, policy routing from the inside interfaces.
+//! Installs the route plan by policy routing: a table of its own routes the protected
+//! destinations to the TUN device, and rules send only traffic that arrives on an
+//! inside interface to that table. Routes in the main table stay as they are, so a
+//! clear route to a protected subnet can neither block the start nor win over the
+//! tunnel, and the gateway's own IKE and ESP packets never enter it.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -10,8 +13,8 @@ use crate::error::Error;
 use crate::netlink::{self, Netlink};
 use crate::route_plan::RoutePlan;
 
-/// Routing table that contains the default route to the TUN device ("RAMP" in ASCII, far
-/// from the small numbers that administrators pick by hand).
+/// Routing table that contains the routes to the TUN device ("RAMP" in ASCII, far from
+/// the small numbers that administrators pick by hand).
 pub const TUNNEL_TABLE: u32 = 0x5241_4D50;
 
 /// Rule priorities: below the main table's 32766, bypass rules before the tunnel rule.
@@ -61,10 +64,14 @@ impl Routing {
         self.nat.remove();
         self.plan = None;
         for prefix in &plan.tunnel_routes {
-            self.netlink.add_route(prefix.addr, prefix.len, self.tun_index, RT_TABLE_MAIN)?;
-            tracing::info!(route = %prefix, device = %self.tun_name, "route to the tunnel added");
+            self.netlink.add_route(prefix.addr, prefix.len, self.tun_index, TUNNEL_TABLE)?;
+            tracing::info!(route = %prefix, device = %self.tun_name, table = TUNNEL_TABLE, "route to the tunnel added");
         }
         if plan.default_via_policy {
+            self.netlink.add_route(Ipv4Addr::UNSPECIFIED, 0, self.tun_index, TUNNEL_TABLE)?;
+            tracing::info!(device = %self.tun_name, table = TUNNEL_TABLE, "default route to the tunnel added");
+        }
+        if plan.default_via_policy || !plan.tunnel_routes.is_empty() {
             self.install_policy_routing(policy, &plan)?;
         }
         self.nat.update(policy, &self.tun_name)?;
@@ -72,15 +79,15 @@ impl Routing {
         Ok(())
     }
 
-    /// Routes traffic from the inside interfaces to the TUN device by policy, except for
-    /// the bypass destinations, and installs the ASA's static routes for the clear path.
+    /// Sends traffic from the inside interfaces to the tunnel table, except for the
+    /// bypass destinations, and installs the ASA's static routes for the clear path.
+    /// Destinations the tunnel table has no route for fall through to the main table.
     fn install_policy_routing(&mut self, policy: &PolicyConfig, plan: &RoutePlan) -> Result<(), Error> {
         // Clear traffic written back into the TUN device leaves through the main table,
         // so it needs the ASA's static routes.
         for route in &policy.routes {
             self.netlink.add_route_via(route.network, route.prefix_len, route.gateway)?;
         }
-        self.netlink.add_route(Ipv4Addr::UNSPECIFIED, 0, self.tun_index, TUNNEL_TABLE)?;
 
         for nameif in &plan.inside {
             let Some(device) = device_of(policy, nameif) else {

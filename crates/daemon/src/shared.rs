@@ -34,10 +34,6 @@ pub struct PolicyState {
     pub outside_mtu: u16,
     /// The gateway's inside address, the source of ICMP errors sent back into the TUN.
     pub inside_addr: Option<IpAddr>,
-    /// Whether clear traffic read from the TUN device goes back to the kernel. Only
-    /// under policy routing: with plain routes the kernel would route it straight back
-    /// into the TUN device.
-    pub clear_via_kernel: bool,
     /// The outside interface's address, the target of the kernel's PAT.
     pub outside_addr: Option<IpAddr>,
     /// Incremented on every reload so that workers drop their flow caches.
@@ -77,7 +73,6 @@ impl PolicyState {
             })
             .collect();
         // Without `sysopt connection tcpmss` the ASA clamps to its default; 0 disables.
-        let clear_via_kernel = crate::route_plan::RoutePlan::from_config(&policy).default_via_policy;
         let outside_addr = policy
             .interfaces
             .iter()
@@ -92,7 +87,6 @@ impl PolicyState {
             tcp_mss,
             outside_mtu,
             inside_addr,
-            clear_via_kernel,
             outside_addr,
             generation,
         })
