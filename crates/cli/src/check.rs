@@ -73,11 +73,28 @@ pub fn main(args: Args) -> ExitCode {
     };
     // A closed pipe (`rampart check ... | head`) is not an error of the check.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::from(exit_status(errors, warnings))
+}
+
+/// Exit status documented in `--help`: 2 with errors, 1 with warnings only, else 0.
+fn exit_status(errors: usize, warnings: usize) -> u8 {
     if errors > 0 {
-        ExitCode::from(2)
+        2
     } else if warnings > 0 {
-        ExitCode::from(1)
+        1
     } else {
-        ExitCode::SUCCESS
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_status;
+
+    #[test]
+    fn exit_status_by_severity() {
+        assert_eq!(exit_status(0, 0), 0);
+        assert_eq!(exit_status(0, 3), 1);
+        assert_eq!(exit_status(1, 3), 2);
     }
 }
