@@ -69,8 +69,8 @@ fn origin(cfg: &Config, span: Span, text: String) -> Origin {
     Origin { line: span_line(cfg, span), text }
 }
 
-/// Entries one ACE may expand into. Object groups multiply (sources x destinations x
-/// services), so a handful of large groups could otherwise exhaust memory; the
+/// Maximum number of entries one ACE expands into. Object groups multiply (sources x
+/// destinations x services), so a handful of large groups could exhaust memory. The
 /// `ace-expansion` check reports every ACE above this limit.
 pub const MAX_ACE_EXPANSION: usize = 100_000;
 

@@ -1,4 +1,4 @@
-//! One test per ASA command family: the parsed model holds what the line says.
+//! One test per ASA command family: the parsed model contains what the line says.
 
 mod common;
 
