@@ -158,6 +158,18 @@ impl Engine {
         };
         self.update_path(sa, local, remote);
         sa.last_recv = now;
+        // A response cannot be answered with UNSUPPORTED_CRITICAL_PAYLOAD, so the
+        // exchange fails (RFC 7296 section 2.5).
+        if let Some(t) = critical_unknown(&payloads) {
+            let reason = format!(
+                "{} response from {remote} has unsupported critical payload {t}",
+                header.exchange_type
+            );
+            warn!(target: "ike", "{} {reason}", self.tag(sa));
+            self.failure(sa, &reason);
+            self.ike_sa_failed(sa, now, &reason, false);
+            return;
+        }
         let Some(req) = sa.outstanding.take() else {
             return;
         };

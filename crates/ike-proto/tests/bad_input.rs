@@ -223,3 +223,31 @@ proptest! {
         sim.run_for(Duration::from_secs(40));
     }
 }
+
+#[test]
+fn critical_payload_in_init_response_fails() {
+    let mut sim = pair(60);
+    sim.net.tamper = Some(Box::new(|p| {
+        if p.from.ip() == EDGE1
+            && p.payload.get(18) == Some(&34)
+            && let Ok(mut m) = MessageRepr::parse(&p.payload)
+        {
+            m.payloads.push(Payload::Unknown {
+                payload_type: PayloadType(201),
+                critical: true,
+                body: vec![],
+            });
+            p.payload = m.to_vec();
+        }
+    }));
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(ike_ups(&sim, 0), 0);
+    assert!(
+        failures(&sim, 0)
+            .iter()
+            .any(|f| f.contains("unsupported critical payload")),
+        "{:?}",
+        failures(&sim, 0)
+    );
+}

@@ -164,6 +164,16 @@ impl Engine {
     ) {
         let tag = self.tag(sa);
         let payloads = msg.payloads;
+        if let Some(t) = critical_unknown(&payloads) {
+            let reason = format!(
+                "IKE_SA_INIT response from {} has unsupported critical payload {t}",
+                sa.remote
+            );
+            warn!(target: "ike", "{tag} {reason}");
+            self.failure(sa, &reason);
+            self.ike_sa_failed(sa, now, &reason, true);
+            return;
+        }
         if let Some(c) = find_notify(&payloads, NotifyType::COOKIE) {
             if init.cookie.is_some() && init.cookie.as_deref() == Some(&c.data[..]) {
                 warn!(target: "ike", "{tag} responder {} repeated the same COOKIE, giving up", sa.remote);
