@@ -534,3 +534,57 @@ fn handshake_at_most_eight_children() {
     assert_eq!(sim.nodes[0].engine.ike_sas(sim.now)[0].children.len(), 8);
     assert_eq!(sim.nodes[1].engine.ike_sas(sim.now)[0].children.len(), 8);
 }
+
+#[test]
+fn responder_selects_peer_by_identity() {
+    use rampart_ike::config::{Identity, LocalIdentity};
+    // The edge does not know the branch's address (it sits behind a NAT), only the
+    // identity it will present.
+    let mut sim = pair(19);
+    let mut branch = branch_peer();
+    branch.local_identity = LocalIdentity::Email("site1@example.com".into());
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.remotes[0].addr = "198.51.100.200".parse().unwrap();
+    edge.remotes[0].remote_identity = Some(Identity::Rfc822("site1@example.com".into()));
+    sim.nodes[0].engine = rampart_ike::Engine::new(
+        ike_config(vec![branch]),
+        Box::new(rampart_crypto::random::TestRandom::new(9)),
+        sim.now,
+    );
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(3));
+    assert_eq!(child_ups(&sim, 1), 1);
+    assert_eq!(
+        sim.nodes[1].engine.ike_sas(sim.now)[0].remote_id,
+        "site1@example.com"
+    );
+}
+
+#[test]
+fn responder_identity_mismatch_rejected() {
+    use rampart_ike::config::Identity;
+    let mut sim = pair(20);
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.remotes[0].addr = "198.51.100.200".parse().unwrap();
+    edge.remotes[0].remote_identity = Some(Identity::Fqdn("someone.example.com".into()));
+    sim.nodes[1].engine = rampart_ike::Engine::new(
+        ike_config(vec![edge]),
+        Box::new(rampart_crypto::random::TestRandom::new(10)),
+        sim.now,
+    );
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(ike_ups(&sim, 1), 0);
+    assert!(
+        failures(&sim, 1)
+            .iter()
+            .any(|f| f.contains("matches no crypto map entry")),
+        "{:?}",
+        failures(&sim, 1)
+    );
+}

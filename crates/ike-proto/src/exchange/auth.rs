@@ -132,6 +132,26 @@ impl Engine {
             sa.dead = true;
             return;
         };
+        if !self.select_peer_by_identity(sa, id_i) {
+            let reason = format!(
+                "IDi {} from {} matches no crypto map entry",
+                identity::describe(id_i),
+                sa.remote
+            );
+            warn!(target: "ike", "{tag} authentication failed: {reason}");
+            self.failure(sa, &reason);
+            self.send_response(
+                sa,
+                ExchangeType::IKE_AUTH,
+                mid,
+                vec![Payload::notify(
+                    NotifyType::AUTHENTICATION_FAILED,
+                    Vec::new(),
+                )],
+            );
+            sa.dead = true;
+            return;
+        }
         let Some(remote) = self.remote_config(sa).cloned() else {
             return;
         };
@@ -258,6 +278,37 @@ impl Engine {
             }
         }
         self.send_response(sa, ExchangeType::IKE_AUTH, mid, reply);
+    }
+
+    /// Confirms the crypto map entry of a responder SA. An entry chosen by address
+    /// stands; one chosen provisionally for an unknown address (see
+    /// `responder_peer`) is replaced by the entry whose active remote expects this
+    /// exact identity. Returns false when no entry expects it.
+    fn select_peer_by_identity(&mut self, sa: &mut IkeSa, id_i: &IdRepr) -> bool {
+        let by_address = self
+            .remote_config(sa)
+            .is_some_and(|r| r.addr == sa.remote.ip());
+        if by_address {
+            return true;
+        }
+        let Some(id) = identity::from_wire(id_i) else {
+            return false;
+        };
+        let found = self.config.peers.iter().enumerate().find_map(|(i, p)| {
+            let active = self.peers[i].active;
+            p.remotes
+                .get(active)
+                .filter(|r| r.remote_identity.as_ref() == Some(&id))
+                .map(|_| (i, active))
+        });
+        match found {
+            Some((peer, remote_index)) => {
+                sa.peer = peer;
+                sa.remote_index = remote_index;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Handles the IKE_AUTH response as initiator.

@@ -416,11 +416,27 @@ impl Engine {
         remote: SocketAddr,
         header: &HeaderRepr,
     ) -> Option<usize> {
-        let found = self.config.peers.iter().enumerate().position(|(i, p)| {
-            p.remotes
-                .get(self.peers[i].active)
-                .is_some_and(|r| r.addr == remote.ip())
+        let active =
+            |i: usize, p: &crate::config::PeerConfig| p.remotes.get(self.peers[i].active).cloned();
+        let by_address = self
+            .config
+            .peers
+            .iter()
+            .enumerate()
+            .position(|(i, p)| active(i, p).is_some_and(|r| r.addr == remote.ip()));
+        // A peer behind a NAT may appear from an unexpected address. An entry that
+        // expects a specific identity takes it provisionally, and IKE_AUTH then
+        // requires exactly that identity (see `auth_process_r`).
+        let found = by_address.or_else(|| {
+            self.config
+                .peers
+                .iter()
+                .enumerate()
+                .position(|(i, p)| active(i, p).is_some_and(|r| r.remote_identity.is_some()))
         });
+        if by_address.is_none() && found.is_some() {
+            info!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}) matches no peer address; the peer is chosen by identity in IKE_AUTH", header.spi_i);
+        }
         if found.is_none() {
             warn!(target: "ike", "IKE_SA_INIT from {remote} (SPI {:016x}): no crypto map entry has it as active peer", header.spi_i);
             self.events.push_back(Event::Failure {
