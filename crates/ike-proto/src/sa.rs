@@ -85,6 +85,8 @@ pub(crate) struct IkeRekeyRequest {
     pub new_spi: u64,
     pub nonce: Vec<u8>,
     pub ke: KeyExchange,
+    /// One retry after INVALID_KE_PAYLOAD.
+    pub ke_retried: bool,
 }
 
 /// State of IKE_SA_INIT as initiator.

@@ -418,14 +418,19 @@ impl Engine {
     /// Starts an IKE SA rekey with the current DH group.
     pub(crate) fn rekey_ike_build_i(&mut self, sa: &mut IkeSa, now: Instant) {
         let Some(chosen) = sa.chosen else { return };
+        self.rekey_ike_send(sa, now, chosen.dh, false);
+    }
+
+    /// Sends the IKE SA rekey request with a KE payload for `group`.
+    fn rekey_ike_send(&mut self, sa: &mut IkeSa, now: Instant, group: DhGroup, ke_retried: bool) {
         let Some(pc) = self.config.peers.get(sa.peer) else {
             return;
         };
         let proposals = pc.ike_proposals.clone();
-        let ke = match KeyExchange::generate(chosen.dh, self.random.as_mut()) {
+        let ke = match KeyExchange::generate(group, self.random.as_mut()) {
             Ok(k) => k,
             Err(e) => {
-                warn!(target: "ike", "{} generating a {} key failed: {e}", self.tag(sa), chosen.dh.name());
+                warn!(target: "ike", "{} generating a {} key failed: {e}", self.tag(sa), group.name());
                 return;
             }
         };
@@ -445,7 +450,12 @@ impl Engine {
             now,
             ExchangeType::CREATE_CHILD_SA,
             payloads,
-            Pending::RekeyIke(IkeRekeyRequest { new_spi, nonce, ke }),
+            Pending::RekeyIke(IkeRekeyRequest {
+                new_spi,
+                nonce,
+                ke,
+                ke_retried,
+            }),
         );
     }
 
@@ -646,6 +656,22 @@ impl Engine {
         req: IkeRekeyRequest,
     ) {
         let tag = self.tag(sa);
+        if let Some(n) = find_notify(&payloads, NotifyType::INVALID_KE_PAYLOAD) {
+            let group = <[u8; 2]>::try_from(n.data.as_slice())
+                .ok()
+                .map(u16::from_be_bytes)
+                .and_then(DhGroup::from_transform);
+            let offered = self.config.peers.get(sa.peer).is_some_and(|p| {
+                p.ike_proposals
+                    .iter()
+                    .any(|ip| group.is_some_and(|g| ip.dh_groups.contains(&g)))
+            });
+            if let Some(g) = group.filter(|g| offered && g.is_supported() && !req.ke_retried) {
+                info!(target: "ike", "{tag} peer requested DH group {} for the IKE SA rekey, retrying", g.name());
+                self.rekey_ike_send(sa, now, g, true);
+                return;
+            }
+        }
         if let Some(n) = error_notify(&payloads) {
             warn!(target: "ike", "{tag} IKE SA rekey rejected by {} with {}, retrying later", sa.remote, n.notify_type);
             sa.rekey_at = Some(now + self.rekey_retry(sa));
