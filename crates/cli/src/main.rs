@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod check;
 mod packet_tracer;
 mod run;
+mod show;
 
 #[derive(Parser)]
 #[command(name = "rampart", version, about = "IKEv2/IPsec site-to-site VPN gateway configured in Cisco ASA CLI syntax")]
@@ -23,6 +24,8 @@ enum Command {
     Run(run::Args),
     /// Trace a packet through the policy of a configuration, as the ASA's packet-tracer does.
     PacketTracer(packet_tracer::Args),
+    /// Show commands that can be answered from a configuration file.
+    Show(show::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +34,6 @@ fn main() -> ExitCode {
         Command::Check(args) => check::main(args),
         Command::Run(args) => run::main(args),
         Command::PacketTracer(args) => packet_tracer::main(args),
+        Command::Show(args) => show::main(args),
     }
 }

@@ -1,0 +1,43 @@
+//! `rampart show`: the ASA show commands that can be answered from a configuration file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(clap::Subcommand)]
+enum What {
+    /// Print the configuration as `show running-config` does, with pre-shared keys masked.
+    RunningConfig {
+        /// ASA configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+pub fn main(args: Args) -> ExitCode {
+    match args.what {
+        What::RunningConfig { config } => running_config(&config),
+    }
+}
+
+fn running_config(path: &std::path::Path) -> ExitCode {
+    let loaded = match rampart_asa::load_file(path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("rampart: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if loaded.has_errors() {
+        eprint!("{}", loaded.render_diagnostics(false));
+        eprintln!("rampart: {} has errors; fix them before printing the running-config", path.display());
+        return ExitCode::from(2);
+    }
+    print!("{}", loaded.config.running_config());
+    ExitCode::SUCCESS
+}
