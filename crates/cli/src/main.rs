@@ -24,7 +24,7 @@ enum Command {
     Run(run::Args),
     /// Trace a packet through the policy of a configuration, as the ASA's packet-tracer does.
     PacketTracer(packet_tracer::Args),
-    /// Show commands that can be answered from a configuration file.
+    /// Show commands whose output comes from a configuration file alone.
     Show(show::Args),
 }
 

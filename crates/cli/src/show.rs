@@ -1,4 +1,4 @@
-//! `rampart show`: the ASA show commands that can be answered from a configuration file.
+//! `rampart show`: ASA show commands whose output comes from a configuration file alone.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,11 +6,11 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
-    what: What,
+    command: ShowCommand,
 }
 
 #[derive(clap::Subcommand)]
-enum What {
+enum ShowCommand {
     /// Print the configuration as `show running-config` does, with pre-shared keys masked.
     RunningConfig {
         /// ASA configuration file.
@@ -20,8 +20,8 @@ enum What {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    match args.what {
-        What::RunningConfig { config } => running_config(&config),
+    match args.command {
+        ShowCommand::RunningConfig { config } => running_config(&config),
     }
 }
 
