@@ -7,8 +7,9 @@
 # (198.51.100.2) sit in two namespaces joined by a veth pair, because charon binds the
 # wildcard address on UDP 500 and 4500 so both cannot share one. The responder is pinned to
 # CPU 1 and the generator to CPU 0, so the rate is one responder core's. Also reported:
-# the responder's CPU time per handshake and its resident memory growth per IKE SA
-# kept (each handshake leaves one IKE SA with one Child SA behind).
+# the responder's CPU time per handshake, and its memory per IKE SA: MEM_PEERS (default
+# 200) handshakes from as many source addresses to a fresh responder, resident set
+# growth divided by the IKE SAs it holds.
 #
 # Usage: benches/handshakes.sh [-s SECONDS] [-c CONCURRENCY] [-o FILE]
 #   defaults: -s 10 -c 8; appends a section to FILE (default BENCHMARKS-draft.md). Root.
@@ -42,6 +43,10 @@ ip -n "$NS" addr add 198.51.100.2/24 dev wan0
 # SA with a source address from it.
 ip -n "$NS" addr add 203.0.113.1/24 dev lo
 ip -n "$GEN_NS" link set wan0 up
+# Sources of the memory phase: one address per IKE SA (see memory_phase).
+MEM_PEERS="${MEM_PEERS:-200}"
+[ "$MEM_PEERS" -le 240 ] || fail "MEM_PEERS must be at most 240 (198.51.100.10-249)"
+for ((i = 0; i < MEM_PEERS; i++)); do ip -n "$GEN_NS" addr add "198.51.100.$((10 + i))/24" dev wan0; done
 ip -n "$NS" link set wan0 up
 
 RAMPART_OK=1
@@ -57,10 +62,20 @@ HZ=$(getconf CLK_TCK)
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
+# kept_sas LABEL: IKE SAs the responder holds now (swanctl --stats or rampart's control
+# socket), or empty when unknown.
+kept_sas() {
+  if [ "$1" = strongswan ]; then
+    sw swanctl edge1 --stats 2>/dev/null | sed -n 's/^IKE_SAs: \([0-9]*\) total.*/\1/p'
+  else
+    rampart_ctl edge1 "show crypto ikev2 sa" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null
+  fi
+}
+
 # measure LABEL PID GROUP: run the generator against the responder PID; prints a row
-# "label group established failed per_second cpu_ms_per_hs bytes_per_sa p50 p99"
+# "label group established failed per_second cpu_ms_per_hs bytes_per_kept_sa p50 p99 kept"
 measure() {
-  local label="$1" pid="$2" group="$3" t0 r0 t1 r1 out
+  local label="$1" pid="$2" group="$3" t0 r0 t1 r1 out kept
   taskset -a -p -c 1 "$pid" >/dev/null
   sleep 1
   t0=$(ticks "$pid"); r0=$(rss_kib "$pid")
@@ -69,19 +84,56 @@ measure() {
     --seconds "$SECS" --concurrency "$CONC" >"$out" 2>"$out.err"
   sleep 1
   t1=$(ticks "$pid"); r1=$(rss_kib "$pid")
-  python3 - "$out" "$label" "$group" $((t1 - t0)) "$HZ" $((r1 - r0)) <<'PY' | tee -a "$LAB_STATE/rows.txt"
+  kept=$(kept_sas "$label")
+  python3 - "$out" "$label" "$group" $((t1 - t0)) "$HZ" $((r1 - r0)) "${kept:-0}" <<'PY' | tee -a "$LAB_STATE/rows.txt"
 import json, sys
-out, label, group, dticks, hz, drss = sys.argv[1:]
+out, label, group, dticks, hz, drss, kept = sys.argv[1:]
 try:
     d = json.loads(open(out).read().strip().splitlines()[-1])
 except Exception as e:
-    print(f"{label} {group} - - - - - - -")
+    print(f"{label} {group} - - - - - - - -")
     sys.exit(0)
 n = d["established"]
+kept = int(kept)
 cpu_ms = int(dticks) * 1000 / int(hz) / n if n else 0
-mem = int(drss) * 1024 / n if n else 0
-print(f"{label} {group} {n} {d['failed']} {d['per_second']:.0f} {cpu_ms:.3f} {mem:.0f} {d['latency_ms_p50']:.2f} {d['latency_ms_p99']:.2f}")
+# Memory per IKE SA only means something when the responder kept the SAs.
+mem = f"{int(drss) * 1024 / kept:.0f}" if kept >= n / 2 and kept > 0 else "-"
+print(f"{label} {group} {n} {d['failed']} {d['per_second']:.0f} {cpu_ms:.3f} {mem} {d['latency_ms_p50']:.2f} {d['latency_ms_p99']:.2f} {kept}")
 PY
+}
+
+# memory_phase LABEL PID: one group-19 handshake from each of MEM_PEERS addresses, each
+# with its own identity, so the responder holds MEM_PEERS IKE SAs. Each new initiator
+# sends INITIAL_CONTACT, after which strongSwan replaces earlier IKE SAs of the same
+# identity and rampart those of the same address. Prints "label kept bytes_per_kept_sa".
+memory_phase() {
+  local label="$1" pid="$2" r0 r1 i kept
+  taskset -a -p -c 1 "$pid" >/dev/null
+  sleep 1
+  r0=$(rss_kib "$pid")
+  for ((i = 0; i < MEM_PEERS; i++)); do
+    ip netns exec "$GEN_NS" taskset -c 0 "$LOADGEN" --local "198.51.100.$((10 + i))" --target 198.51.100.2 \
+      --group 19 --seconds 5 --max 1 --concurrency 1 --id-offset "$i" >>"$LAB_STATE/$label-mem.json" 2>>"$LAB_STATE/$label-mem.err"
+  done
+  sleep 1
+  r1=$(rss_kib "$pid")
+  kept=$(kept_sas "$label")
+  echo "$label ${kept:-0} $(( ${kept:-0} > 0 ? (r1 - r0) * 1024 / kept : 0 ))" | tee -a "$LAB_STATE/mem.txt"
+}
+
+# mem_peers_config CFG: a tunnel group and a crypto map entry for each memory-phase address.
+mem_peers_config() {
+  local i a
+  for ((i = 0; i < MEM_PEERS; i++)); do
+    a="198.51.100.$((10 + i))"
+    cfg_append "$1" "tunnel-group $a type ipsec-l2l" "tunnel-group $a general-attributes" \
+      " default-group-policy EDGE-GRP" "tunnel-group $a ipsec-attributes" " peer-id-validate nocheck" \
+      " ikev2 remote-authentication pre-shared-key $LAB_PSK" " ikev2 local-authentication pre-shared-key $LAB_PSK" \
+      " isakmp keepalive threshold 3600 retry 10" \
+      "crypto map outside_map $((100 + i)) match address EDGE_MAP" \
+      "crypto map outside_map $((100 + i)) set peer $a" \
+      "crypto map outside_map $((100 + i)) set ikev2 ipsec-proposal Edge-Proposal"
+  done
 }
 
 # --- strongSwan responder -------------------------------------------------------------
@@ -99,6 +151,9 @@ for group in 14 19; do
     GW_ID=%any EDGE_DPD=0s LOCAL_TS=198.19.0.0/16 sw start edge1 >/dev/null || fail "strongSwan did not start"
   pid=$(cat "$LAB_STATE/edge1/run/charon.pid")
   measure strongswan "$pid" "$group"
+  [ "$group" = 19 ] && { sw stop edge1 >/dev/null; CHARON_EXTRA="$LAB_STATE/charon-bench.conf" IKE_LOG=0 \
+    EDGE_IKE="$ike" EDGE_ESP=aes256gcm16 GW_ID=%any EDGE_DPD=0s LOCAL_TS=198.19.0.0/16 sw start edge1 >/dev/null &&
+    memory_phase strongswan "$(cat "$LAB_STATE/edge1/run/charon.pid")"; }
   sw stop edge1 >/dev/null
 done
 
@@ -111,13 +166,22 @@ for group in 14 19; do
   cfg_ike "$cfg" aes-256 sha256 "$group" sha256
   cfg_keepalive "$cfg" 3600 10
   start_bg edge1 "$LAB_STATE/rampart-g$group.log" env RUST_LOG=warn "$(rampart_bin)" run --config "$cfg" \
-    $(rampart_has_flag --control && echo --control "$LAB_STATE/rampart.sock")
+    $(rampart_has_flag --control && echo --control "$LAB_STATE/rampart-edge1.sock")
   pid=$BG_PID
   sleep 1
   alive "$pid" || { tail -n 20 "$LAB_STATE/rampart-g$group.log"; fail "rampart responder exited at start"; }
   measure rampart "$pid" "$group"
   stop_pid "$pid" 10
 done
+if [ "$RAMPART_OK" = 1 ]; then
+  mem_peers_config "$cfg"
+  start_bg edge1 "$LAB_STATE/rampart-mem.log" env RUST_LOG=warn "$(rampart_bin)" run --config "$cfg" \
+    $(rampart_has_flag --control && echo --control "$LAB_STATE/rampart-edge1.sock")
+  pid=$BG_PID
+  sleep 1
+  if alive "$pid"; then memory_phase rampart "$pid"; else tail -n 20 "$LAB_STATE/rampart-mem.log"; fi
+  stop_pid "$pid" 10
+fi
 
 # --- report ------------------------------------------------------------------------------
 rate() { awk -v l="$1" -v g="$2" '$1 == l && $2 == g { print $5 }' "$LAB_STATE/rows.txt"; }
@@ -131,11 +195,19 @@ rate() { awk -v l="$1" -v g="$2" '$1 == l && $2 == g { print $5 }' "$LAB_STATE/r
   echo "Child SA) with $CONC in flight for $SECS s. Responder pinned to CPU 1, generator to CPU 0;"
   echo "the generator does the same DH work as the responder, so a rate near the generator's own"
   echo "limit understates the faster responder (CPU ms per handshake is the steadier figure)."
-  echo "Memory is the responder's resident set growth divided by the IKE SAs it kept."
+  echo "Memory is the responder's resident set growth divided by the IKE SAs it still holds"
+  echo "after the run (\"-\" when it holds fewer than half of those established)."
   echo
-  echo "| responder | DH group | handshakes | failed | per second | responder CPU ms per handshake | bytes per IKE SA | latency p50 / p99 ms |"
-  echo "|---|---|---|---|---|---|---|---|"
-  awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$LAB_STATE/rows.txt"
+  echo "| responder | DH group | handshakes | failed | per second | responder CPU ms per handshake | IKE SAs kept | bytes per kept IKE SA | latency p50 / p99 ms |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $1, $2, $3, $4, $5, $6, $10, $7, $8, $9 }' "$LAB_STATE/rows.txt"
+  echo
+  echo "Memory per IKE SA (with one Child SA): $MEM_PEERS handshakes (group 19) from $MEM_PEERS source"
+  echo "addresses to a freshly started responder; resident set growth divided by the IKE SAs held."
+  echo
+  echo "| responder | IKE SAs held | bytes per IKE SA |"
+  echo "|---|---|---|"
+  awk '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' "$LAB_STATE/mem.txt" 2>/dev/null
   echo
   for g in 14 19; do
     echo "Group $g: rampart / strongSwan handshake rate = $(awk -v a="$(rate rampart $g)" -v b="$(rate strongswan $g)" 'BEGIN { if (a != "" && b > 0) printf "%.2fx", a / b; else print "-" }')."

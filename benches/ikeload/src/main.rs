@@ -24,13 +24,14 @@ use rampart_ike::config::{
 use rampart_ike::{Engine, Event};
 
 const USAGE: &str = "usage: rampart-ikeload --local ADDR --target ADDR --group 14|19 --seconds N \
-[--concurrency N] [--max N] [--psk KEY] [--timeout-secs N]
+[--concurrency N] [--max N] [--psk KEY] [--timeout-secs N] [--id-offset N]
 
 Starts IKEv2 handshakes from ADDR:500 to the responder at --target:500 for N seconds
 (or until --max Child SAs are up), keeping --concurrency (default 8) in flight.
 IKE proposal: AES-CBC-256, HMAC-SHA2-256-128, PRF-HMAC-SHA2-256 and the given DH group
 (14 = MODP-2048, 19 = ECP-256); ESP AES-GCM-256; the PSK defaults to the lab key.
-A handshake not finished after --timeout-secs (default 10) counts as failed.";
+A handshake not finished after --timeout-secs (default 10) counts as failed.
+Handshake N uses the identity load-(N + --id-offset).lab.example (offset default 0).";
 
 struct Args {
     local: IpAddr,
@@ -41,6 +42,7 @@ struct Args {
     max: u64,
     psk: String,
     timeout: Duration,
+    id_offset: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -53,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
     let mut max = u64::MAX;
     let mut psk = String::from("lab-psk-not-a-secret-0123456789");
     let mut timeout = Duration::from_secs(10);
+    let mut id_offset = 0u64;
 
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -73,6 +76,7 @@ fn parse_args() -> Result<Args, String> {
             "--timeout-secs" => {
                 timeout = Duration::from_secs(value()?.parse().map_err(|e| format!("invalid --timeout-secs: {e}"))?)
             }
+            "--id-offset" => id_offset = value()?.parse().map_err(|e| format!("invalid --id-offset: {e}"))?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other}")),
         }
@@ -88,6 +92,7 @@ fn parse_args() -> Result<Args, String> {
         max,
         psk,
         timeout,
+        id_offset,
     })
 }
 
@@ -122,7 +127,7 @@ fn initiator_config(args: &Args, n: u64) -> IkeConfig {
                 remote_psk: Psk::new(args.psk.as_bytes()),
                 dpd: DpdConfig { interval: None, retry: Duration::from_secs(2) },
             }],
-            local_identity: LocalIdentity::Hostname(format!("load-{n}.lab.example")),
+            local_identity: LocalIdentity::Hostname(format!("load-{}.lab.example", n + args.id_offset)),
             ike_proposals: vec![IkeProposal {
                 priority: 1,
                 encryption: vec![Encr::AesCbc { key_bits: 256 }],
