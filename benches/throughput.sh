@@ -51,6 +51,7 @@ for esp in gcm null; do
 done
 
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$LAB_DIR/baseline.sh" -t "$T" -r "$R" -n 5 -p -m "$MODES" -o "$LAB_STATE/results" | tee "$LAB_STATE/baseline.txt"
 summary="$LAB_STATE/results/summary.tsv"
 
@@ -68,6 +69,7 @@ best_boringtun() {
   echo "Run: $started, \`benches/throughput.sh -t $T -r $R\` (lab/baseline.sh underneath: iperf3 TCP $T s,"
   echo "$R runs per row, host -> srv through gw and edge1; client, server, both tunnel ends and the"
   echo "forwarding share the machine's cores). Single runs vary by about 20%; compare rows of one run."
+  echo "Load average before the run: $load_before (other work on the machine lowers every row)."
   echo
   echo "| mode | streams | min | median | max (Mbit/s) | CPU s per Gbit (both ends) |"
   echo "|---|---|---|---|---|---|"

@@ -1,12 +1,13 @@
 //! `rampart-ikeload`: many concurrent IKEv2 initiators (rampart-ike engines) over one UDP
 //! socket, against one responder. Each handshake is IKE_SA_INIT + IKE_AUTH with a PSK
-//! and one Child SA; it counts when the engine reports the Child SA up. Every handshake
-//! uses a fresh engine with its own FQDN identity (`load-N.lab.example`), so the
-//! responder keeps every IKE SA (INITIAL_CONTACT never refers to an earlier one) and its
-//! memory growth divided by the count is the memory per IKE SA.
+//! and one Child SA, and it counts when the engine reports the Child SA up. Every
+//! handshake uses a fresh engine with its own FQDN identity (`load-N.lab.example`). A
+//! responder that applies INITIAL_CONTACT per identity (RFC 7296 section 2.4) therefore
+//! keeps every IKE SA, and one that applies it per address keeps only the newest.
 //!
-//! The socket is bound to the initiators' address on port 500 (and 4500), so the
-//! responder detects no NAT. Replies are matched to engines by the initiator's SPI.
+//! The socket is bound to the initiators' address on port 500 (and 4500), so no NAT is
+//! present; strongSwan with userspace ESP still fakes one and moves to port 4500.
+//! Replies are matched to engines by the initiator's SPI.
 //! A summary is printed as one JSON line on stdout.
 
 use std::collections::HashMap;
@@ -314,7 +315,7 @@ fn run(args: &Args) -> Result<Totals, String> {
                     }
                 }
                 if !natt {
-                    // Switch to non-blocking after the first datagram so a burst drains fast.
+                    // A short timeout after the first datagram drains a burst without waiting 1 ms.
                     let _ = sockets.ike.set_read_timeout(Some(Duration::from_micros(50)));
                 }
             }
