@@ -132,20 +132,30 @@ impl Outbound {
                 }
             }
             // Drain what is queued, a bounded number of batches between shutdown checks.
+            // Several reads fill one batch, so that small packets share a sendmmsg or GSO
+            // send instead of costing a system call each.
             for _ in 0..64 {
-                match self.reader.read(&self.tun) {
-                    Ok(0) => break,
-                    Ok(n) => self.process(n),
-                    Err(e) => {
-                        // A malformed packet fails one read, so the next read continues;
-                        // the count keeps a persistent error from flooding the log.
-                        read_errors += 1;
-                        if read_errors.is_power_of_two() {
-                            tracing::warn!(error = %e, total = read_errors, "reading from the TUN device failed; retrying");
+                self.reader.clear();
+                while self.reader.has_room() {
+                    match self.reader.read(&self.tun) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            // A malformed packet fails one read, so the next read
+                            // continues; the count keeps a persistent error from flooding
+                            // the log.
+                            read_errors += 1;
+                            if read_errors.is_power_of_two() {
+                                tracing::warn!(error = %e, total = read_errors, "reading from the TUN device failed; retrying");
+                            }
+                            break;
                         }
-                        break;
                     }
                 }
+                if self.reader.is_empty() {
+                    break;
+                }
+                self.process(self.reader.len());
             }
         }
     }

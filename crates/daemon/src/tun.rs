@@ -14,8 +14,12 @@ use tun_rs::{DeviceBuilder, GROTable, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_H
 
 use crate::error::Error;
 
-/// Packets one batched read or write handles.
+/// Packets one batch of reads or writes handles.
 pub const BATCH: usize = IDEAL_BATCH_SIZE;
+
+/// Most segments one TSO/USO super-packet of 64 KiB splits into, at an MSS of at least
+/// 1024 octets.
+const SPLIT_MAX: usize = 64;
 
 /// Room above the TUN MTU in each packet buffer.
 const SLACK: usize = 256;
@@ -90,13 +94,36 @@ impl TunReader {
         }
     }
 
-    /// Reads one batch: one packet, or the segments of one super-packet. Returns the
-    /// number of packets, 0 when nothing was waiting.
-    pub fn read(&mut self, device: &SyncDevice) -> io::Result<usize> {
+    /// Starts a new batch.
+    pub fn clear(&mut self) {
         self.count = 0;
-        match device.recv_multiple(&mut self.original, &mut self.bufs, &mut self.sizes, 0) {
+    }
+
+    /// Number of packets in the batch.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether the batch has room for one more read: a super-packet may split into as
+    /// many segments as `SPLIT_MAX`.
+    pub fn has_room(&self) -> bool {
+        self.count + SPLIT_MAX <= self.bufs.len()
+    }
+
+    /// Appends one read to the batch: one packet, or the segments of one super-packet.
+    /// Returns the number of packets added, 0 when nothing was waiting.
+    pub fn read(&mut self, device: &SyncDevice) -> io::Result<usize> {
+        let start = self.count;
+        let (Some(bufs), Some(sizes)) = (self.bufs.get_mut(start..), self.sizes.get_mut(start..)) else {
+            return Ok(0);
+        };
+        match device.recv_multiple(&mut self.original, bufs, sizes, 0) {
             Ok(n) => {
-                self.count = n;
+                self.count += n;
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
@@ -104,7 +131,7 @@ impl TunReader {
         }
     }
 
-    /// Packet `index` of the last batch, for `index` below what `read` returned.
+    /// Packet `index` of the batch, for `index` below `len()`.
     pub fn packet_mut(&mut self, index: usize) -> &mut [u8] {
         match self.bufs.get_mut(index) {
             Some(buf) if index < self.count => {
