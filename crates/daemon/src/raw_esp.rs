@@ -29,8 +29,7 @@ impl RawEsp {
         socket
             .set_read_timeout(Some(read_timeout))
             .map_err(|e| Error::io("configuring the raw ESP socket", e))?;
-        let _ = socket.set_recv_buffer_size(4 << 20);
-        let _ = socket.set_send_buffer_size(4 << 20);
+        crate::udp::force_buffer_sizes(&socket, crate::udp::SOCKET_BUFFER);
         Ok(RawEsp { socket })
     }
 

@@ -21,6 +21,11 @@ pub const BATCH: usize = IDEAL_BATCH_SIZE;
 /// 1024 octets.
 const SPLIT_MAX: usize = 64;
 
+/// Packets the kernel queues towards the data plane before it drops. The TUN default
+/// of 500 overflowed under small-packet load while the outbound worker waited for a
+/// CPU (measured in the lab: 257135 of 406202 packets dropped with 64-octet UDP).
+const TX_QUEUE_LEN: u32 = 8192;
+
 /// Room above the TUN MTU in each packet buffer.
 const SLACK: usize = 256;
 
@@ -36,6 +41,7 @@ pub fn create(name: &str, mtu: u16, offload: bool, queues: usize) -> Result<Vec<
         .mtu(mtu)
         .offload(offload)
         .multi_queue(queues > 1)
+        .tx_queue_len(TX_QUEUE_LEN)
         .enable(true)
         .build_sync()
         .map_err(|e| Error::io(format!("creating TUN device {name} (is /dev/net/tun available?)"), e))?;

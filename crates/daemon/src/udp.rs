@@ -15,9 +15,30 @@ use crate::nat_t::{self, NON_ESP_MARKER};
 pub const IKE_PORT: u16 = 500;
 pub const NAT_T_PORT: u16 = 4500;
 
-/// Socket buffer size requested for both directions; the kernel caps it at
-/// net.core.rmem_max / wmem_max.
-const SOCKET_BUFFER: usize = 4 << 20;
+/// Socket buffer size for both directions.
+pub const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Sets both socket buffers to `bytes` with SO_RCVBUFFORCE and SO_SNDBUFFORCE, which
+/// CAP_NET_ADMIN allows beyond net.core.rmem_max and wmem_max (212992 by default).
+/// Larger buffers absorb bursts between two batches; a failure only costs speed.
+pub fn force_buffer_sizes(socket: &impl std::os::fd::AsRawFd, bytes: usize) {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+        // SAFETY: a valid socket descriptor and a pointer to a c_int with its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            tracing::debug!(option, error = %std::io::Error::last_os_error(), "raising a socket buffer failed");
+        }
+    }
+}
 
 /// Maximum wait for room in the send buffer before a send fails.
 const SEND_WAIT: Duration = Duration::from_millis(20);
@@ -44,9 +65,7 @@ impl OutsideSocket {
         socket.set_nonblocking(true).map_err(|e| Error::io(context("configuring"), e))?;
         let socket: UdpSocket = socket.into();
         let state = UdpSocketState::new((&socket).into()).map_err(|e| Error::io(context("configuring"), e))?;
-        // Larger buffers absorb bursts between two batches; failure only costs speed.
-        let _ = state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER);
-        let _ = state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER);
+        force_buffer_sizes(&socket, SOCKET_BUFFER);
         Ok(OutsideSocket { socket, state, local, read_timeout })
     }
 
