@@ -62,8 +62,8 @@ HZ=$(getconf CLK_TCK)
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-# kept_sas LABEL: IKE SAs the responder holds now (swanctl --stats or rampart's control
-# socket), or empty when unknown.
+# kept_sas LABEL: the number of IKE SAs in the responder now (swanctl --stats or
+# rampart's control socket), or empty when unknown.
 kept_sas() {
   if [ "$1" = strongswan ]; then
     sw swanctl edge1 --stats 2>/dev/null | sed -n 's/^IKE_SAs: \([0-9]*\) total.*/\1/p'
@@ -138,8 +138,8 @@ mem_peers_config() {
 
 # --- strongSwan responder -------------------------------------------------------------
 cat >"$LAB_STATE/charon-bench.conf" <<'CONF'
-# half-open limits high enough for one generator address; no DoS cookies, as rampart
-# gets no cookie challenge either below its threshold
+# Half-open limits high enough for one generator address, and no DoS cookies, because
+# rampart sends no cookie challenge below its own threshold either.
 block_threshold = 100000
 cookie_threshold = 100000
 init_limit_half_open = 0
