@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use futures_util::TryStreamExt;
 use netlink_packet_route::route::RouteMessage;
-use netlink_packet_route::rule::{RuleAction, RuleMessage};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::{Handle, RouteMessageBuilder};
 
 use crate::error::Error;
@@ -109,6 +109,35 @@ impl Netlink {
             .map_err(|e| Error::netlink(format!("adding rule iif {iif:?} to {destination:?} lookup {table}"), e))?;
         self.rules.push(message);
         Ok(())
+    }
+
+    /// Deletes the IPv4 rules that look up `table` or have one of `priorities`:
+    /// leftovers of a process that was killed before it could clean up. Returns how many
+    /// were deleted.
+    pub fn delete_stale_rules(&mut self, table: u32, priorities: &[u32]) -> Result<usize, Error> {
+        let request = self.handle.rule().get(rtnetlink::IpVersion::V4).execute();
+        let rules: Vec<RuleMessage> = self
+            .runtime
+            .block_on(request.try_collect())
+            .map_err(|e| Error::netlink("listing policy-routing rules", e))?;
+        let mut deleted = 0;
+        for rule in rules {
+            let stale = u32::from(rule.header.table) == table
+                || rule.attributes.iter().any(|a| match a {
+                    RuleAttribute::Table(t) => *t == table,
+                    RuleAttribute::Priority(p) => priorities.contains(p),
+                    _ => false,
+                });
+            if !stale {
+                continue;
+            }
+            let request = self.handle.rule().del(rule).execute();
+            self.runtime
+                .block_on(request)
+                .map_err(|e| Error::netlink(format!("deleting a stale rule for table {table}"), e))?;
+            deleted += 1;
+        }
+        Ok(deleted)
     }
 
     /// Removes every route and rule added through this connection, newest first. Errors

@@ -18,6 +18,7 @@ use crate::route_plan::RoutePlan;
 pub const TUNNEL_TABLE: u32 = 0x5241_4D50;
 
 /// Rule priorities: below the main table's 32766, bypass rules before the tunnel rule.
+/// Rules with these priorities belong to rampart, so a start deletes leftovers.
 const BYPASS_PRIORITY: u32 = 10_900;
 const TUNNEL_PRIORITY: u32 = 11_000;
 
@@ -35,8 +36,13 @@ pub struct Routing {
 
 impl Routing {
     pub fn new(tun_name: &str) -> Result<Routing, Error> {
-        let netlink = Netlink::open()?;
+        let mut netlink = Netlink::open()?;
         let tun_index = netlink.link_index(tun_name)?;
+        match netlink.delete_stale_rules(TUNNEL_TABLE, &[BYPASS_PRIORITY, TUNNEL_PRIORITY]) {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(rules = n, table = TUNNEL_TABLE, "deleted rules left behind by an earlier rampart that did not stop cleanly"),
+            Err(e) => tracing::warn!(error = %e, "looking for rules left behind by an earlier rampart failed"),
+        }
         // Decrypted packets enter through the TUN device; with policy routing their
         // source has no route back through it in the main table, so strict reverse-path
         // filtering would drop them.
