@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Throughput benchmark: every tunnel between the lab's inside host and srv in one run,
-# with iperf3 TCP (1 and 4 streams), small-packet UDP rate and CPU time per gigabit:
+# Throughput benchmark: every tunnel between the lab's inside host and srv, in one run.
+# Each mode gets iperf3 TCP (1 and 4 streams), a small-packet UDP rate and the CPU time
+# of its tunnel processes per gigabit:
 #   plain            routing with no tunnel (the ceiling)
 #   xfrm-*           kernel ESP (skipped on kernels without CONFIG_INET_ESP)
 #   libipsec-*       strongSwan's userspace ESP on both ends
