@@ -9,6 +9,7 @@ use codespan_reporting::term;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::display::{DisplaySource, escape_controls};
 use crate::span::{LineIndex, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -92,7 +93,7 @@ pub(crate) struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
-    fn to_codespan(&self, d: &Diagnostic) -> CsDiagnostic<()> {
+    fn to_codespan(&self, d: &Diagnostic, shown: &DisplaySource) -> CsDiagnostic<()> {
         let severity = match d.severity {
             Severity::Note => CsSeverity::Note,
             Severity::Warning => CsSeverity::Warning,
@@ -100,24 +101,28 @@ impl Renderer<'_> {
         };
         let mut labels = Vec::new();
         if let Some(span) = d.span {
-            labels.push(Label::primary((), span.range()).with_message(&d.label));
+            labels.push(Label::primary((), shown.map_range(span.range())).with_message(escape_controls(&d.label)));
         }
         for (span, msg) in &d.secondary {
-            labels.push(Label::secondary((), span.range()).with_message(msg));
+            labels.push(Label::secondary((), shown.map_range(span.range())).with_message(escape_controls(msg)));
         }
-        let mut notes = d.notes.clone();
+        let mut notes: Vec<String> = d.notes.iter().map(|n| escape_controls(n).into_owned()).collect();
         if let Some(help) = &d.help {
-            notes.push(format!("help: {help}"));
+            notes.push(format!("help: {}", escape_controls(help)));
         }
-        CsDiagnostic::new(severity).with_code(d.code).with_message(&d.message).with_labels(labels).with_notes(notes)
+        CsDiagnostic::new(severity).with_code(d.code).with_message(escape_controls(&d.message)).with_labels(labels).with_notes(notes)
     }
 
+    /// Renders diagnostics as text. Source snippets come from [`DisplaySource`], so they
+    /// never show a secret or a raw control character.
     pub fn render(&self, diags: &[Diagnostic], color: bool) -> String {
-        let file = SimpleFile::new(self.name, self.source);
+        let shown = DisplaySource::new(self.source);
+        let name = escape_controls(self.name);
+        let file = SimpleFile::new(name.as_ref(), shown.text.as_str());
         let config = term::Config::default();
         let mut out = String::new();
         for d in diags {
-            let cs = self.to_codespan(d);
+            let cs = self.to_codespan(d, &shown);
             if color {
                 let mut buf = term::termcolor::Buffer::ansi();
                 if term::emit_to_write_style(&mut buf, &config, &file, &cs).is_ok() {

@@ -322,3 +322,6 @@ mod tests {
         assert_eq!(protocol("bogus"), None);
     }
 }
+
+/// Values that the ASA's `vpn-tunnel-protocol` group-policy attribute accepts.
+pub const TUNNEL_PROTOCOLS: &[&str] = &["ikev1", "ikev2", "l2tp-ipsec", "ssl-client", "ssl-clientless", "svc", "webvpn"];

@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod checks;
 pub mod diag;
+mod display;
 pub mod keywords;
 mod lexer;
 pub mod lower;
@@ -39,23 +40,74 @@ pub struct Loaded {
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a text configuration file: {reason}")]
+    NotText { path: PathBuf, reason: &'static str },
 }
 
 /// Reads, parses, resolves and checks (generic checks only) a configuration file.
 pub fn load_file(path: &Path) -> Result<Loaded, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
-    // ASA configurations are ASCII; any other byte is replaced rather than rejected so
-    // that the diagnostics can point at it.
+    if let Some(reason) = binary_reason(&bytes) {
+        return Err(LoadError::NotText { path: path.to_path_buf(), reason });
+    }
+    // ASA configurations are ASCII. A stray non-UTF-8 byte (a Latin-1 description) is
+    // replaced rather than rejected so that the diagnostics can point at it.
     let text = String::from_utf8_lossy(&bytes);
     Ok(load_str(&path.display().to_string(), &text))
 }
 
+/// Returns why `bytes` cannot be configuration text: a NUL byte, or more than one
+/// character in ten that is a control character or not UTF-8.
+fn binary_reason(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.contains(&0) {
+        return Some("it contains NUL bytes");
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let mut total = 0usize;
+    let mut odd = 0usize;
+    for ch in text.chars() {
+        total += 1;
+        if ch == char::REPLACEMENT_CHARACTER || (ch.is_control() && !matches!(ch, '\t' | '\n' | '\r' | '\x0c')) {
+            odd += 1;
+        }
+    }
+    (odd * 10 > total).then_some("more than 10% of its characters are control characters or invalid UTF-8")
+}
+
+/// Removes a UTF-8 byte order mark and turns CRLF and lone CR line ends into LF, so
+/// that files saved by any editor or TFTP server split into the same lines.
+fn normalize_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if !text.contains('\r') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
 /// Parses, resolves and checks (generic checks only) configuration text.
+///
+/// `Loaded::source` holds the text with a byte order mark removed and every line
+/// ending turned into LF, and every span points into that text.
 pub fn load_str(name: &str, text: &str) -> Loaded {
-    let (config, mut diagnostics) = parse::parse(text);
+    let text = normalize_text(text);
+    let (config, mut diagnostics) = parse::parse(&text);
+    if !has_commands(&text) {
+        diagnostics.push(
+            Diagnostic::warning("empty-config", "the configuration contains no commands")
+                .with_help("check the file name; `show running-config` output or typed CLI lines are expected"),
+        );
+    }
     diagnostics.extend(resolve::check_references(&config));
     diagnostics.extend(checks::generic(&config));
-    Loaded { name: name.to_string(), source: text.to_string(), config, diagnostics }
+    Loaded { name: name.to_string(), source: text.into_owned(), config, diagnostics }
+}
+
+/// True when a line holds something other than blanks and `!` or `:` comments.
+fn has_commands(text: &str) -> bool {
+    text.lines().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('!') && !t.starts_with(':')
+    })
 }
 
 impl Loaded {

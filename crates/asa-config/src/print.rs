@@ -209,8 +209,6 @@ impl<'a> Printer<'a> {
 }
 
 /// Keywords whose next word is a secret in commands rampart keeps without modelling.
-const SECRET_KEYWORDS: &[&str] = &["password", "passwd", "pre-shared-key", "community", "key", "secret", "key-string"];
-
 /// Replaces the word after each secret keyword with `*****`, keeping an encryption type
 /// digit (`password 8 ...`) visible.
 fn mask_secrets(line: &str) -> String {
@@ -219,7 +217,7 @@ fn mask_secrets(line: &str) -> String {
     let mut i = 0;
     while i < words.len() {
         out.push(words[i]);
-        if SECRET_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(words[i])) && i + 1 < words.len() {
+        if crate::display::is_secret_keyword(words[i]) && i + 1 < words.len() {
             i += 1;
             if words[i].len() == 1 && words[i].chars().all(|c| c.is_ascii_digit()) && i + 1 < words.len() {
                 out.push(words[i]);

@@ -181,12 +181,12 @@ fn global_sa_lifetime_applies() {
 #[test]
 fn tunnel_group_attributes() {
     let c = parse(
-        "tunnel-group 203.0.113.10 type ipsec-l2l\ntunnel-group 203.0.113.10 general-attributes\n default-group-policy G\ntunnel-group 203.0.113.10 ipsec-attributes\n peer-id-validate nocheck\n isakmp keepalive threshold 20 retry 5\n ikev2 remote-authentication pre-shared-key remote key\n ikev2 local-authentication pre-shared-key local-key\ngroup-policy G internal\ngroup-policy G attributes\n vpn-tunnel-protocol ikev2\n",
+        "tunnel-group 203.0.113.10 type ipsec-l2l\ntunnel-group 203.0.113.10 general-attributes\n default-group-policy G\ntunnel-group 203.0.113.10 ipsec-attributes\n peer-id-validate nocheck\n isakmp keepalive threshold 20 retry 5\n ikev2 remote-authentication pre-shared-key remote-key\n ikev2 local-authentication pre-shared-key local-key\ngroup-policy G internal\ngroup-policy G attributes\n vpn-tunnel-protocol ikev2\n",
     );
     let t = &c.tunnel_groups[0];
     assert_eq!(t.peer_id_validate.as_ref().map(|v| v.value), Some(PeerIdValidateKw::Nocheck));
     assert_eq!(t.keepalive.as_ref().map(|k| k.value), Some(Keepalive::Threshold { threshold: Some(20), retry: 5 }));
-    assert_eq!(t.remote_psk.as_ref().map(|k| k.value.expose().to_string()), Some("remote key".to_string()));
+    assert_eq!(t.remote_psk.as_ref().map(|k| k.value.expose().to_string()), Some("remote-key".to_string()));
     assert_eq!(t.local_psk.as_ref().map(|k| k.value.expose().to_string()), Some("local-key".to_string()));
     assert_eq!(c.group_policies[0].tunnel_protocols.as_ref().map(|p| p.value.clone()), Some(vec!["ikev2".to_string()]));
 }
@@ -226,4 +226,14 @@ fn unmodelled_children_kept() {
 fn crlf_and_comments() {
     let c = parse(": Saved\r\n!\r\nhostname b\r\n: end\r\n");
     assert_eq!(c.hostname.map(|h| h.value), Some("b".to_string()));
+}
+
+#[test]
+fn manual_nat_line_number_inserts() {
+    let c = parse(
+        "interface G0\n nameif inside\ninterface G1\n nameif outside\nobject network A\n host 192.0.2.1\nobject network B\n host 192.0.2.2\nnat (inside,outside) source static A A\nnat (inside,outside) 1 source static B B no-proxy-arp route-lookup\n",
+    );
+    assert_eq!(c.manual_nat.len(), 2);
+    assert_eq!(c.manual_nat[0].real_source, NatAddr::Named(rampart_asa::span::Spanned::new("B".to_string(), Default::default())));
+    assert!(c.manual_nat[0].route_lookup);
 }

@@ -54,9 +54,13 @@ impl Parser<'_> {
         c.next();
         let (real_interface, mapped_interface) = self.nat_interfaces(c)?;
         let after_auto = c.eat("after-auto");
-        if c.eat("line") {
-            c.number::<u32>("rule line number", 1, u32::MAX)?;
-        }
+        // `nat (r,m) [after-auto] [LINE] source ...`: LINE inserts the rule at that
+        // position of its section instead of appending it.
+        let position = if c.peek().is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit())) {
+            Some(c.number::<u32>("rule line number", 1, 2_147_483_647)?.value)
+        } else {
+            None
+        };
         if !c.eat("source") {
             return Err(c.expected("`source`").with_help(
                 "manual NAT reads `nat (real,mapped) source static|dynamic REAL MAPPED`; object NAT goes inside `object network`",
@@ -116,7 +120,14 @@ impl Parser<'_> {
                 _ => return Err(c.expected("`destination`, `service`, `no-proxy-arp`, `route-lookup` or the end of the rule")),
             }
         }
-        self.cfg.manual_nat.push(nat);
+        let at = position.and_then(|line| {
+            let mut same_section = self.cfg.manual_nat.iter().enumerate().filter(|(_, n)| n.after_auto == nat.after_auto);
+            same_section.nth(line as usize - 1).map(|(i, _)| i)
+        });
+        match at {
+            Some(i) => self.cfg.manual_nat.insert(i, nat),
+            None => self.cfg.manual_nat.push(nat),
+        }
         Ok(true)
     }
 

@@ -91,10 +91,21 @@ impl Parser<'_> {
                         .at(c.here(), "the key is encrypted with the ASA's master passphrase")
                         .with_help("enter the key in clear text; rampart keeps it out of logs and output"));
                 }
+                if c.peek_is("hex") && c.peek_at(1).is_some() {
+                    return Err(Diagnostic::error("unsupported", "hexadecimal pre-shared keys are not supported")
+                        .at(c.here(), "`pre-shared-key hex` is not supported")
+                        .with_help("enter the key as the text its hex digits encode, without `hex`"));
+                }
                 let key_span = c.here();
                 let Some(key) = c.rest() else {
                     return Err(c.expected("a pre-shared key"));
                 };
+                if key.value.split_whitespace().nth(1).is_some() {
+                    // The message never quotes the words, because they are part of the key.
+                    return Err(Diagnostic::error("invalid-value", "pre-shared key contains blanks")
+                        .at(key_span, "a pre-shared key is one word")
+                        .with_help("write the key as one word, here and on the peer"));
+                }
                 if key.value.chars().all(|ch| ch == '*') {
                     return Err(Diagnostic::error("masked-key", "pre-shared key is masked as `*****`")
                         .at(key_span, "`show running-config` hides keys; this is not the key")
@@ -159,8 +170,9 @@ impl Parser<'_> {
         let span = c.line.span;
         if c.eat("vpn-tunnel-protocol") {
             let mut list = Vec::new();
-            while let Some((t, _)) = c.next() {
-                list.push(t.to_ascii_lowercase());
+            while !c.at_end() {
+                let (value, _) = c.keyword(crate::keywords::TUNNEL_PROTOCOLS)?;
+                list.push(value);
             }
             if list.is_empty() {
                 return Err(c.expected("a tunnel protocol such as ikev2"));
