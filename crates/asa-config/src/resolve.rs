@@ -2,7 +2,8 @@
 //! groups nest without cycles, and objects expand to address and port ranges.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 
@@ -13,7 +14,7 @@ use crate::diag::Diagnostic;
 use crate::span::Span;
 
 /// One protocol with its port ranges, the expansion of a service operand.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ServiceRange {
     pub protocol: Option<u8>,
     pub src: Vec<PortRange>,
@@ -57,6 +58,31 @@ pub fn subnet_range(a: IpAddr, len: u8) -> AddrRange {
 pub const ANY_V6: AddrRange =
     AddrRange { start: IpAddr::V6(Ipv6Addr::UNSPECIFIED), end: IpAddr::V6(Ipv6Addr::new(0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff)) };
 
+/// Nesting depth beyond which group expansion stops. Cycles are reported by the
+/// reference check, and the limit bounds the recursion on any input.
+const MAX_GROUP_DEPTH: usize = 64;
+
+/// Groups already expanded and ranges already emitted during one expansion.
+#[derive(Default)]
+struct ExpansionSeen<'a> {
+    groups: HashSet<&'a str>,
+    ranges: HashSet<AddrRange>,
+}
+
+impl ExpansionSeen<'_> {
+    fn push_range(&mut self, range: AddrRange, out: &mut Vec<AddrRange>) {
+        if self.ranges.insert(range) {
+            out.push(range);
+        }
+    }
+}
+
+/// Removes repeated items, keeping the first of each.
+fn dedup_in_order<T: Hash + Eq + Clone>(items: &mut Vec<T>) {
+    let mut seen = HashSet::with_capacity(items.len());
+    items.retain(|item| seen.insert(item.clone()));
+}
+
 /// Expands names to ranges, memoising object groups. Cycles and undefined names expand to
 /// nothing here: `check_references` reports them.
 pub struct Expander<'a> {
@@ -69,49 +95,49 @@ impl<'a> Expander<'a> {
         Expander { cfg, net_memo: RefCell::new(HashMap::new()) }
     }
 
-    /// Address ranges of a network object or network object group.
+    /// Address ranges of a network object or network object group, without duplicates.
     pub fn net(&self, name: &str) -> Rc<Vec<AddrRange>> {
         if let Some(v) = self.net_memo.borrow().get(name) {
             return v.clone();
         }
-        let v = Rc::new(self.net_uncached(name, 0));
+        let mut out = Vec::new();
+        let mut seen = ExpansionSeen::default();
+        self.net_into(name, 0, &mut seen, &mut out);
+        let v = Rc::new(out);
         self.net_memo.borrow_mut().insert(name.to_string(), v.clone());
         v
     }
 
-    fn net_uncached(&self, name: &str, depth: usize) -> Vec<AddrRange> {
-        if depth > 64 {
-            return Vec::new();
+    /// Appends the ranges of `name` to `out`. Each group is expanded once per call of
+    /// [`Expander::net`]: a group referenced twice adds nothing new to the union, and
+    /// skipping it keeps a chain of groups that each name the previous one twice linear
+    /// instead of exponential.
+    fn net_into(&self, name: &'a str, depth: usize, seen: &mut ExpansionSeen<'a>, out: &mut Vec<AddrRange>) {
+        if depth > MAX_GROUP_DEPTH || !seen.groups.insert(name) {
+            return;
         }
         if let Some(o) = self.cfg.network_object(name) {
-            return match o.body.as_ref().map(|b| &b.value) {
-                Some(NetObjectBody::Host(h)) => vec![AddrRange::host(*h)],
-                Some(NetObjectBody::Subnet(a, l)) => vec![subnet_range(*a, *l)],
-                Some(NetObjectBody::Range(a, b)) => vec![AddrRange { start: *a, end: *b }],
-                Some(NetObjectBody::Fqdn(_)) | None => Vec::new(),
+            let range = match o.body.as_ref().map(|b| &b.value) {
+                Some(NetObjectBody::Host(h)) => AddrRange::host(*h),
+                Some(NetObjectBody::Subnet(a, l)) => subnet_range(*a, *l),
+                Some(NetObjectBody::Range(a, b)) => AddrRange { start: *a, end: *b },
+                Some(NetObjectBody::Fqdn(_)) | None => return,
             };
+            seen.push_range(range, out);
+            return;
         }
         let Some(g) = self.cfg.object_group(name).filter(|g| g.kind == GroupKind::Network) else {
-            return Vec::new();
+            return;
         };
-        let mut out = Vec::new();
         for m in &g.members {
             match &m.value {
-                GroupMember::Host(h) => out.push(AddrRange::host(*h)),
-                GroupMember::Subnet(a, l) => out.push(subnet_range(*a, *l)),
-                GroupMember::Range(a, b) => out.push(AddrRange { start: *a, end: *b }),
-                GroupMember::Object(n) => out.extend(self.net_uncached(&n.value, depth + 1)),
-                GroupMember::Group(n) => {
-                    if let Some(v) = self.net_memo.borrow().get(&n.value) {
-                        out.extend(v.iter().copied());
-                        continue;
-                    }
-                    out.extend(self.net_uncached(&n.value, depth + 1));
-                }
+                GroupMember::Host(h) => seen.push_range(AddrRange::host(*h), out),
+                GroupMember::Subnet(a, l) => seen.push_range(subnet_range(*a, *l), out),
+                GroupMember::Range(a, b) => seen.push_range(AddrRange { start: *a, end: *b }, out),
+                GroupMember::Object(n) | GroupMember::Group(n) => self.net_into(&n.value, depth + 1, seen, out),
                 _ => {}
             }
         }
-        out
     }
 
     /// Address ranges of an ACE operand.
@@ -152,39 +178,55 @@ impl<'a> Expander<'a> {
         match p {
             None => vec![PortRange::ANY],
             Some(PortSpec::Match(m)) => port_ranges(m),
-            Some(PortSpec::Group(n)) => self.port_group(&n.value, 0),
+            Some(PortSpec::Group(n)) => self.port_group(&n.value),
         }
     }
 
-    fn port_group(&self, name: &str, depth: usize) -> Vec<PortRange> {
-        let Some(g) = self.cfg.object_group(name).filter(|_| depth <= 64) else {
-            return Vec::new();
-        };
+    fn port_group(&self, name: &str) -> Vec<PortRange> {
         let mut out = Vec::new();
+        self.port_group_into(name, 0, &mut HashSet::new(), &mut out);
+        dedup_in_order(&mut out);
+        out
+    }
+
+    fn port_group_into(&self, name: &'a str, depth: usize, seen: &mut HashSet<&'a str>, out: &mut Vec<PortRange>) {
+        if depth > MAX_GROUP_DEPTH || !seen.insert(name) {
+            return;
+        }
+        let Some(g) = self.cfg.object_group(name) else {
+            return;
+        };
         for m in &g.members {
             match &m.value {
                 GroupMember::Port(pm) => out.extend(port_ranges(pm)),
-                GroupMember::Group(n) => out.extend(self.port_group(&n.value, depth + 1)),
+                GroupMember::Group(n) => self.port_group_into(&n.value, depth + 1, seen, out),
                 _ => {}
             }
         }
+    }
+
+    /// ICMP types of an icmp-type object group, without duplicates.
+    pub fn icmp_group(&self, name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.icmp_group_into(name, 0, &mut HashSet::new(), &mut out);
+        dedup_in_order(&mut out);
         out
     }
 
-    /// ICMP types of an icmp-type object group.
-    pub fn icmp_group(&self, name: &str, depth: usize) -> Vec<u8> {
-        let Some(g) = self.cfg.object_group(name).filter(|_| depth <= 64) else {
-            return Vec::new();
+    fn icmp_group_into(&self, name: &'a str, depth: usize, seen: &mut HashSet<&'a str>, out: &mut Vec<u8>) {
+        if depth > MAX_GROUP_DEPTH || !seen.insert(name) {
+            return;
+        }
+        let Some(g) = self.cfg.object_group(name) else {
+            return;
         };
-        let mut out = Vec::new();
         for m in &g.members {
             match &m.value {
                 GroupMember::Icmp(t) => out.push(*t),
-                GroupMember::Group(n) => out.extend(self.icmp_group(&n.value, depth + 1)),
+                GroupMember::Group(n) => self.icmp_group_into(&n.value, depth + 1, seen, out),
                 _ => {}
             }
         }
-        out
     }
 
     fn spec_ranges(spec: &ServiceSpec) -> Vec<ServiceRange> {
@@ -204,7 +246,7 @@ impl<'a> Expander<'a> {
         let dst_from_group = matches!(ace.dst_port, Some(PortSpec::Group(ref n)) if self.cfg.object_group(&n.value).is_some_and(|g| g.kind == GroupKind::IcmpType));
         let dst = if dst_from_group { vec![PortRange::ANY] } else { self.ports(ace.dst_port.as_ref()) };
         let icmp_types: Vec<Option<u8>> = match &ace.dst_port {
-            Some(PortSpec::Group(n)) if dst_from_group => self.icmp_group(&n.value, 0).into_iter().map(Some).collect(),
+            Some(PortSpec::Group(n)) if dst_from_group => self.icmp_group(&n.value).into_iter().map(Some).collect(),
             _ => vec![ace.icmp_type],
         };
         match &ace.protocol {
@@ -218,14 +260,26 @@ impl<'a> Expander<'a> {
             },
             ProtoSpec::Group(n) => {
                 let mut out = Vec::new();
-                self.service_group(&n.value, &src, &dst, &mut out, 0);
+                self.service_group(&n.value, &src, &dst, &mut HashSet::new(), &mut out, 0);
+                dedup_in_order(&mut out);
                 out
             }
         }
     }
 
-    fn service_group(&self, name: &str, src: &[PortRange], dst: &[PortRange], out: &mut Vec<ServiceRange>, depth: usize) {
-        let Some(g) = self.cfg.object_group(name).filter(|_| depth <= 64) else {
+    fn service_group(
+        &self,
+        name: &'a str,
+        src: &[PortRange],
+        dst: &[PortRange],
+        seen: &mut HashSet<&'a str>,
+        out: &mut Vec<ServiceRange>,
+        depth: usize,
+    ) {
+        if depth > MAX_GROUP_DEPTH || !seen.insert(name) {
+            return;
+        }
+        let Some(g) = self.cfg.object_group(name) else {
             return;
         };
         for m in &g.members {
@@ -237,7 +291,7 @@ impl<'a> Expander<'a> {
                         out.extend(Self::spec_ranges(&b.value));
                     }
                 }
-                GroupMember::Group(n) => self.service_group(&n.value, src, dst, out, depth + 1),
+                GroupMember::Group(n) => self.service_group(&n.value, src, dst, seen, out, depth + 1),
                 _ => {}
             }
         }
@@ -292,12 +346,16 @@ impl RefChecker<'_> {
         if ok {
             return;
         }
+        let group_kind;
         let (what, define) = match want {
             Want::NetworkObjectOrGroup => ("network object or object-group", format!("object network {v}\n host ADDRESS")),
             Want::NetworkObject => ("network object", format!("object network {v}\n host ADDRESS")),
             Want::ServiceObject => ("service object", format!("object service {v}\n service tcp destination eq PORT")),
             Want::ProtocolOrServiceGroup => ("protocol or service object-group", format!("object-group protocol {v}\n protocol-object tcp")),
-            Want::GroupOf(k) => ("object-group of the same type", format!("object-group {} {v}", kind_word(k))),
+            Want::GroupOf(k) => {
+                group_kind = format!("object-group {}", kind_word(k));
+                (group_kind.as_str(), format!("object-group {} {v}", kind_word(k)))
+            }
         };
         let exists_as_other = cfg.network_object(v).is_some() || cfg.service_object(v).is_some() || cfg.object_group(v).is_some();
         let mut d = if exists_as_other {
