@@ -477,6 +477,10 @@ pub(crate) struct Index {
     pub names: HashMap<String, IpAddr>,
     /// `crypto ipsec ikev2 transform-set` lines that were rejected, by name.
     pub rejected_transform_sets: HashMap<String, Span>,
+    /// Sub-commands that had a parse error, as (mode command, first keyword) and
+    /// (mode command, first two keywords), all in lower case. Checks for a missing line
+    /// skip these, because the parse error already reports the line.
+    pub failed_sub_commands: std::collections::HashSet<(String, String)>,
     pub lines: crate::span::LineIndex,
 }
 
@@ -489,6 +493,12 @@ impl PartialEq for Index {
 impl Eq for Index {}
 
 impl Config {
+    /// True when a sub-command starting with `keywords` under `mode_command` had a
+    /// parse error.
+    pub(crate) fn sub_command_failed(&self, mode_command: &str, keywords: &str) -> bool {
+        self.index.failed_sub_commands.contains(&(mode_command.to_string(), keywords.to_string()))
+    }
+
     pub fn network_object(&self, name: &str) -> Option<&NetworkObject> {
         self.index.network_objects.get(name).map(|&i| &self.network_objects[i])
     }
@@ -578,6 +588,7 @@ impl Config {
         }
 
         ix.rejected_transform_sets = std::mem::take(&mut self.index.rejected_transform_sets);
+        ix.failed_sub_commands = std::mem::take(&mut self.index.failed_sub_commands);
         ix.lines = std::mem::take(&mut self.index.lines);
         self.index = ix;
     }

@@ -38,6 +38,7 @@ fn required_lines(cfg: &Config, out: &mut Vec<Diagnostic>) {
         if p.groups.is_none() {
             missing.push("group 14");
         }
+        missing.retain(|m| !cfg.sub_command_failed(&head, m.split(' ').next().unwrap_or(m)));
         if !missing.is_empty() {
             out.push(
                 Diagnostic::error("missing-line", format!("{head} is missing required lines"))
@@ -49,6 +50,7 @@ fn required_lines(cfg: &Config, out: &mut Vec<Diagnostic>) {
     for p in &cfg.ipsec_proposals {
         let head = format!("crypto ipsec ikev2 ipsec-proposal {}", p.name.value);
         match &p.encryption {
+            None if cfg.sub_command_failed(&head, "protocol esp") => {}
             None => out.push(
                 Diagnostic::error("missing-line", format!("{head} has no encryption"))
                     .at(p.span, "missing `protocol esp encryption`")
@@ -179,8 +181,9 @@ fn tunnel_groups(cfg: &Config, out: &mut Vec<Diagnostic>) {
                 );
                 continue;
             };
+            let attributes = format!("tunnel-group {name} ipsec-attributes");
             for (have, side) in [(&tg.remote_psk, "remote"), (&tg.local_psk, "local")] {
-                if have.is_none() {
+                if have.is_none() && !cfg.sub_command_failed(&attributes, &format!("ikev2 {side}-authentication")) {
                     out.push(
                         Diagnostic::error("missing-psk", format!("tunnel-group {name} has no IKEv2 {side} pre-shared key"))
                             .at(tg.name.span, format!("used by peer {name} of crypto map {} {}", e.map.value, e.sequence.value))
@@ -205,10 +208,17 @@ fn tunnel_groups(cfg: &Config, out: &mut Vec<Diagnostic>) {
             && let Some(protos) = &gp.tunnel_protocols
             && !protos.value.iter().any(|p| p == "ikev2")
         {
+            // One error per group-policy, however many tunnel groups use it.
+            let message = format!("group-policy {} does not permit IKEv2", gp.name.value);
+            if let Some(d) = out.iter_mut().find(|d| d.code == "ikev2-not-permitted" && d.message == message) {
+                d.label.push_str(&format!(", {}", tg.name.value));
+                continue;
+            }
+            let valid: Vec<&str> = protos.value.iter().map(String::as_str).filter(|p| crate::keywords::TUNNEL_PROTOCOLS.contains(p)).collect();
             out.push(
-                Diagnostic::error("ikev2-not-permitted", format!("group-policy {} does not permit IKEv2", gp.name.value))
+                Diagnostic::error("ikev2-not-permitted", message)
                     .at(protos.span, format!("used by tunnel-group {}", tg.name.value))
-                    .with_help(format!("add ikev2: `vpn-tunnel-protocol {} ikev2`", protos.value.join(" "))),
+                    .with_help(format!("add ikev2: `vpn-tunnel-protocol {}`", valid.iter().chain(&["ikev2"]).copied().collect::<Vec<_>>().join(" "))),
             );
         }
     }
@@ -489,12 +499,27 @@ fn unmodelled_summary(cfg: &Config, out: &mut Vec<Diagnostic>) {
     let shown: Vec<String> = list.iter().take(12).map(|(k, n)| format!("{k} ({n})")).collect();
     let more = if list.len() > 12 { format!(", and {} more kinds", list.len() - 12) } else { String::new() };
     let children = cfg.unmodelled.len() - top;
-    let sub = if children > 0 { format!(" (and {children} sub-commands)") } else { String::new() };
+    let mut parents: BTreeMap<&str, usize> = BTreeMap::new();
+    for u in &cfg.unmodelled {
+        if let Some(p) = &u.parent {
+            *parents.entry(p.split_whitespace().next().unwrap_or(p)).or_default() += 1;
+        }
+    }
+    let message = match (top, children) {
+        (0, _) => {
+            let under: Vec<String> = parents.iter().map(|(p, n)| format!("{p} ({n})")).collect();
+            format!("{children} sub-command{} kept but not modelled, under: {}", if children == 1 { " is" } else { "s are" }, under.join(", "))
+        }
+        (_, 0) => format!("{top} command{} kept but not modelled: {}{more}", if top == 1 { " is" } else { "s are" }, shown.join(", ")),
+        _ => format!(
+            "{top} command{} and {children} sub-command{} are kept but not modelled: {}{more}",
+            if top == 1 { "" } else { "s" },
+            if children == 1 { "" } else { "s" },
+            shown.join(", ")
+        ),
+    };
     out.push(
-        Diagnostic::note(
-            "unmodelled",
-            format!("{top} command{}{sub} kept but not modelled: {}{more}", if top == 1 { " is" } else { "s are" }, shown.join(", ")),
-        )
+        Diagnostic::note("unmodelled", message)
             .with_help("they are printed back by `show running-config`; `rampart check --strict` rejects them"),
     );
 }

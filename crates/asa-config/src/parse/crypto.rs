@@ -91,6 +91,17 @@ impl Parser<'_> {
                 c.pos += 1;
                 self.crypto_map(c, line)
             }
+            ("ikev2", _) => {
+                // Sub-commands that concern remote access or tuning are kept unmodelled;
+                // any other word after `crypto ikev2` is a typo.
+                c.next();
+                if IKEV2_KEPT.contains(&t2.as_str()) {
+                    return Ok(false);
+                }
+                let mut options = vec!["policy", "enable"];
+                options.extend_from_slice(IKEV2_KEPT);
+                Err(c.unknown_keyword("crypto ikev2", &options))
+            }
             _ => Ok(false),
         }
     }
@@ -251,9 +262,15 @@ impl Parser<'_> {
             self.cfg.crypto_map_bindings.push(CryptoMapBinding { map, interface });
             return Ok(true);
         }
-        let Ok(seq) = c.number::<u32>("sequence number", 1, 65535) else {
+        if c.peek().is_some_and(|t| CRYPTO_MAP_KEPT.iter().any(|k| k.eq_ignore_ascii_case(t))) {
             return Ok(false);
-        };
+        }
+        if !c.peek().is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit())) {
+            let mut options = vec!["interface", "a sequence number"];
+            options.extend_from_slice(CRYPTO_MAP_KEPT);
+            return Err(c.unknown_keyword(&format!("crypto map {}", map.value), &options));
+        }
+        let seq = c.number::<u32>("sequence number", 1, 65535)?;
         let key = (map.value.clone(), seq.value);
         let i = match self.cfg.index.crypto_map_entries.get(&key) {
             Some(&i) => i,
@@ -353,7 +370,7 @@ impl Parser<'_> {
             "security-association" => {
                 c.next();
                 if !c.eat("lifetime") {
-                    return Ok(false);
+                    return if c.peek_is("replay") { Ok(false) } else { Err(c.unknown_keyword("set security-association", &["lifetime", "replay"])) };
                 }
                 let (seconds, kilobytes) = sa_lifetime(c)?;
                 let entry = &mut self.cfg.crypto_map_entries[i];
@@ -364,11 +381,46 @@ impl Parser<'_> {
                     entry.lifetime_kilobytes = Some(Spanned::new(n.value, span));
                 }
             }
-            _ => return Ok(false),
+            "ikev2" => {
+                c.next();
+                return Err(c.unknown_keyword("set ikev2", &["ipsec-proposal"]));
+            }
+            other if CRYPTO_MAP_SET_KEPT.contains(&other) => return Ok(false),
+            _ => {
+                let mut options = vec!["peer", "ikev2", "pfs", "security-association"];
+                options.extend_from_slice(CRYPTO_MAP_SET_KEPT);
+                let d = c.unknown_keyword("crypto map ... set", &options);
+                return Err(if kw == "esn" {
+                    d.with_note("ASA syntax has no `set esn`, and rampart never negotiates extended sequence numbers")
+                } else {
+                    d
+                });
+            }
         }
         Ok(true)
     }
 }
+
+/// `crypto ikev2` sub-commands that the ASA accepts and rampart keeps without modelling.
+const IKEV2_KEPT: &[&str] = &["remote-access", "cookie-challenge", "limit", "notify", "redirect", "fragmentation", "nat-keepalive"];
+
+/// Words after `crypto map NAME` that the ASA accepts and rampart keeps without
+/// modelling (IKEv1 client configuration).
+const CRYPTO_MAP_KEPT: &[&str] = &["client"];
+
+/// `crypto map NAME SEQ set` options that the ASA accepts and rampart keeps without
+/// modelling.
+const CRYPTO_MAP_SET_KEPT: &[&str] = &[
+    "ikev1",
+    "connection-type",
+    "inheritance",
+    "nat-t-disable",
+    "phase1-mode",
+    "reverse-route",
+    "trustpoint",
+    "validation-access-list",
+    "tfc-packets",
+];
 
 /// `seconds` and `kilobytes` lifetimes, each present when the line sets it.
 type SaLifetime = (Option<Spanned<u64>>, Option<Spanned<u64>>);

@@ -70,6 +70,20 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Builds the error for a token that matches none of `options` in a command family
+    /// that rampart models. Such a token is a typo, not a command to keep unmodelled.
+    pub fn unknown_keyword(&self, context: &str, options: &[&str]) -> Diagnostic {
+        let list = options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
+        let Some(tok) = self.peek() else {
+            return self.expected(&format!("one of {list}"));
+        };
+        let d = Diagnostic::error("syntax", format!("unknown keyword `{tok}` in `{context}`")).at(self.here(), format!("expected one of {list}"));
+        match crate::resolve::suggest(tok, options.iter().copied()) {
+            Some(near) => d.with_help(format!("did you mean `{near}`?")),
+            None => d,
+        }
+    }
+
     pub fn word(&mut self, what: &str) -> PResult<Spanned<String>> {
         match self.next() {
             Some((t, s)) => Ok(Spanned::new(t.to_string(), s)),

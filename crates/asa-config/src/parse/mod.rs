@@ -40,6 +40,9 @@ pub(crate) enum Mode {
     GroupPolicyAttributes(usize),
     /// Children of a command that is kept but not modelled.
     Unmodelled(String),
+    /// Children of a mode command that had an error. They are skipped, because the
+    /// error on the mode command already reports the problem.
+    Failed,
 }
 
 pub(crate) struct Parser<'a> {
@@ -81,6 +84,9 @@ impl<'a> Parser<'a> {
         }
         if let Some(d) = self.placeholder(line) {
             self.diags.push(d);
+            if !matches!(self.mode, Mode::Top) && line.indented {
+                self.note_failed_sub_command(line);
+            }
             return;
         }
         if first.eq_ignore_ascii_case("exit") || first.eq_ignore_ascii_case("end") {
@@ -90,18 +96,58 @@ impl<'a> Parser<'a> {
         // Outside a mode, leading blanks mean nothing (the ASA CLI ignores them), so an
         // indented line there is a top-level command.
         let in_mode = !matches!(self.mode, Mode::Top);
+        if matches!(self.mode, Mode::Failed) && line.indented {
+            return;
+        }
         if in_mode && (line.indented || self.unindented_sub_command(line)) {
             let result = self.sub_command(line);
             match result {
                 Ok(Sub::Done) => {}
-                Ok(Sub::NotMine) => self.keep_child(line),
-                Err(d) => self.diags.push(d),
+                Ok(Sub::NotMine) => match self.closed_mode_keywords() {
+                    Some(options) => {
+                        let c = Cursor::new(self.src, line);
+                        let d = c.unknown_keyword(&self.mode_header(), options);
+                        self.diags.push(d);
+                    }
+                    None => self.keep_child(line),
+                },
+                Err(d) => {
+                    self.diags.push(d);
+                    self.note_failed_sub_command(line);
+                }
             }
             return;
         }
         self.mode = Mode::Top;
         if let Err(d) = self.top(line) {
             self.diags.push(d);
+            self.mode = Mode::Failed;
+        }
+    }
+
+    /// Records that a sub-command of the current mode had an error.
+    fn note_failed_sub_command(&mut self, line: &Line) {
+        let header = self.mode_header();
+        let first = line.tok(self.src, 0).unwrap_or("").to_ascii_lowercase();
+        let second = line.tok(self.src, 1).unwrap_or("").to_ascii_lowercase();
+        let failed = &mut self.cfg.index.failed_sub_commands;
+        failed.insert((header.clone(), format!("{first} {second}")));
+        failed.insert((header, first));
+    }
+
+    /// Returns every sub-command of the current mode when rampart models the whole
+    /// mode, so that any other word there is a typo. Returns `None` for modes whose
+    /// other sub-commands are kept without being modelled.
+    fn closed_mode_keywords(&self) -> Option<&'static [&'static str]> {
+        match self.mode {
+            Mode::NetworkObject(_) => Some(&["host", "subnet", "range", "fqdn", "description", "nat"]),
+            Mode::ServiceObject(_) => Some(&["service", "description"]),
+            Mode::Ikev2Policy(_) => Some(&["encryption", "integrity", "group", "prf", "lifetime"]),
+            Mode::IpsecProposal(_) => Some(&["protocol"]),
+            Mode::ObjectGroup(_) => {
+                Some(&["network-object", "range-object", "port-object", "service-object", "protocol-object", "icmp-object", "group-object", "description"])
+            }
+            _ => None,
         }
     }
 
@@ -139,7 +185,7 @@ impl<'a> Parser<'a> {
     /// Keeps a sub-command that rampart does not model, under its mode command.
     fn keep_child(&mut self, line: &Line) {
         let parent = match &self.mode {
-            Mode::Top => None,
+            Mode::Top | Mode::Failed => None,
             Mode::Unmodelled(p) => Some(p.clone()),
             _ => Some(self.mode_header()),
         };
@@ -159,7 +205,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn mode_header(&self) -> String {
         let c = &self.cfg;
         match self.mode {
-            Mode::Top => String::new(),
+            Mode::Top | Mode::Failed => String::new(),
             Mode::Unmodelled(ref p) => p.clone(),
             Mode::Interface(i) => format!("interface {}", c.interfaces[i].hardware.value),
             Mode::NetworkObject(i) => format!("object network {}", c.network_objects[i].name.value),
@@ -180,7 +226,7 @@ impl<'a> Parser<'a> {
         let t1 = line.tok(self.src, 1).unwrap_or("").to_ascii_lowercase();
         let t2 = line.tok(self.src, 2).unwrap_or("").to_ascii_lowercase();
         let kws: &[&str] = match self.mode {
-            Mode::Top | Mode::Unmodelled(_) => return false,
+            Mode::Top | Mode::Unmodelled(_) | Mode::Failed => return false,
             Mode::Interface(_) => {
                 if t0 == "ip" {
                     return t1 == "address";
@@ -214,7 +260,7 @@ impl<'a> Parser<'a> {
     fn sub_command(&mut self, line: &Line) -> PResult<Sub> {
         let mut c = Cursor::new(self.src, line);
         match self.mode.clone() {
-            Mode::Top | Mode::Unmodelled(_) => Ok(Sub::NotMine),
+            Mode::Top | Mode::Unmodelled(_) | Mode::Failed => Ok(Sub::NotMine),
             Mode::Interface(i) => self.interface_sub(&mut c, i),
             Mode::NetworkObject(i) => self.network_object_sub(&mut c, i),
             Mode::ServiceObject(i) => self.service_object_sub(&mut c, i),
