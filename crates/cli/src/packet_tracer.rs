@@ -18,7 +18,19 @@ pub enum Format {
     Json,
 }
 
+/// Exit status of `rampart packet-tracer`, shown by `--help`. A traced drop is a
+/// finished trace, so it exits 0 like an allowed packet.
+const EXIT_STATUS_HELP: &str = "Exit status:
+  0  the trace finished (the packet is allowed or dropped)
+  1  the configuration cannot be read, has errors, or has no such input interface
+  2  usage error: invalid packet words, address, port, ICMP type or option";
+
+const EXIT_TRACED: u8 = 0;
+const EXIT_CONFIG: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
 #[derive(clap::Args)]
+#[command(after_help = EXIT_STATUS_HELP)]
 pub struct Args {
     /// ASA configuration file to trace against.
     #[arg(long, value_name = "FILE")]
@@ -95,7 +107,7 @@ pub fn main(args: Args) -> ExitCode {
         Ok(spec) => spec,
         Err(message) => {
             eprintln!("rampart packet-tracer: {message}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
 
@@ -103,20 +115,20 @@ pub fn main(args: Args) -> ExitCode {
         Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("rampart packet-tracer: cannot load {}: {err}", args.config.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     if loaded.has_errors() {
         eprint!("{}", loaded.render_diagnostics(false));
         eprintln!("rampart packet-tracer: {} has errors; fix them and trace again", args.config.display());
-        return ExitCode::FAILURE;
+        return ExitCode::from(EXIT_CONFIG);
     }
 
     let output = match trace(&loaded, &spec, args.format) {
         Ok(output) => output,
         Err(message) => {
             eprintln!("rampart packet-tracer: {}: {message}", args.config.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     // A reader that closes the pipe early (such as `head`) is not an error worth a message.
@@ -125,9 +137,9 @@ pub fn main(args: Args) -> ExitCode {
         && err.kind() != std::io::ErrorKind::BrokenPipe
     {
         eprintln!("rampart packet-tracer: failed to write the trace: {err}");
-        return ExitCode::FAILURE;
+        return ExitCode::from(EXIT_CONFIG);
     }
-    ExitCode::SUCCESS
+    ExitCode::from(EXIT_TRACED)
 }
 
 /// Trace `spec` through the policy of a loaded configuration and render the result.
@@ -255,6 +267,13 @@ nat (inside,outside) after-auto source dynamic any interface
         let spec = parse_packet(&words("input dmz tcp 10.10.1.5 1 198.18.5.5 2")).expect("valid packet");
         let err = trace(&loaded, &spec, Format::Text).expect_err("unknown interface");
         assert!(err.contains("\"dmz\" does not exist"), "{err}");
+    }
+
+    #[test]
+    fn help_lists_exit_status() {
+        for code in [EXIT_TRACED, EXIT_CONFIG, EXIT_USAGE] {
+            assert!(EXIT_STATUS_HELP.contains(&format!("\n  {code}  ")), "exit status {code} undocumented");
+        }
     }
 
     #[test]
