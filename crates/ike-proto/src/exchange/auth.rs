@@ -509,12 +509,19 @@ impl Engine {
 
     /// INITIAL_CONTACT: the peer lost its state, so every other IKE SA with it goes
     /// (RFC 7296 section 2.4).
+    /// Removes the other IKE SAs between the same pair of authenticated identities: an
+    /// INITIAL_CONTACT notify asserts that the new SA is the only one between them
+    /// (RFC 7296 section 2.4). Addresses do not count, so several tunnels from one
+    /// address with different identities survive each other's first contact.
     fn initial_contact(&mut self, sa: &IkeSa) {
         let stale: Vec<u64> = self
             .sas
             .iter()
             .filter(|(_, o)| {
-                o.peer == sa.peer && o.remote.ip() == sa.remote.ip() && o.is_established()
+                o.peer == sa.peer
+                    && o.remote_id == sa.remote_id
+                    && o.local_id == sa.local_id
+                    && o.is_established()
             })
             .map(|(k, _)| *k)
             .collect();
