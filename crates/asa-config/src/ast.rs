@@ -477,9 +477,9 @@ pub(crate) struct Index {
     pub names: HashMap<String, IpAddr>,
     /// `crypto ipsec ikev2 transform-set` lines that were rejected, by name.
     pub rejected_transform_sets: HashMap<String, Span>,
-    /// Sub-commands that had a parse error, as (mode command, first keyword) and
-    /// (mode command, first two keywords), all in lower case. Checks for a missing line
-    /// skip these, because the parse error already reports the line.
+    /// Lines that had a parse error, as (mode command, each of their first one to five
+    /// words), in lower case. The mode command is empty for top-level lines. Checks for
+    /// a missing line skip these, because the parse error already reports the line.
     pub failed_sub_commands: std::collections::HashSet<(String, String)>,
     pub lines: crate::span::LineIndex,
 }
@@ -496,7 +496,7 @@ impl Config {
     /// True when a sub-command starting with `keywords` under `mode_command` had a
     /// parse error.
     pub(crate) fn sub_command_failed(&self, mode_command: &str, keywords: &str) -> bool {
-        self.index.failed_sub_commands.contains(&(mode_command.to_string(), keywords.to_string()))
+        self.index.failed_sub_commands.contains(&(mode_command.to_ascii_lowercase(), keywords.to_ascii_lowercase()))
     }
 
     pub fn network_object(&self, name: &str) -> Option<&NetworkObject> {

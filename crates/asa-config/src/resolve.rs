@@ -344,6 +344,7 @@ impl RefChecker<'_> {
             Want::GroupOf(k) => cfg.object_group(v).is_some_and(|g| same_group_family(g.kind, k)),
         };
         if ok {
+            self.empty_network_object(n, want);
             return;
         }
         let group_kind;
@@ -371,6 +372,27 @@ impl RefChecker<'_> {
             d = d.with_note(format!("a similar name exists: `{s}`"));
         }
         self.diags.push(d);
+    }
+
+    /// Reports a reference to an `object network` with no host, subnet, range or fqdn,
+    /// which matches nothing. An object whose address line had a parse error is left to
+    /// that error.
+    fn empty_network_object(&mut self, n: &Name, want: Want) {
+        if !matches!(want, Want::NetworkObjectOrGroup | Want::NetworkObject) {
+            return;
+        }
+        let Some(o) = self.cfg.network_object(&n.value) else { return };
+        let header = format!("object network {}", o.name.value);
+        let failed_key = header.to_ascii_lowercase();
+        if o.body.is_some() || self.cfg.index.failed_sub_commands.iter().any(|(h, _)| *h == failed_key) {
+            return;
+        }
+        self.diags.push(
+            Diagnostic::error("empty-object", format!("object network {} has no address", o.name.value))
+                .at(n.span, "this reference matches no address")
+                .also(o.name.span, "defined here without host, subnet, range or fqdn")
+                .with_help(format!("add an address line:\n{header}\n host ADDRESS")),
+        );
     }
 
     fn interface(&mut self, n: &Name, used_by: &str) {

@@ -27,7 +27,7 @@ fn unmodelled(text: &str) -> usize {
 
 #[test]
 fn typo_object_network_sub() {
-    let text = "object network A\n subnt 10.0.0.0 255.0.0.0\n";
+    let text = "object network A\n subnt 10.0.0.0 255.0.0.0\naccess-list X extended permit ip object A any\n";
     assert_eq!(errors(text), vec![("syntax", 2, 2)]);
     assert_eq!(unmodelled(text), 0);
 }
@@ -108,4 +108,28 @@ fn psk_placeholder_one_error() {
 fn tunnel_protocol_typo_marked() {
     let text = "group-policy G attributes\n vpn-tunnel-protocol ikev3\n";
     assert_eq!(errors(text), vec![("syntax", 2, 22)]);
+}
+
+#[test]
+fn empty_object_reference_error() {
+    let text = "object network A\n description no address\naccess-list X extended permit ip object A any\n";
+    assert_eq!(errors(text), vec![("empty-object", 3, 41)]);
+}
+
+#[test]
+fn typo_cascades_suppressed() {
+    let base = "interface G0\n nameif outside\n ip address 198.51.100.2 255.255.255.0\ncrypto ikev2 enable outside\ncrypto ikev2 policy 1\n encryption aes-256\n integrity sha256\n group 14\ncrypto map M 10 match address A\ncrypto map M 10 set peer 203.0.113.10\ncrypto map M interface outside\n";
+    let cases = [
+        ("crypto map M 10 set peer 203.0.113.10\n", "crypto map M 10 set peeer 203.0.113.10\n", "incomplete-crypto-map"),
+        ("crypto map M interface outside\n", "crypto map M interfce outside\n", "unbound-crypto-map"),
+        ("crypto ikev2 enable outside\n", "crypto ikev2 enabel outside\n", "ikev2-not-enabled"),
+        ("crypto ikev2 policy 1\n", "crypto ikev2 policy 0\n", "missing-line"),
+    ];
+    for (good, bad, cascade) in cases {
+        let loaded = load_str("t.cfg", &base.replace(good, bad));
+        let codes: Vec<&str> = loaded.diagnostics.iter().filter(|d| d.severity >= Severity::Warning).map(|d| d.code).collect();
+        let typo_codes = codes.iter().filter(|c| **c == "syntax" || **c == "invalid-value").count();
+        assert_eq!(typo_codes, 1, "{bad:?}: {codes:?}");
+        assert!(!codes.contains(&cascade), "{bad:?}: {codes:?}");
+    }
 }

@@ -69,7 +69,7 @@ fn required_lines(cfg: &Config, out: &mut Vec<Diagnostic>) {
             Some(_) => {}
         }
     }
-    if !cfg.crypto_map_entries.is_empty() && cfg.ikev2_policies.is_empty() {
+    if !cfg.crypto_map_entries.is_empty() && cfg.ikev2_policies.is_empty() && !cfg.sub_command_failed("", "crypto ikev2") {
         let span = cfg.crypto_map_entries[0].span;
         out.push(
             Diagnostic::error("missing-line", "no `crypto ikev2 policy` is configured")
@@ -86,6 +86,9 @@ fn crypto_map_entries(cfg: &Config, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let head = format!("crypto map {} {}", e.map.value, e.sequence.value);
+        if cfg.sub_command_failed("", &head) {
+            continue;
+        }
         let mut missing = Vec::new();
         if e.match_address.is_none() {
             missing.push(("match address", format!("{head} match address ACL_NAME")));
@@ -139,6 +142,9 @@ fn crypto_map_entries(cfg: &Config, out: &mut Vec<Diagnostic>) {
 fn crypto_map_bindings(cfg: &Config, out: &mut Vec<Diagnostic>) {
     for name in cfg.crypto_map_names() {
         let Some(ifc) = cfg.crypto_map_interface(name) else {
+            if cfg.sub_command_failed("", &format!("crypto map {name}")) {
+                continue;
+            }
             if let Some(e) = cfg.crypto_map_entries.iter().find(|e| e.map.value == name) {
                 out.push(
                     Diagnostic::warning("unbound-crypto-map", format!("crypto map {name} is not bound to an interface"))
@@ -149,7 +155,7 @@ fn crypto_map_bindings(cfg: &Config, out: &mut Vec<Diagnostic>) {
             continue;
         };
         let Some(f) = cfg.interface(&ifc.value) else { continue };
-        if !cfg.ikev2_enable.iter().any(|e| e.value == ifc.value) {
+        if !cfg.ikev2_enable.iter().any(|e| e.value == ifc.value) && !cfg.sub_command_failed("", "crypto ikev2") {
             out.push(
                 Diagnostic::error("ikev2-not-enabled", format!("IKEv2 is not enabled on interface {}", ifc.value))
                     .at(ifc.span, format!("crypto map {name} is bound here"))

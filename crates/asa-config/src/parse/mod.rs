@@ -108,6 +108,7 @@ impl<'a> Parser<'a> {
                         let c = Cursor::new(self.src, line);
                         let d = c.unknown_keyword(&self.mode_header(), options);
                         self.diags.push(d);
+                        self.note_failed_sub_command(line);
                     }
                     None => self.keep_child(line),
                 },
@@ -121,18 +122,25 @@ impl<'a> Parser<'a> {
         self.mode = Mode::Top;
         if let Err(d) = self.top(line) {
             self.diags.push(d);
+            self.mode = Mode::Top;
+            self.note_failed_sub_command(line);
             self.mode = Mode::Failed;
         }
     }
 
-    /// Records that a sub-command of the current mode had an error.
+    /// Records that a line of the current mode had an error, under its first one to
+    /// five words. A top-level line is recorded under an empty mode command.
     fn note_failed_sub_command(&mut self, line: &Line) {
-        let header = self.mode_header();
-        let first = line.tok(self.src, 0).unwrap_or("").to_ascii_lowercase();
-        let second = line.tok(self.src, 1).unwrap_or("").to_ascii_lowercase();
-        let failed = &mut self.cfg.index.failed_sub_commands;
-        failed.insert((header.clone(), format!("{first} {second}")));
-        failed.insert((header, first));
+        let header = self.mode_header().to_ascii_lowercase();
+        let mut prefix = String::new();
+        for i in 0..5 {
+            let Some(word) = line.tok(self.src, i) else { break };
+            if i > 0 {
+                prefix.push(' ');
+            }
+            prefix.push_str(&word.to_ascii_lowercase());
+            self.cfg.index.failed_sub_commands.insert((header.clone(), prefix.clone()));
+        }
     }
 
     /// Returns every sub-command of the current mode when rampart models the whole
