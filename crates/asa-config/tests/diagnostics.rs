@@ -173,3 +173,16 @@ fn zscaler_child_sa_limit() {
     }
     has(&text, true, "zscaler-child-sa-limit", 12);
 }
+
+#[test]
+fn zscaler_psk_mismatch() {
+    let text = VPN.replace("local-authentication pre-shared-key k-0123456789", "local-authentication pre-shared-key other-0123456789");
+    has(&text, true, "zscaler-psk-mismatch", 19);
+}
+
+#[test]
+fn aes_128_names_asa_keyword() {
+    let loaded = load_str("t.cfg", "crypto ikev2 policy 1\n encryption aes-128\n");
+    let help = loaded.diagnostics.iter().find(|d| d.code == "invalid-value").and_then(|d| d.help.clone());
+    assert_eq!(help.as_deref(), Some("the ASA keyword for 128-bit AES-CBC is `aes`"));
+}

@@ -28,7 +28,7 @@ pub struct Args {
     profile: Option<ProfileArg>,
     /// Expected throughput through the tunnels, in Mbit/s: reports how many tunnels
     /// are needed at 400 Mbit/s per public source address.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     expected_mbps: Option<u32>,
     /// Reject every command that rampart does not model (by default they are kept
     /// and listed in one note).
@@ -89,7 +89,24 @@ fn exit_status(errors: usize, warnings: usize) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::exit_status;
+    use super::{Args, exit_status};
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn expected_mbps_zero_rejected() {
+        assert!(Cli::try_parse_from(["check", "f.cfg", "--expected-mbps", "0"]).is_err());
+    }
+
+    #[test]
+    fn expected_mbps_positive_accepted() {
+        assert!(Cli::try_parse_from(["check", "f.cfg", "--expected-mbps", "400"]).is_ok());
+    }
 
     #[test]
     fn exit_status_by_severity() {

@@ -43,6 +43,7 @@ pub(super) fn check(cfg: &Config, opts: &CheckOptions) -> Vec<Diagnostic> {
         proposals(cfg, e, &mut out);
         pfs(e, &mut out);
         multi_peer(cfg, e, &mut out);
+        psk_pairs(cfg, e, &mut out);
     }
     ordering(cfg, &entries, &mut out);
     tunnel_addresses(cfg, &mut out);
@@ -199,6 +200,23 @@ fn pfs(e: &CryptoMapEntryDef, out: &mut Vec<Diagnostic>) {
                 .with_note("the first Child SA is created in IKE_AUTH without a KE payload, so a PFS mismatch shows only at the first rekey, hours later")
                 .with_help(format!("remove it: `no crypto map {} {} set pfs`", e.map.value, e.sequence.value)),
         );
+    }
+}
+
+/// Warns when a Zscaler peer's local and remote keys differ. A ZIA VPN credential has
+/// one pre-shared key, which both sides use for AUTH.
+fn psk_pairs(cfg: &Config, e: &CryptoMapEntryDef, out: &mut Vec<Diagnostic>) {
+    for peer in e.peers.iter().flat_map(|p| p.value.iter()) {
+        let Some(tg) = cfg.tunnel_group(&peer.value.to_string()) else { continue };
+        let (Some(local), Some(remote)) = (&tg.local_psk, &tg.remote_psk) else { continue };
+        if local.value.expose() != remote.value.expose() {
+            out.push(
+                Diagnostic::warning("zscaler-psk-mismatch", format!("tunnel-group {} has different local and remote keys", tg.name.value))
+                    .at(local.span, "local key")
+                    .also(remote.span, "remote key")
+                    .with_help("Zscaler uses one pre-shared key per VPN credential: set both lines to the key from the ZIA admin portal"),
+            );
+        }
     }
 }
 

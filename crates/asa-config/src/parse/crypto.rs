@@ -452,7 +452,14 @@ fn keyword_list<T>(c: &mut Cursor, what: &str, parse: fn(&str) -> Option<T>) -> 
         match parse(t) {
             Some(v) => out.push(v),
             None => {
-                return Err(Diagnostic::error("invalid-value", format!("unknown algorithm `{t}`")).at(c.here(), format!("expected {what}")));
+                let d = Diagnostic::error("invalid-value", format!("unknown algorithm `{t}`")).at(c.here(), format!("expected {what}"));
+                return Err(if t.eq_ignore_ascii_case("aes-128") {
+                    d.with_help("the ASA keyword for 128-bit AES-CBC is `aes`")
+                } else if t.eq_ignore_ascii_case("aes-gcm-128") {
+                    d.with_help("the ASA keyword for 128-bit AES-GCM is `aes-gcm`")
+                } else {
+                    d
+                });
             }
         }
         c.next();
