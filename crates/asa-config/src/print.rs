@@ -199,8 +199,14 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// Returns a kept line, masked unless keys were requested. Leading blanks, which
+    /// mark a deeper sub-command, are kept.
     fn kept(&self, s: &str) -> String {
-        if self.with_keys { s.to_string() } else { mask_secrets(s) }
+        if self.with_keys {
+            return s.to_string();
+        }
+        let body = s.trim_start();
+        format!("{}{}", &s[..s.len() - body.len()], mask_secrets(body))
     }
 
     fn key(&self, k: &Secret) -> String {
@@ -208,7 +214,6 @@ impl<'a> Printer<'a> {
     }
 }
 
-/// Keywords whose next word is a secret in commands rampart keeps without modelling.
 /// Replaces the word after each secret keyword with `*****`, keeping an encryption type
 /// digit (`password 8 ...`) visible.
 fn mask_secrets(line: &str) -> String {

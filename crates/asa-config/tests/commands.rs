@@ -237,3 +237,16 @@ fn manual_nat_line_number_inserts() {
     assert_eq!(c.manual_nat[0].real_source, NatAddr::Named(rampart_asa::span::Spanned::new("B".to_string(), Default::default())));
     assert!(c.manual_nat[0].route_lookup);
 }
+
+#[test]
+fn kept_nesting_printed() {
+    let text = "policy-map global_policy\n class inspection_default\n  inspect dns preset_dns_map\n  inspect ftp\n";
+    let printed = parse(text).running_config();
+    assert!(printed.contains(text), "{printed}");
+}
+
+#[test]
+fn kept_nesting_round_trips() {
+    let c = parse("policy-map global_policy\n class inspection_default\n  inspect dns preset_dns_map\n");
+    assert_eq!(parse(&c.running_config_with_keys()), c);
+}

@@ -197,7 +197,13 @@ impl<'a> Parser<'a> {
             Mode::Unmodelled(p) => Some(p.clone()),
             _ => Some(self.mode_header()),
         };
-        let text = line.text(self.src).trim().to_string();
+        // A kept sub-command indented deeper than one level (` inspect` under
+        // ` class` under `policy-map`) keeps the extra blanks, so that the printer
+        // restores the nesting.
+        let start = line.span.start as usize;
+        let line_start = self.src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let depth = self.src[line_start..start].len().saturating_sub(1);
+        let text = format!("{}{}", " ".repeat(depth), line.text(self.src).trim());
         self.cfg.unmodelled.push(Unmodelled { parent, text: Spanned::new(text, line.span) });
     }
 
