@@ -186,3 +186,12 @@ fn aes_128_names_asa_keyword() {
     let help = loaded.diagnostics.iter().find(|d| d.code == "invalid-value").and_then(|d| d.help.clone());
     assert_eq!(help.as_deref(), Some("the ASA keyword for 128-bit AES-CBC is `aes`"));
 }
+
+#[test]
+fn zscaler_policy_names_rejected_group() {
+    let text = VPN.replace(" group 14\n", " group 24\n");
+    let loaded = load_str("t.cfg", &text);
+    let found = check(&loaded, &CheckOptions { profile: Profile::Zscaler, expected_mbps: None, strict: false });
+    let notes = found.iter().find(|d| d.code == "zscaler-ike-policy").map(|d| d.notes.clone()).unwrap_or_default();
+    assert_eq!(notes, vec!["policy 1 offers no DH group that Zscaler accepts: 2, 5, 14, 19, 20 or 21 (it offers group 24)".to_string()]);
+}

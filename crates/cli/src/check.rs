@@ -53,6 +53,11 @@ pub fn main(args: Args) -> ExitCode {
         strict: args.strict,
     };
     let mut diagnostics = loaded.diagnostics.clone();
+    if opts.strict {
+        // Under --strict each unmodelled command is an error, so the note that says
+        // they are kept would contradict it.
+        diagnostics.retain(|d| d.code != "unmodelled");
+    }
     diagnostics.extend(rampart_asa::check(&loaded, &opts));
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();

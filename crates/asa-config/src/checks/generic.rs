@@ -317,13 +317,13 @@ fn encryption_findings(head: &str, e: &crate::span::Spanned<Vec<EncrKw>>, esp: b
     for x in &e.value {
         match x {
             EncrKw::Des | EncrKw::TripleDes => weak(
-                Diagnostic::warning("weak-algorithm", format!("{head} offers {}", crate::keywords::encryption_name(*x)))
+                Diagnostic::warning("weak-algorithm", format!("{head} offers {}", crate::keywords::encryption_name(*x).to_ascii_uppercase()))
                     .at(e.span, "DES and 3DES are weak; rampart does not implement them, so they are not offered")
                     .with_help("use aes-256 or aes-gcm-256"),
                 out,
             ),
             EncrKw::AesGmac128 | EncrKw::AesGmac192 | EncrKw::AesGmac256 => out.push(
-                Diagnostic::warning("unsupported-algorithm", format!("{head} offers {}", crate::keywords::encryption_name(*x)))
+                Diagnostic::warning("unsupported-algorithm", format!("{head} offers {}", crate::keywords::encryption_name(*x).to_ascii_uppercase()))
                     .at(e.span, "AES-GMAC is not implemented by rampart and is not offered")
                     .with_help("use aes-gcm-256, or null with an integrity algorithm"),
             ),

@@ -53,13 +53,35 @@ pub(super) fn check(cfg: &Config, opts: &CheckOptions) -> Vec<Diagnostic> {
     out
 }
 
+/// DH groups ZIA accepts for the IKE SA.
+const ZSCALER_DH_GROUPS: [u16; 6] = [2, 5, 14, 19, 20, 21];
+
 fn ike_acceptable(p: &Ikev2Policy) -> bool {
+    ike_rejections(p).is_empty()
+}
+
+/// Names each transform type of a policy that offers nothing ZIA accepts.
+fn ike_rejections(p: &Ikev2Policy) -> Vec<String> {
+    let mut out = Vec::new();
     let enc = p.encryption.as_ref().is_some_and(|e| {
         e.value.iter().any(|x| matches!(x, EncrKw::Aes128 | EncrKw::Aes192 | EncrKw::Aes256 | EncrKw::TripleDes))
     });
+    if !enc {
+        out.push("offers no encryption that Zscaler accepts: aes, aes-192, aes-256 or 3des".to_string());
+    }
     let integ = p.integrity.as_ref().is_some_and(|i| i.value.iter().any(|h| !matches!(h, HashKw::Md5 | HashKw::Null)));
-    let groups = p.groups.as_ref().is_some_and(|g| g.value.iter().any(|n| [2, 5, 14, 19, 20, 21].contains(n)));
-    enc && integ && groups
+    if !integ {
+        out.push("offers no integrity that Zscaler accepts: sha, sha256, sha384 or sha512".to_string());
+    }
+    let groups = p.groups.as_ref().is_some_and(|g| g.value.iter().any(|n| ZSCALER_DH_GROUPS.contains(n)));
+    if !groups {
+        let offered = match &p.groups {
+            Some(g) => format!(" (it offers group {})", g.value.iter().map(u16::to_string).collect::<Vec<_>>().join(" ")),
+            None => String::new(),
+        };
+        out.push(format!("offers no DH group that Zscaler accepts: 2, 5, 14, 19, 20 or 21{offered}"));
+    }
+    out
 }
 
 fn ike_policy(cfg: &Config, out: &mut Vec<Diagnostic>) {
@@ -68,7 +90,9 @@ fn ike_policy(cfg: &Config, out: &mut Vec<Diagnostic>) {
     let Some(z) = policies.iter().find(|p| ike_acceptable(p)) else {
         let d = Diagnostic::error("zscaler-ike-policy", "no crypto ikev2 policy matches what Zscaler accepts");
         let d = match policies.first() {
-            Some(p) => d.at(p.span, "Zscaler accepts none of these algorithms"),
+            Some(p) => ike_rejections(p)
+                .into_iter()
+                .fold(d.at(p.span, "Zscaler accepts none of these algorithms"), |d, r| d.with_note(format!("policy {} {r}", p.priority.value))),
             None => d,
         };
         out.push(d.with_help(format!("add the guide's policy:\n{GUIDE_POLICY}")));
@@ -85,7 +109,7 @@ fn ike_policy(cfg: &Config, out: &mut Vec<Diagnostic>) {
             .at(first.span, "lower priority number, so it is offered and matched first")
             .also(z.span, "the policy Zscaler accepts")
             .with_note("Zscaler's guide requires the Zscaler policy to be `crypto ikev2 policy 1`")
-            .with_help(format!("renumber the other policies above {} and the Zscaler policy to 1", z.priority.value)),
+            .with_help(format!("renumber the Zscaler policy {} to 1, and the other policies to numbers above 1", z.priority.value)),
         );
     } else if z.priority.value != 1 {
         out.push(
