@@ -39,8 +39,16 @@ impl DisplaySource {
             secret_ranges(line, line_start, &mut replacements);
             line_start += line.len() + 1;
         }
+        // Secret ranges are in source order, so a binary search finds whether a
+        // control character lies inside one (and is masked already).
+        let secrets = replacements.len();
         for (i, ch) in source.char_indices() {
-            if needs_escape(ch) && !replacements.iter().any(|(r, _)| r.contains(&i)) {
+            if !needs_escape(ch) {
+                continue;
+            }
+            let before = replacements[..secrets].partition_point(|(r, _)| r.start <= i);
+            let masked = before > 0 && replacements[before - 1].0.contains(&i);
+            if !masked {
                 replacements.push((i..i + ch.len_utf8(), escape_char(ch)));
             }
         }
@@ -187,6 +195,12 @@ mod tests {
     fn display_escapes_controls() {
         let d = DisplaySource::new("foo \x1b[2J bar\n");
         assert_eq!(d.text, "foo \\x1b[2J bar\n");
+    }
+
+    #[test]
+    fn display_control_inside_secret_masked() {
+        let d = DisplaySource::new("x pre-shared-key ab\x1bcd\n");
+        assert_eq!(d.text, "x pre-shared-key *****\n");
     }
 
     #[test]
