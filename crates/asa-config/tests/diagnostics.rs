@@ -195,3 +195,26 @@ fn zscaler_policy_names_rejected_group() {
     let notes = found.iter().find(|d| d.code == "zscaler-ike-policy").map(|d| d.notes.clone()).unwrap_or_default();
     assert_eq!(notes, vec!["policy 1 offers no DH group that Zscaler accepts: 2, 5, 14, 19, 20 or 21 (it offers group 24)".to_string()]);
 }
+
+fn child_sa_help(acl_lines: &str) -> String {
+    let text = VPN.replace("access-list A extended permit ip 192.0.2.0 255.255.255.0 any\n", acl_lines);
+    let loaded = load_str("t.cfg", &text);
+    let found = check(&loaded, &CheckOptions { profile: Profile::Zscaler, expected_mbps: None, strict: false });
+    found.iter().find(|d| d.code == "zscaler-child-sa-limit").and_then(|d| d.help.clone()).unwrap_or_default()
+}
+
+#[test]
+fn child_sa_ports_only_help() {
+    let acl: String = (1..=8).map(|p| format!("access-list A extended permit tcp 192.0.2.0 255.255.255.0 any eq {}\n", 8000 + p)).collect();
+    let help = child_sa_help(&acl);
+    assert!(help.contains("differ in protocol or ports"), "{help}");
+    assert!(help.contains("access-list A extended permit ip 192.0.2.0 255.255.255.0 any"), "{help}");
+}
+
+#[test]
+fn child_sa_supernet_says_widening() {
+    let acl: String = (0..8).map(|n| format!("access-list A extended permit tcp 10.0.{n}.0 255.255.255.0 any eq www\n")).collect();
+    let help = child_sa_help(&acl);
+    assert!(help.contains("10.0.0.0/21"), "{help}");
+    assert!(help.contains("wider than the entries it replaces"), "{help}");
+}

@@ -60,7 +60,8 @@ fn ike_acceptable(p: &Ikev2Policy) -> bool {
     ike_rejections(p).is_empty()
 }
 
-/// Names each transform type of a policy that offers nothing ZIA accepts.
+/// Returns one line for each transform type in which a policy offers nothing ZIA
+/// accepts; an empty list means ZIA accepts the policy.
 fn ike_rejections(p: &Ikev2Policy) -> Vec<String> {
     let mut out = Vec::new();
     let enc = p.encryption.as_ref().is_some_and(|e| {
@@ -171,25 +172,56 @@ fn child_sa_limit(cfg: &Config, e: &CryptoMapEntryDef, out: &mut Vec<Diagnostic>
     let Some(acl_name) = &e.match_address else { return };
     let Some(acl) = cfg.acl(&acl_name.value) else { return };
     let x = Expander::new(cfg);
-    let permits: Vec<_> = acl_entries(&x, acl).into_iter().filter(|en| en.action == Action::Permit && !en.inactive).collect();
-    if permits.len() <= MAX_PERMIT_ENTRIES {
+    // Counting from group sizes avoids materialising a large crypto ACL entry by entry.
+    let permits: Vec<&Ace> = acl
+        .lines
+        .iter()
+        .filter_map(|l| match &l.value {
+            AclLine::Extended(a) if a.action == AceAction::Permit && !a.inactive => Some(a),
+            _ => None,
+        })
+        .collect();
+    let count: u128 = permits.iter().map(|a| x.ace_size(a)).sum();
+    if count <= MAX_PERMIT_ENTRIES as u128 {
         return;
     }
-    let srcs: Vec<AddrRange> = permits.iter().map(|p| p.src).collect();
+    let mut srcs: Vec<AddrRange> = permits.iter().flat_map(|a| x.addr(&a.src)).collect();
+    srcs.sort_by_key(|r| (r.start, r.end));
+    srcs.dedup();
     let mut d = Diagnostic::error(
         "zscaler-child-sa-limit",
-        format!("crypto ACL {} expands to {} permit entries; Zscaler accepts at most {}", acl_name.value, permits.len(), MAX_PERMIT_ENTRIES),
+        format!("crypto ACL {} expands to {count} permit entries; Zscaler accepts at most {}", acl_name.value, MAX_PERMIT_ENTRIES),
     )
     .at(acl_name.span, "each permit entry becomes its own Child SA")
     .with_note("Zscaler allows 8 Child SAs per tunnel, and one is used by the public-address pair");
-    if let Some((net, len)) = covering_prefix(&srcs) {
+    if srcs.len() == 1 {
         d = d.with_help(format!(
-            "cover the local networks with one supernet, {net}/{len}:\nobject network zscaler_supernet\n subnet {net} {}\naccess-list {} extended permit ip object zscaler_supernet any",
+            "the entries share one source and differ in protocol or ports: merge the ports into fewer ranges (`range LOW HIGH`), or write one `permit ip` entry for the source, which also tunnels every other port:\naccess-list {} extended permit ip {} any",
+            acl_name.value,
+            range_operand(&srcs[0])
+        ));
+    } else if let Some((net, len)) = covering_prefix(&srcs) {
+        let widens = permits.iter().any(|a| !matches!(a.protocol, ProtoSpec::Proto(None)) || a.src_port.is_some() || a.dst_port.is_some());
+        let widening = if widens { "\nthis `permit ip` entry matches every protocol and port, wider than the entries it replaces" } else { "" };
+        d = d.with_help(format!(
+            "cover the local networks with one supernet, {net}/{len}:\nobject network zscaler_supernet\n subnet {net} {}\naccess-list {} extended permit ip object zscaler_supernet any{widening}",
             prefix_mask(len),
             acl_name.value
         ));
     }
     out.push(d);
+}
+
+/// Writes an address range as an ACE operand: `host A`, `A MASK` or `any4`.
+fn range_operand(r: &AddrRange) -> String {
+    if r.start == r.end {
+        return format!("host {}", r.start);
+    }
+    match covering_prefix(std::slice::from_ref(r)) {
+        Some((net, 0)) if net.is_unspecified() => "any4".to_string(),
+        Some((net, len)) => format!("{net} {}", prefix_mask(len)),
+        None => "any".to_string(),
+    }
 }
 
 fn proposals(cfg: &Config, e: &CryptoMapEntryDef, out: &mut Vec<Diagnostic>) {
