@@ -169,3 +169,11 @@ fn json_summary_has_peers() {
     assert_eq!(json["model"]["peers"][0]["name"], "outside_map 65000");
     assert!(!json.to_string().contains("lab-psk-not-a-secret"));
 }
+
+#[test]
+fn guide_partial_identity_nat_explained() {
+    let loaded = load_example("zscaler-asa-9.6.cfg");
+    let d = loaded.diagnostics.iter().find(|d| d.code == "nat-before-crypto").expect("PAT after port-limited identity NAT");
+    assert!(d.notes.iter().any(|n| n.contains("exempts only tcp eq 80, tcp eq 443")), "{:?}", d.notes);
+    assert!(d.help.as_deref().is_some_and(|h| h.contains("permit tcp object flow_traffic any eq 443")), "{:?}", d.help);
+}

@@ -398,6 +398,9 @@ fn nat_before_crypto(cfg: &Config, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             for entry in crate::lower::expand_ace(&x, &acl.name.value, ace, ace_index as u32) {
+                // Identity NAT rules with a `service` clause that this flow passed. They
+                // exempt only their own ports from the translation below.
+                let mut partial_ports: Vec<String> = Vec::new();
                 for (rule, span) in &rules {
                     let mapped_ok = rule.mapped_interface.as_deref().is_none_or(|m| m == ifc.value);
                     if !mapped_ok || !rule.real_source.iter().any(|r| overlaps(r, &entry.src)) {
@@ -419,6 +422,9 @@ fn nat_before_crypto(cfg: &Config, out: &mut Vec<Diagnostic>) {
                             break;
                         }
                         // Partial identity NAT: the rest of the flow goes on to later rules.
+                        if let Some(svc) = &rule.service {
+                            partial_ports.push(service_text(svc));
+                        }
                         continue;
                     }
                     if rule.service.is_some() {
@@ -427,7 +433,11 @@ fn nat_before_crypto(cfg: &Config, out: &mut Vec<Diagnostic>) {
                         continue;
                     }
                     if reported.insert((span.start, acl_name.value.clone()), ()).is_none() {
-                        out.push(nat_diagnostic(cfg, e, ace, acl_name, *span, &rule.origin.text));
+                        let mut d = nat_diagnostic(cfg, e, ace, acl_name, *span, &rule.origin.text);
+                        if !partial_ports.is_empty() {
+                            d = partial_identity_note(d, ace, acl_name, &partial_ports);
+                        }
+                        out.push(d);
                     }
                     break;
                 }
@@ -462,6 +472,48 @@ fn nat_diagnostic(cfg: &Config, e: &CryptoMapEntryDef, ace: &Ace, acl: &Name, sp
         .with_note(format!("NAT runs before the crypto map lookup, so translated packets no longer match `{}` and leave unencrypted", acl.value))
         .with_note(format!("matching rule: {rule_text}"))
         .with_help(format!("add an identity NAT rule above it (first in the manual NAT section):\n{fix}"))
+}
+
+/// Writes a NAT service match the way an ACE names it: `tcp eq 443` or `udp range A B`.
+fn service_text(svc: &rampart_policy::model::NatService) -> String {
+    let proto = match svc.protocol {
+        6 => "tcp".to_string(),
+        17 => "udp".to_string(),
+        p => p.to_string(),
+    };
+    if svc.real.start == svc.real.end {
+        format!("{proto} eq {}", svc.real.start)
+    } else {
+        format!("{proto} range {} {}", svc.real.start, svc.real.end)
+    }
+}
+
+/// Explains a translation that follows identity NAT rules limited to some ports. Only
+/// those ports are tunnelled, which may be intended (web traffic only), so the help
+/// offers both fixes.
+fn partial_identity_note(d: Diagnostic, ace: &Ace, acl: &Name, ports: &[String]) -> Diagnostic {
+    let src = match &ace.src {
+        AddrSpec::Object(n) => format!("object {}", n.value),
+        AddrSpec::Group(n) => format!("object-group {}", n.value),
+        _ => "LOCAL_NET".to_string(),
+    };
+    let restricted: Vec<String> = ports
+        .iter()
+        .map(|p| {
+            let (proto, rest) = p.split_once(' ').unwrap_or((p, ""));
+            format!("access-list {} extended permit {proto} {src} any {rest}", acl.value)
+        })
+        .collect();
+    let help = d.help.clone().unwrap_or_default();
+    d.with_note(format!(
+        "identity NAT above exempts only {}, so only those ports are tunnelled and the rest of `{}` is translated here",
+        ports.join(", "),
+        acl.value
+    ))
+    .with_help(format!(
+        "either tunnel every port, {help}\nor, if only those ports should be tunnelled, restrict the crypto ACL to them:\n{}",
+        restricted.join("\n")
+    ))
 }
 
 fn ace_expansion(cfg: &Config, out: &mut Vec<Diagnostic>) {
