@@ -218,3 +218,12 @@ fn child_sa_supernet_says_widening() {
     assert!(help.contains("10.0.0.0/21"), "{help}");
     assert!(help.contains("wider than the entries it replaces"), "{help}");
 }
+
+#[test]
+fn denied_private_source_in_clear() {
+    let text = VPN.replace(
+        "access-list A extended permit ip 192.0.2.0 255.255.255.0 any\n",
+        "object network L\n subnet 10.1.0.0 255.255.0.0\nobject network D\n host 10.1.0.80\naccess-list A extended deny ip object D any\naccess-list A extended permit ip object L any\nnat (inside,outside) source static L L no-proxy-arp route-lookup\n",
+    );
+    has(&text, false, "private-source-in-clear", 15);
+}

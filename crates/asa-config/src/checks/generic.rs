@@ -1,6 +1,7 @@
 //! Checks that apply to every configuration.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use rampart_policy::model::{AddrRange, NatMapped, NatRule, PortRange};
 
@@ -19,6 +20,7 @@ pub(crate) fn generic(cfg: &Config) -> Vec<Diagnostic> {
     tunnel_groups(cfg, &mut out);
     algorithms(cfg, &mut out);
     nat_before_crypto(cfg, &mut out);
+    denied_private_sources(cfg, &mut out);
     ace_expansion(cfg, &mut out);
     unmodelled_summary(cfg, &mut out);
     out
@@ -472,6 +474,48 @@ fn nat_diagnostic(cfg: &Config, e: &CryptoMapEntryDef, ace: &Ace, acl: &Name, sp
         .with_note(format!("NAT runs before the crypto map lookup, so translated packets no longer match `{}` and leave unencrypted", acl.value))
         .with_note(format!("matching rule: {rule_text}"))
         .with_help(format!("add an identity NAT rule above it (first in the manual NAT section):\n{fix}"))
+}
+
+/// Warns about a crypto ACL `deny` entry for private sources that the first matching
+/// NAT rule leaves untranslated. The deny keeps that traffic out of the tunnel, so it
+/// leaves the crypto map interface in clear with an RFC 1918 source, which the Internet
+/// drops. The ASA forwards it the same way.
+fn denied_private_sources(cfg: &Config, out: &mut Vec<Diagnostic>) {
+    let x = Expander::new(cfg);
+    let rules = nat_rules(&x);
+    for e in &cfg.crypto_map_entries {
+        let Some(ifc) = cfg.crypto_map_interface(&e.map.value) else { continue };
+        let Some(acl_name) = &e.match_address else { continue };
+        let Some(acl) = cfg.acl(&acl_name.value) else { continue };
+        for l in &acl.lines {
+            let AclLine::Extended(ace) = &l.value else { continue };
+            if ace.action != AceAction::Deny || ace.inactive {
+                continue;
+            }
+            let private: Vec<AddrRange> = x.addr(&ace.src).into_iter().filter(is_private_v4).collect();
+            let Some(src) = private.first() else { continue };
+            let first_rule = rules.iter().find(|(rule, _)| {
+                rule.mapped_interface.as_deref().is_none_or(|m| m == ifc.value) && rule.real_source.iter().any(|r| overlaps(r, src))
+            });
+            let Some((rule, span)) = first_rule else { continue };
+            if !is_identity(rule) || rule.service.is_some() {
+                continue;
+            }
+            out.push(
+                Diagnostic::warning("private-source-in-clear", format!("traffic denied by crypto ACL {} leaves {} untranslated", acl_name.value, ifc.value))
+                    .at(ace.span, "this entry keeps the traffic out of the tunnel")
+                    .also(*span, "identity NAT leaves the private source address")
+                    .with_note("the packets go out in clear with an RFC 1918 source address, which Internet routers drop")
+                    .with_help("translate this source (PAT to the interface address) before the identity NAT rule, or remove the deny entry"),
+            );
+        }
+    }
+}
+
+/// True for a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (RFC 1918).
+fn is_private_v4(r: &AddrRange) -> bool {
+    let (IpAddr::V4(start), IpAddr::V4(end)) = (r.start, r.end) else { return false };
+    start.is_private() && end.is_private() && start.octets()[0] == end.octets()[0]
 }
 
 /// Writes a NAT service match the way an ACE names it: `tcp eq 443` or `udp range A B`.
