@@ -39,7 +39,7 @@ use crate::routing::device_of;
 use crate::tun;
 
 pub use plan::{
-    outside_nameif, pat_device_name, ClearPlan, DestinationAction, DestinationNat, PacketMatch, ServiceMatch, SourceAction,
+    outside_nameif, pat_device_name, unsupported_rules, ClearPlan, DestinationAction, DestinationNat, PacketMatch, ServiceMatch, SourceAction,
     SourceNat, Unsupported, CONNTRACK_ZONE, MAX_DEVICE_NAME,
 };
 pub use ruleset::{render, TABLE};

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use rampart_esp::stats::Direction;
 use rampart_esp::mtu::{self, Ipv4Fragmenter, MtuAction};
 use rampart_esp::DropReason;
-use rampart_policy::{Flow, Translation, TranslationKind};
+use rampart_policy::{Flow, Translation};
 use tun_rs::SyncDevice;
 
+use crate::clear_path;
 use crate::control_plane::ControlMsg;
 use crate::packet::ipv4_summary;
 use crate::raw_esp::{IcmpSender, RawEsp, SendBatch};
@@ -47,10 +48,11 @@ const RAW_SEND_BATCH: usize = 64;
 enum Verdict {
     /// Protect with this child's SA.
     Tunnel(ChildId),
-    /// Allowed in the clear (a crypto ACL deny, no crypto map match, or PAT to the
-    /// outside address): written back into the TUN device for the kernel to forward.
+    /// Allowed in the clear (a crypto ACL deny or no crypto map match), untranslated or
+    /// with a NAT rule that the kernel executes: written back into the TUN device for
+    /// the kernel to translate and forward.
     Clear,
-    /// Dropped: denied by the policy, or a translation the clear path does not perform.
+    /// Dropped: denied by the policy, or a NAT rule the kernel rules cannot express.
     NotTunneled,
 }
 
@@ -73,6 +75,8 @@ pub struct Outbound {
     icmp: Option<Arc<IcmpSender>>,
     flows: HashMap<Flow, Verdict>,
     generation: u64,
+    /// NAT rules of the current policy that the clear path's kernel rules leave out.
+    unsupported_nat: Vec<usize>,
     acquired: HashMap<ChildId, Instant>,
     batch: EspBatch,
     raw_batch: SendBatch,
@@ -107,6 +111,7 @@ impl Outbound {
             reinject: TunWriter::new(mtu),
             flows: HashMap::with_capacity(1024),
             generation: u64::MAX,
+            unsupported_nat: Vec::new(),
             acquired: HashMap::new(),
             raw_batch: SendBatch::new(RAW_SEND_BATCH),
             batch: EspBatch {
@@ -165,6 +170,7 @@ impl Outbound {
         if policy.generation != self.generation {
             self.flows.clear();
             self.generation = policy.generation;
+            self.unsupported_nat = clear_path::unsupported_rules(policy.engine.config());
         }
         self.batch.sends.clear();
         self.batch.cursor = 0;
@@ -180,7 +186,7 @@ impl Outbound {
                 let verdict = match self.flows.get(&summary.flow) {
                     Some(v) => *v,
                     None => {
-                        let v = classify(&policy, &summary.flow);
+                        let v = classify(&policy, &self.unsupported_nat, &summary.flow);
                         if self.flows.len() >= FLOW_CACHE {
                             self.flows.clear();
                         }
@@ -366,17 +372,16 @@ fn request_sa(shared: &Shared, acquired: &mut HashMap<ChildId, Instant>, id: Chi
 }
 
 /// Decides what happens to an allowed flow outside every tunnel. The kernel forwards
-/// it untranslated, or with PAT to the outside address through the masquerade rule;
-/// other translations are not available on this path.
-fn clear_verdict(policy: &PolicyState, flow: &Flow, translation: Option<&Translation>) -> Verdict {
-    match translation.map(|t| &t.kind) {
-        None | Some(TranslationKind::StaticIdentity) => Verdict::Clear,
-        Some(TranslationKind::DynamicPat { address }) if Some(*address) == policy.outside_addr => Verdict::Clear,
-        Some(kind) => {
-            // TODO: static NAT and NAT pools on the clear path need the XlateTable and a raw send.
-            tracing::debug!(%flow, ?kind, "clear flow dropped: only PAT to the outside address is supported in the clear");
+/// it untranslated or applies its NAT rule: the clear path's nftables table holds every
+/// NAT rule of the policy in the engine's order, for packets from the TUN device, except
+/// the rules in `unsupported`, whose flows are dropped rather than sent untranslated.
+fn clear_verdict(unsupported: &[usize], flow: &Flow, translation: Option<&Translation>) -> Verdict {
+    match translation {
+        Some(t) if unsupported.contains(&t.rule) => {
+            tracing::debug!(%flow, kind = ?t.kind, rule = t.rule, "clear flow dropped: the kernel cannot execute its NAT rule");
             Verdict::NotTunneled
         }
+        _ => Verdict::Clear,
     }
 }
 
@@ -392,7 +397,7 @@ fn flush_reinjected(shared: &Shared, tun: &SyncDevice, writer: &mut TunWriter) {
 
 /// Runs the policy on a new flow. A crypto map match names the engine's peer by the
 /// entry's "MAP SEQ" and the child by the permit entry's index.
-fn classify(policy: &PolicyState, flow: &Flow) -> Verdict {
+fn classify(policy: &PolicyState, unsupported_nat: &[usize], flow: &Flow) -> Verdict {
     let ingress = policy.ingress_for(flow.src);
     let decision = policy.engine.evaluate(flow, ingress, false);
     if !decision.allowed {
@@ -400,7 +405,7 @@ fn classify(policy: &PolicyState, flow: &Flow) -> Verdict {
         return Verdict::NotTunneled;
     }
     let Some(vpn) = decision.vpn else {
-        return clear_verdict(policy, flow, decision.translated.as_ref());
+        return clear_verdict(unsupported_nat, flow, decision.translated.as_ref());
     };
     let name = format!("{} {}", vpn.map, vpn.sequence);
     let Some(&peer) = policy.peer_by_entry.get(&name) else {
@@ -413,4 +418,49 @@ fn classify(policy: &PolicyState, flow: &Flow) -> Verdict {
     }
     tracing::debug!(%flow, entry = %name, permit = vpn.permit_index, "flow tunneled");
     Verdict::Tunnel((peer, vpn.permit_index))
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_policy::TranslationKind;
+
+    use super::*;
+
+    fn flow() -> Flow {
+        Flow { protocol: 17, src: "10.10.1.5".parse().unwrap(), dst: "203.0.113.9".parse().unwrap(), src_port: 5000, dst_port: 53 }
+    }
+
+    fn translation(rule: usize, kind: TranslationKind) -> Translation {
+        Translation { flow: flow(), rule, kind, reverse: false }
+    }
+
+    fn verdict(unsupported: &[usize], translation: Option<Translation>) -> Verdict {
+        clear_verdict(unsupported, &flow(), translation.as_ref())
+    }
+
+    #[test]
+    fn clear_untranslated() {
+        assert_eq!(verdict(&[], None), Verdict::Clear);
+    }
+
+    #[test]
+    fn clear_static_nat() {
+        assert_eq!(verdict(&[], Some(translation(0, TranslationKind::Static))), Verdict::Clear);
+    }
+
+    #[test]
+    fn clear_pool_nat() {
+        assert_eq!(verdict(&[], Some(translation(2, TranslationKind::DynamicNat { pool: Vec::new() }))), Verdict::Clear);
+    }
+
+    #[test]
+    fn clear_pat_to_other_address() {
+        let kind = TranslationKind::DynamicPat { address: "203.0.113.7".parse().unwrap() };
+        assert_eq!(verdict(&[], Some(translation(1, kind))), Verdict::Clear);
+    }
+
+    #[test]
+    fn clear_unsupported_rule_dropped() {
+        assert_eq!(verdict(&[3], Some(translation(3, TranslationKind::Static))), Verdict::NotTunneled);
+    }
 }

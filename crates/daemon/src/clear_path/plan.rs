@@ -103,10 +103,12 @@ pub struct DestinationNat {
     pub action: DestinationAction,
 }
 
-/// A NAT rule with no kernel equivalent, and why. Flows that the engine assigns to it
-/// leave untranslated.
+/// A NAT rule with no kernel equivalent, and why. The daemon drops the flows that the
+/// engine assigns to it, because the kernel would send them untranslated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unsupported {
+    /// Index of the rule in `PolicyConfig::nat_rules`, as `Translation::rule` names it.
+    pub rule: usize,
     pub origin: Origin,
     pub reason: String,
 }
@@ -175,11 +177,17 @@ impl ClearPlan {
                     plan.source_nat.extend(lowered.source);
                     plan.destination_nat.extend(lowered.destination);
                 }
-                Err(reason) => plan.unsupported.push(Unsupported { origin: rule.origin.clone(), reason }),
+                Err(reason) => plan.unsupported.push(Unsupported { rule: index, origin: rule.origin.clone(), reason }),
             }
         }
         plan
     }
+}
+
+/// Indices in `config.nat_rules` of the rules that the kernel cannot execute. The
+/// result depends on the rules and interfaces only, not on device names.
+pub fn unsupported_rules(config: &PolicyConfig) -> Vec<usize> {
+    ClearPlan::from_policy(config, "", "").unsupported.iter().map(|u| u.rule).collect()
 }
 
 /// Returns the `nameif` of the interface that carries the crypto map, else of the
@@ -516,5 +524,12 @@ mod tests {
         rule.mapped_interface = Some("dmz".to_string());
         let p = plan(vec![rule]);
         assert_eq!(p.unsupported.first().map(|u| u.origin.line), Some(7));
+    }
+
+    #[test]
+    fn unsupported_rules_indices() {
+        let mut config = guide_config();
+        config.nat_rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), static_rule("10.10.1.0/24", "203.0.113.0/25"), after_auto_pat(52)];
+        assert_eq!(unsupported_rules(&config), vec![1]);
     }
 }
