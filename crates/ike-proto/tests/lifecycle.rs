@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::*;
 use rampart_crypto::alg::DhGroup;
 use rampart_crypto::random::TestRandom;
-use rampart_ike::config::PeerConfig;
+use rampart_ike::config::{PeerConfig, TrafficSelector};
 use rampart_ike::{Engine, Event};
 use rampart_testkit::Sim;
 
@@ -24,21 +24,27 @@ fn up(sim: &mut Sim) {
     assert_eq!(child_ups(sim, 0), 1);
 }
 
-/// Exactly one IKE SA with one child on both nodes, and the children pair up.
-fn assert_single_pair(sim: &Sim) {
+/// Both nodes hold one IKE SA with `n` Child SAs, each child paired with the peer's.
+fn assert_pairs(sim: &Sim, n: usize) {
     let a = sim.nodes[0].engine.ike_sas(sim.now);
     let b = sim.nodes[1].engine.ike_sas(sim.now);
     assert_eq!(a.len(), 1, "branch SAs {a:#?}");
     assert_eq!(b.len(), 1, "edge SAs {b:#?}");
     assert_eq!(
         a[0].children.len(),
-        1,
+        n,
         "branch children {:#?}",
         a[0].children
     );
-    assert_eq!(b[0].children.len(), 1, "edge children {:#?}", b[0].children);
-    assert_eq!(a[0].children[0].spi_in, b[0].children[0].spi_out);
-    assert_eq!(a[0].children[0].spi_out, b[0].children[0].spi_in);
+    assert_eq!(b[0].children.len(), n, "edge children {:#?}", b[0].children);
+    for c in &a[0].children {
+        let peer = b[0].children.iter().find(|d| d.spi_in == c.spi_out);
+        assert!(
+            peer.is_some_and(|d| d.spi_out == c.spi_in),
+            "branch child {c:#?} has no peer in {:#?}",
+            b[0].children
+        );
+    }
 }
 
 /// True when both nodes have exactly one IKE SA with exactly one child.
@@ -66,7 +72,7 @@ fn rekey_child_by_lifetime() {
         .filter(|e| matches!(e, Event::ChildSaUp(k) if k.replaces.is_some()))
         .count();
     assert!(rekeys >= 9, "{rekeys} rekeys");
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -96,7 +102,7 @@ fn rekey_child_with_pfs() {
         }
     });
     assert_eq!(rekeyed, Some(Some(DhGroup::Ecp256)));
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -131,7 +137,7 @@ fn rekey_ike_sa_keeps_children() {
     sim.run_for(Duration::from_secs(1200));
     assert!(ike_ups(&sim, 0) >= 10, "{} IKE SAs", ike_ups(&sim, 0));
     assert_eq!(child_ups(&sim, 0), 1);
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -149,7 +155,7 @@ fn rekey_simultaneous_child() {
         sim.call(0, |e, now| e.child_seq_near_wrap(now, a));
         sim.call(1, |e, now| e.child_seq_near_wrap(now, b));
         sim.run_for(Duration::from_secs(30));
-        assert_single_pair(&sim);
+        assert_pairs(&sim, 1);
     }
 }
 
@@ -165,7 +171,7 @@ fn rekey_simultaneous_ike() {
         sim.net.latency = Duration::from_millis(200);
         up(&mut sim);
         sim.run_for(Duration::from_secs(400));
-        assert_single_pair(&sim);
+        assert_pairs(&sim, 1);
     }
 }
 
@@ -179,7 +185,7 @@ fn rekey_by_kilobytes() {
     sim.call(0, |e, now| e.child_bytes(now, spi_in, 950 * 1024));
     sim.run_for(Duration::from_secs(5));
     assert_eq!(child_ups(&sim, 0), 2);
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -224,7 +230,7 @@ fn dpd_liveness_when_idle() {
         .filter(|t| t.payload[18] == 37)
         .count();
     assert!((2..=8).contains(&informational), "{informational}");
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -319,7 +325,7 @@ fn delete_restart_initial_contact_replaces_old_sa() {
     sim.restart_node(0, ike_config(vec![branch_peer()]), 999);
     sim.call(0, |e, now| e.initiate_all(now));
     sim.run_for(Duration::from_secs(3));
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -337,7 +343,7 @@ fn initial_contact_only_first_sa() {
     assert_eq!(sas.len(), 1);
     assert_ne!(sas[0].spi_i, spi);
     // The edge kept no stale SA: the Delete removed it, INITIAL_CONTACT was not needed.
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -353,7 +359,7 @@ fn reconfigure_unchanged_keeps_sas() {
     });
     sim.run_for(Duration::from_secs(2));
     assert_eq!(ike_ups(&sim, 0), 1);
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -411,7 +417,7 @@ fn engine_restart_of_responder_recovers() {
         sim.now,
     );
     sim.run_for(Duration::from_secs(90));
-    assert_single_pair(&sim);
+    assert_pairs(&sim, 1);
 }
 
 #[test]
@@ -490,6 +496,53 @@ fn rekey_child_and_ike_interleaved() {
         sim.run_for(Duration::from_secs(900));
         // A rekey may be in flight at the end; it settles within a few seconds.
         sim.run_until(Duration::from_secs(30), settled);
-        assert_single_pair(&sim);
+        assert_pairs(&sim, 1);
+    }
+}
+
+#[test]
+fn rekey_ike_moves_child_created_by_peer() {
+    // The edge creates a Child SA of its own (CREATE_CHILD_SA without REKEY_SA) just
+    // before it rekeys the IKE SA, as strongSwan does when it re-creates an expired
+    // Child SA. Every Child SA moves to the new IKE SA on both sides, and the DELETE
+    // of the old IKE SA removes none of them (RFC 7296 section 2.8).
+    init_tracing();
+    let second = net([198, 18, 2, 0], [198, 18, 2, 255]);
+    for seed in 160..170 {
+        let mut branch = branch_peer();
+        branch
+            .children
+            .push(child(second.clone(), TrafficSelector::any_v4()));
+        let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+        edge.children
+            .push(child(TrafficSelector::any_v4(), second.clone()));
+        edge.ike_proposals[0].lifetime = Duration::from_secs(60);
+        edge.children[0].lifetime = Duration::from_secs(20);
+        let mut sim = sim_with(seed, branch, edge);
+        sim.net.latency = Duration::from_millis(1 + seed % 7 * 50);
+        sim.call(0, |e, now| e.acquire(now, 0, 0));
+        sim.run_for(Duration::from_secs(3));
+        assert_pairs(&sim, 1);
+        // The edge's first IKE SA rekey falls between 48 s and 54 s.
+        sim.run_for(Duration::from_secs(43 + seed % 8));
+        sim.call(1, |e, now| e.acquire(now, 0, 1));
+        sim.run_for(Duration::from_secs(240));
+        sim.run_until(Duration::from_secs(30), |s| {
+            (0..2).all(|n| {
+                let sas = s.nodes[n].engine.ike_sas(s.now);
+                sas.len() == 1 && sas[0].children.len() == 2
+            })
+        });
+        let edge_created = sim.nodes[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ChildSaUp(k) if k.child == 1 && k.initiator && k.replaces.is_none()));
+        assert!(
+            edge_created,
+            "seed {seed}: the edge created no Child SA of its own"
+        );
+        assert!(ike_ups(&sim, 0) >= 4, "{} IKE SAs", ike_ups(&sim, 0));
+        assert!(!sim.nodes[0].engine.ike_sas(sim.now)[0].initiator);
+        assert_pairs(&sim, 2);
     }
 }
