@@ -556,6 +556,9 @@ watch_sas() {
   local n="$1" t="$2" i ike child bad=0
   for ((i = 0; i < t; i++)); do
     ike=$(swan_ike_count "$n"); child=$(swan_child_count "$n")
+    # The two counts come from separate swanctl calls, and charon briefly lists no
+    # Child SA while it moves one to a new IKE SA, so a zero is sampled again before it counts.
+    if [ "$child" = 0 ]; then sleep 0.3; child=$(swan_child_count "$n"); fi
     echo "$(date +%T) ike=$ike child=$child" >>"$LAB_STATE/watch-$n.txt"
     if [ "$ike" -gt 2 ] || [ "$child" -gt 2 ] || [ "$child" = 0 ]; then
       bad=$((bad + 1)); log "$n at $(date +%T): $ike IKE SAs, $child Child SAs"
