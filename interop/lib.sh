@@ -391,10 +391,12 @@ capture_count() {
 }
 
 # capture_only_ike_esp FILE: true when every IPv4 packet on the link is IKE or ESP in
-# UDP (ports 500/4500), and at least one ESP packet was seen.
+# UDP (ports 500/4500), and at least one ESP packet was seen. Link-local multicast
+# (224.0.0.0/24, such as the IGMP reports the kernel's bridge sends when a port comes up)
+# is link control, not traffic that could have bypassed the tunnel, so it is not counted.
 capture_only_ike_esp() {
   local other esp
-  other=$(capture_count "$1" 'ip && !(udp.port == 500 || udp.port == 4500)')
+  other=$(capture_count "$1" 'ip && !(udp.port == 500 || udp.port == 4500) && !(ip.dst == 224.0.0.0/24)')
   esp=$(capture_count "$1" 'esp')
   log "capture $1: $esp ESP packets, $other packets other than IKE/ESP"
   [ "$other" = 0 ] && [ "$esp" -gt 0 ]
