@@ -44,8 +44,8 @@ pub struct SaTables {
 }
 
 fn child_number(id: ChildId) -> u32 {
-    // Peers and children are few (8 children per tunnel at most), so 16 bits each
-    // cannot collide in practice.
+    // NOTE: indices above 65,535 would collide. The engine negotiates at most 8 Child
+    // SAs per IKE SA, but a crypto ACL may expand to more permit entries than that.
     ((id.0 as u32 & 0xFFFF) << 16) | (id.1 as u32 & 0xFFFF)
 }
 
@@ -352,7 +352,8 @@ mod tests {
         let egress = tables.egress((0, 1), 1500).unwrap();
         assert_eq!(egress.remote, "198.51.100.2:4500".parse().unwrap());
         assert!(egress.udp_encap);
-        assert!(egress.max_inner > 1400 && egress.max_inner < 1500);
+        assert!(egress.max_inner > 1400);
+        assert!(egress.max_inner < 1500);
         assert!(tables.egress((0, 0), 1500).is_none());
     }
 

@@ -63,7 +63,7 @@ impl fmt::Display for Identity {
     }
 }
 
-/// How the local identity is chosen (`crypto isakmp identity`). `Auto` sends the
+/// Local identity selection (`crypto isakmp identity`). `Auto` sends the
 /// outside address for pre-shared key authentication, as the ASA does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum LocalIdentity {
@@ -124,7 +124,7 @@ pub struct TrafficSelector {
 }
 
 impl TrafficSelector {
-    /// Every IPv4 address, every protocol and port.
+    /// Returns a selector for every IPv4 address, protocol and port.
     pub const fn any_v4() -> TrafficSelector {
         TrafficSelector {
             protocol: 0,

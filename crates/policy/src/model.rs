@@ -67,7 +67,7 @@ pub enum Action {
     Deny,
 }
 
-/// Where a policy element came from, so that packet-tracer can print the config line.
+/// Source line of a policy element, so that packet-tracer can print the config line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Origin {
     /// 1-based line number in the configuration file.

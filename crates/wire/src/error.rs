@@ -16,7 +16,7 @@ pub enum ErrorReason {
     Truncated { needed: usize, available: usize },
     /// A length field disagrees with the data or the format's limits.
     BadLength(usize),
-    /// A field holds a value the format forbids.
+    /// A field contains a value the format forbids.
     BadValue(u64),
     /// A checksum did not verify.
     BadChecksum,
