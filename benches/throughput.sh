@@ -6,7 +6,9 @@
 #   xfrm-*           kernel ESP (skipped on kernels without CONFIG_INET_ESP)
 #   libipsec-*       strongSwan's userspace ESP on both ends
 #   boringtun(-1t)   WireGuard in userspace (boringtun-cli), default threads and one thread
-#   rampart-gcm/null rampart on gw and on edge1, ESP AES-GCM-256 / NULL + HMAC-SHA-256
+#   rampart-gcm/null rampart on gw and on edge1, ESP AES-GCM-256 / NULL + HMAC-SHA-256,
+#                    ESP in UDP 4500 forced on both ends (libipsec always encapsulates)
+#   rampart-*-esp    the same with plain ESP (IP protocol 50), as negotiated without NAT
 # The measuring is lab/baseline.sh; this script installs boringtun and wg when missing,
 # builds rampart, writes rampart's two configurations, and turns the results into
 # BENCHMARKS-draft.md at the repository root.
@@ -17,7 +19,7 @@ set -uo pipefail
 . "$(dirname "$0")/../interop/lib.sh"
 TEST_NAME=throughput
 T=10; R=3; OUTFILE="$REPO_DIR/BENCHMARKS-draft.md"
-MODES="plain xfrm-static xfrm-gcm xfrm-null libipsec-gcm libipsec-null boringtun boringtun-1t rampart-gcm rampart-null"
+MODES="plain xfrm-static xfrm-gcm xfrm-null libipsec-gcm libipsec-null boringtun boringtun-1t rampart-gcm rampart-null rampart-gcm-esp rampart-null-esp"
 while getopts "t:r:m:o:" o; do
   case "$o" in t) T=$OPTARG;; r) R=$OPTARG;; m) MODES=$OPTARG;; o) OUTFILE=$OPTARG;;
     *) sed -n '2,16p' "$0"; exit 2;; esac
@@ -85,10 +87,10 @@ best_boringtun() {
   echo "Ratios of medians (targets: 10x strongSwan's userspace ESP, 2x boringtun, 0.5x plain routing,"
   echo "1.0x kernel XFRM where the kernel has ESP):"
   echo
-  echo "| streams | rampart-gcm / libipsec-gcm | rampart-gcm / best boringtun | rampart-gcm / plain | rampart-null / libipsec-null | rampart-gcm / xfrm-gcm |"
-  echo "|---|---|---|---|---|---|"
+  echo "| streams | rampart-gcm / libipsec-gcm | rampart-gcm / best boringtun | rampart-gcm / plain | rampart-null / libipsec-null | rampart-gcm-esp / libipsec-gcm | rampart-gcm / xfrm-gcm |"
+  echo "|---|---|---|---|---|---|---|"
   for s in 1 4; do
-    echo "| $s | $(ratio "$(median rampart-gcm $s)" "$(median libipsec-gcm $s)") | $(ratio "$(median rampart-gcm $s)" "$(best_boringtun $s)") | $(ratio "$(median rampart-gcm $s)" "$(median plain $s)") | $(ratio "$(median rampart-null $s)" "$(median libipsec-null $s)") | $(ratio "$(median rampart-gcm $s)" "$(median xfrm-gcm $s)") |"
+    echo "| $s | $(ratio "$(median rampart-gcm $s)" "$(median libipsec-gcm $s)") | $(ratio "$(median rampart-gcm $s)" "$(best_boringtun $s)") | $(ratio "$(median rampart-gcm $s)" "$(median plain $s)") | $(ratio "$(median rampart-null $s)" "$(median libipsec-null $s)") | $(ratio "$(median rampart-gcm-esp $s)" "$(median libipsec-gcm $s)") | $(ratio "$(median rampart-gcm $s)" "$(median xfrm-gcm $s)") |"
   done
   echo
   echo "Skipped in this run:"

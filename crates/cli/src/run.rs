@@ -22,9 +22,17 @@ pub struct Args {
     /// Anti-replay window of inbound SAs, in packets.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(32..=1_048_576))]
     replay_window: u32,
-    /// Data-plane workers (TUN queues) for outbound traffic.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    workers: u16,
+    /// Data-plane worker threads per direction: outbound, one per TUN queue (the kernel
+    /// spreads flows over the queues); inbound, that many receivers on each outside
+    /// socket, which decrypt in parallel and deliver in arrival order [default: the
+    /// number of CPUs, at most 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: Option<u16>,
+    /// Encapsulate ESP in UDP 4500 even when no NAT is detected, by sending NAT
+    /// detection data that matches no address, as strongSwan's `encap = yes` does.
+    /// For paths that pass UDP but drop IP protocol 50, and for UDP GSO/GRO.
+    #[arg(long)]
+    force_udp_encap: bool,
     /// Control socket path [default: /run/rampart/<config file stem>.sock].
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
@@ -37,6 +45,12 @@ pub struct Args {
     /// Disable the TUN offloads (virtio-net header, TSO/USO split and GRO).
     #[arg(long)]
     no_offload: bool,
+}
+
+/// One worker per CPU, at most 4: beyond that the outside socket and the TUN device,
+/// not the cipher, limit a single tunnel.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 pub fn main(args: Args) -> ExitCode {
@@ -64,7 +78,8 @@ pub fn main(args: Args) -> ExitCode {
         config: args.config,
         initiate: args.initiate,
         replay_window: args.replay_window,
-        workers: usize::from(args.workers),
+        workers: args.workers.map_or_else(default_workers, usize::from),
+        force_udp_encap: args.force_udp_encap,
         control,
         tun_name: args.tun,
         tun_offload: !args.no_offload,

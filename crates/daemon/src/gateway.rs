@@ -15,6 +15,7 @@ use crate::control::ControlSocket;
 use crate::control_plane::ControlPlane;
 use crate::error::Error;
 use crate::inbound::{self, RawInbound, UdpInbound};
+use crate::order::ReceiveOrder;
 use crate::outbound::Outbound;
 use crate::raw_esp::{IcmpSender, RawEsp};
 use crate::routing::Routing;
@@ -77,20 +78,27 @@ pub fn run(options: Options) -> Result<(), Error> {
         let (shared, udp) = (Arc::clone(&shared), Arc::clone(&udp));
         threads.push(spawn("ike-500", move || inbound::run_ike_receiver(shared, udp))?);
     }
-    // Inbound workers write into the first queue; the kernel takes writes on any queue.
+    // Each socket gets `workers` inbound workers that keep the arrival order (see
+    // `order`). They write into the TUN queues in turn, because the kernel takes writes
+    // on any queue.
     let devices: Vec<Arc<SyncDevice>> = devices.into_iter().map(Arc::new).collect();
-    let first = devices.first().ok_or_else(|| Error::Setup("the TUN device has no queue".into()))?;
-    {
-        let worker = UdpInbound::new(Arc::clone(&shared), Arc::clone(&udp), Arc::clone(first), mtu);
-        threads.push(spawn("inbound-udp", move || worker.run())?);
+    if devices.is_empty() {
+        return Err(Error::Setup("the TUN device has no queue".into()));
     }
-    if let Some(raw) = &raw {
-        let worker = RawInbound::new(Arc::clone(&shared), Arc::clone(raw), Arc::clone(first), mtu);
-        threads.push(spawn("inbound-raw", move || worker.run())?);
+    let queue = |index: usize| Arc::clone(&devices[index % devices.len()]);
+    let udp_order = Arc::new(ReceiveOrder::new());
+    let raw_order = Arc::new(ReceiveOrder::new());
+    for index in 0..workers {
+        let worker = UdpInbound::new(Arc::clone(&shared), Arc::clone(&udp), Arc::clone(&udp_order), index == 0, queue(index), mtu);
+        threads.push(spawn(&format!("inbound-udp-{index}"), move || worker.run())?);
+        if let Some(raw) = &raw {
+            let worker = RawInbound::new(Arc::clone(&shared), Arc::clone(raw), Arc::clone(&raw_order), index == 0, queue(index), mtu);
+            threads.push(spawn(&format!("inbound-raw-{index}"), move || worker.run())?);
+        }
     }
-    for (queue, device) in devices.iter().enumerate() {
+    for (index, device) in devices.iter().enumerate() {
         let worker = Outbound::new(Arc::clone(&shared), Arc::clone(device), Arc::clone(&udp), raw.clone(), icmp.clone(), mtu);
-        threads.push(spawn(&format!("outbound-{queue}"), move || worker.run())?);
+        threads.push(spawn(&format!("outbound-{index}"), move || worker.run())?);
     }
 
     let control_path = options.control.clone();

@@ -14,6 +14,7 @@ pub mod inbound;
 pub mod nat_t;
 pub mod netlink;
 pub mod options;
+pub mod order;
 pub mod outbound;
 pub mod packet;
 pub mod privilege;

@@ -19,6 +19,8 @@ pub struct Options {
     pub tun_name: String,
     /// Use the TUN device's virtio-net header offloads (TSO/USO split, GRO).
     pub tun_offload: bool,
+    /// Encapsulate ESP in UDP even without a NAT on the path (fake NAT detection data).
+    pub force_udp_encap: bool,
 }
 
 impl Options {

@@ -1,9 +1,10 @@
 //! The outbound worker: TUN device -> policy -> ESP -> outside socket.
 //!
-//! Each batch is one TUN read (one packet, or the segments of a TSO/USO super-packet),
-//! classified with a flow cache in front of the policy engine, encapsulated under one
-//! lock of the SA tables, and sent with UDP GSO when consecutive ESP packets go to the
-//! same peer with the same size.
+//! Each batch is one or more TUN reads (packets, or the segments of TSO/USO
+//! super-packets). A flow cache in front of the policy engine classifies the packets,
+//! they are encapsulated on cached SAs without the SA tables' lock, and consecutive ESP
+//! packets to one peer with one size leave in one UDP GSO send. With several TUN
+//! queues the kernel spreads flows over the queues, one worker thread each.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use rampart_esp::stats::Direction;
 use rampart_esp::mtu::{self, Ipv4Fragmenter, MtuAction};
+use rampart_crypto::alg::Encr;
+use rampart_esp::sa::OutboundSa;
 use rampart_esp::DropReason;
 use rampart_policy::{Flow, Translation};
 use tun_rs::SyncDevice;
@@ -21,8 +24,8 @@ use crate::clear_path;
 use crate::control_plane::ControlMsg;
 use crate::packet::ipv4_summary;
 use crate::raw_esp::{IcmpSender, RawEsp, SendBatch};
-use crate::sa_table::{ChildId, Egress, SaTables};
-use crate::shared::{PolicyState, Shared};
+use crate::sa_table::{ChildId, Egress, EpochCache};
+use crate::shared::{PolicyState, Shared, StatsDelta};
 use crate::tun::{self, TunReader, TunWriter, BATCH};
 use crate::udp::OutsideUdp;
 
@@ -73,11 +76,12 @@ pub struct Outbound {
     reinject: TunWriter,
     /// Sends the ICMP errors the gateway originates.
     icmp: Option<Arc<IcmpSender>>,
-    flows: HashMap<Flow, Verdict>,
+    flows: HashMap<Flow, Verdict, ahash::RandomState>,
     generation: u64,
     /// NAT rules of the current policy that the clear path's kernel rules leave out.
     unsupported_nat: Vec<usize>,
     acquired: HashMap<ChildId, Instant>,
+    egress: EgressCache,
     batch: EspBatch,
     raw_batch: SendBatch,
 }
@@ -102,6 +106,7 @@ impl Outbound {
         mtu: u16,
     ) -> Outbound {
         Outbound {
+            egress: EgressCache::new(shared.sa_epoch()),
             shared,
             tun,
             udp,
@@ -109,7 +114,7 @@ impl Outbound {
             reader: TunReader::new(mtu),
             icmp,
             reinject: TunWriter::new(mtu),
-            flows: HashMap::with_capacity(1024),
+            flows: HashMap::with_capacity_and_hasher(1024, ahash::RandomState::new()),
             generation: u64::MAX,
             unsupported_nat: Vec::new(),
             acquired: HashMap::new(),
@@ -172,70 +177,68 @@ impl Outbound {
             self.generation = policy.generation;
             self.unsupported_nat = clear_path::unsupported_rules(policy.engine.config());
         }
+        self.egress.refresh();
         self.batch.sends.clear();
         self.batch.cursor = 0;
-        {
-            let mut sa = self.shared.sa();
-            let mut egress_cache: [Option<(ChildId, Option<Egress>)>; 4] = [None; 4];
-            for index in 0..count {
-                let packet = self.reader.packet_mut(index);
-                let Some(summary) = ipv4_summary(packet) else {
-                    sa.sad.record_drop(Direction::Outbound, DropReason::BadInnerPacket);
-                    continue;
-                };
-                let verdict = match self.flows.get(&summary.flow) {
-                    Some(v) => *v,
-                    None => {
-                        let v = classify(&policy, &self.unsupported_nat, &summary.flow);
-                        if self.flows.len() >= FLOW_CACHE {
-                            self.flows.clear();
-                        }
-                        self.flows.insert(summary.flow, v);
-                        v
+        let mut stats = StatsDelta::default();
+        for index in 0..count {
+            let packet = self.reader.packet_mut(index);
+            let Some(summary) = ipv4_summary(packet) else {
+                stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
+                continue;
+            };
+            let verdict = match self.flows.get(&summary.flow) {
+                Some(v) => *v,
+                None => {
+                    let v = classify(&policy, &self.unsupported_nat, &summary.flow);
+                    if self.flows.len() >= FLOW_CACHE {
+                        self.flows.clear();
                     }
-                };
-                let id = match verdict {
-                    Verdict::Tunnel(id) => id,
-                    Verdict::Clear => {
-                        self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
-                        if self.reinject.is_full() {
-                            flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
-                        }
-                        self.reinject.push(&packet[..summary.total_len]);
-                        continue;
-                    }
-                    Verdict::NotTunneled => {
-                        self.shared.not_tunneled.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                };
-                let egress = lookup_egress(&sa, &mut egress_cache, id, policy.outside_mtu);
-                let Some(egress) = egress else {
-                    sa.sad.record_drop(Direction::Outbound, DropReason::MissingSa);
-                    request_sa(&self.shared, &mut self.acquired, id);
-                    continue;
-                };
-                if let Some(mss) = policy.tcp_mss {
-                    mtu::clamp_tcp_mss(packet, mss);
+                    self.flows.insert(summary.flow, v);
+                    v
                 }
-                let packet = &packet[..summary.total_len];
-                // Fragment before encryption unless DF is set, as the ASA's default
-                // `crypto ipsec fragmentation before-encryption` does.
-                match mtu::check(packet, egress.max_inner, true) {
-                    MtuAction::Send => {
-                        self.batch.encapsulate(&mut sa, egress, packet);
+            };
+            let id = match verdict {
+                Verdict::Tunnel(id) => id,
+                Verdict::Clear => {
+                    self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
+                    if self.reinject.is_full() {
+                        flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
                     }
-                    MtuAction::TooBig { mtu: next_hop_mtu } => {
-                        sa.sad.record_drop(Direction::Outbound, DropReason::FragmentationNeeded);
-                        sa.sad.record_pmtu_sent(egress.handle);
-                        send_frag_needed(self.icmp.as_deref(), &mut self.batch.fragment, &policy, packet, next_hop_mtu);
-                    }
-                    MtuAction::Fragment { max_len } => {
-                        self.batch.fragment_and_encapsulate(&mut sa, egress, packet, max_len);
-                    }
+                    self.reinject.push(&packet[..summary.total_len]);
+                    continue;
+                }
+                Verdict::NotTunneled => {
+                    self.shared.not_tunneled.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            let Some((egress, sa)) = self.egress.lookup(&self.shared, id, policy.outside_mtu) else {
+                stats.drop(Direction::Outbound, DropReason::MissingSa);
+                request_sa(&self.shared, &mut self.acquired, id);
+                continue;
+            };
+            if let Some(mss) = policy.tcp_mss {
+                mtu::clamp_tcp_mss(packet, mss);
+            }
+            let packet = &packet[..summary.total_len];
+            // Fragment before encryption unless DF is set, as the ASA's default
+            // `crypto ipsec fragmentation before-encryption` does.
+            match mtu::check(packet, egress.max_inner, true) {
+                MtuAction::Send => {
+                    self.batch.encapsulate(&mut stats, egress, sa, packet);
+                }
+                MtuAction::TooBig { mtu: next_hop_mtu } => {
+                    stats.drop(Direction::Outbound, DropReason::FragmentationNeeded);
+                    self.shared.sa().sad.record_pmtu_sent(egress.handle);
+                    send_frag_needed(self.icmp.as_deref(), &mut self.batch.fragment, &policy, packet, next_hop_mtu);
+                }
+                MtuAction::Fragment { max_len } => {
+                    self.batch.fragment_and_encapsulate(&self.shared, &mut stats, egress, sa, packet, max_len);
                 }
             }
         }
+        stats.flush(&self.shared);
         flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
         self.send_all();
     }
@@ -301,25 +304,36 @@ impl Outbound {
 
 impl EspBatch {
     /// Encapsulates `inner` on the egress SA at the end of `out`.
-    fn encapsulate(&mut self, sa: &mut SaTables, egress: Egress, inner: &[u8]) {
+    fn encapsulate(&mut self, stats: &mut StatsDelta, egress: Egress, sa: &OutboundSa, inner: &[u8]) {
         let Some(slot) = self.out.get_mut(self.cursor..) else {
-            sa.sad.record_drop(Direction::Outbound, DropReason::BufferTooSmall);
+            stats.drop(Direction::Outbound, DropReason::BufferTooSmall);
             return;
         };
-        // On failure the SAD counted the drop.
-        if let Ok(len) = sa.sad.encapsulate(egress.handle, inner, slot) {
-            self.sends.push(PendingSend { start: self.cursor, len, remote: egress.remote, udp_encap: egress.udp_encap });
-            self.cursor += len;
+        match sa.encapsulate(inner, slot) {
+            Ok(len) => {
+                stats.encapsulated(inner.len(), sa.info().encr != Encr::Null);
+                self.sends.push(PendingSend { start: self.cursor, len, remote: egress.remote, udp_encap: egress.udp_encap });
+                self.cursor += len;
+            }
+            Err(reason) => stats.drop(Direction::Outbound, reason),
         }
     }
 
     /// Encapsulates each fragment of `packet`.
-    fn fragment_and_encapsulate(&mut self, sa: &mut SaTables, egress: Egress, packet: &[u8], max_len: usize) {
+    fn fragment_and_encapsulate(
+        &mut self,
+        shared: &Shared,
+        stats: &mut StatsDelta,
+        egress: Egress,
+        sa: &OutboundSa,
+        packet: &[u8],
+        max_len: usize,
+    ) {
         let mut fragmenter = match Ipv4Fragmenter::new(packet, max_len) {
             Ok(f) => f,
             Err(reason) => {
-                sa.sad.record_pre_fragmentation_failure(egress.handle);
-                sa.sad.record_drop(Direction::Outbound, reason);
+                shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
+                stats.drop(Direction::Outbound, reason);
                 return;
             }
         };
@@ -327,16 +341,28 @@ impl EspBatch {
         let mut fragment = std::mem::take(&mut self.fragment);
         while let Some(result) = fragmenter.next_into(&mut fragment) {
             match result {
-                Ok(len) => self.encapsulate(sa, egress, &fragment[..len]),
+                Ok(len) => self.encapsulate(stats, egress, sa, &fragment[..len]),
                 Err(reason) => {
-                    sa.sad.record_pre_fragmentation_failure(egress.handle);
-                    sa.sad.record_drop(Direction::Outbound, reason);
+                    shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
+                    stats.drop(Direction::Outbound, reason);
                     break;
                 }
             }
         }
         self.fragment = fragment;
-        sa.sad.record_pre_fragmentation(egress.handle, count as u64);
+        shared.sa().sad.record_pre_fragmentation(egress.handle, count as u64);
+    }
+}
+
+/// A worker's copy of the egress of each child it sends on.
+type EgressCache = EpochCache<ChildId, Option<(Egress, Arc<OutboundSa>)>>;
+
+impl EgressCache {
+    /// Returns the child's egress, taking the lock only on a miss. A child without an SA
+    /// is remembered too, until the epoch moves with its install.
+    fn lookup(&mut self, shared: &Shared, id: ChildId, interface_mtu: u16) -> Option<(Egress, &OutboundSa)> {
+        let entry = self.entries.entry(id).or_insert_with(|| shared.sa().egress_sa(id, interface_mtu));
+        entry.as_ref().map(|(egress, sa)| (*egress, &**sa))
     }
 }
 
@@ -348,17 +374,6 @@ fn send_frag_needed(icmp: Option<&IcmpSender>, scratch: &mut [u8], policy: &Poli
     if let Err(e) = icmp.send(&scratch[..len]) {
         tracing::debug!(error = %e, "sending ICMP fragmentation needed failed");
     }
-}
-
-/// Looks up a child's egress, remembering the last few within one batch.
-fn lookup_egress(sa: &SaTables, cache: &mut [Option<(ChildId, Option<Egress>)>; 4], id: ChildId, path_mtu: u16) -> Option<Egress> {
-    if let Some((_, egress)) = cache.iter().flatten().find(|(cached, _)| *cached == id) {
-        return *egress;
-    }
-    let egress = sa.egress(id, path_mtu);
-    cache.rotate_right(1);
-    cache[0] = Some((id, egress));
-    egress
 }
 
 /// Asks the control plane for an SA, at most once per `ACQUIRE_INTERVAL` per child.

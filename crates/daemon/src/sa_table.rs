@@ -7,10 +7,12 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rampart_esp::mtu::Overhead;
-use rampart_esp::sa::{Lifetime, SaParams};
+use rampart_esp::sa::{InboundSa, Lifetime, OutboundSa, SaParams};
 use rampart_esp::sad::{ChildHandle, ChildKey, Sad, SadError};
 use rampart_esp::selector::Selector;
 use rampart_esp::DropReason;
@@ -31,6 +33,40 @@ pub struct Egress {
     pub max_inner: usize,
 }
 
+/// An inbound SA with what a worker needs to deliver its packets.
+#[derive(Clone)]
+pub struct Ingress {
+    pub sa: Arc<InboundSa>,
+    pub handle: ChildHandle,
+    pub key: ChildKey,
+    /// The address the child sends ESP in UDP to now, `None` for plain ESP. An
+    /// authenticated packet from elsewhere means a NAT rebinding (`note_source`).
+    pub source: Option<SocketAddr>,
+}
+
+/// Entries a worker copied out of the SA tables, so that it can encrypt or decrypt
+/// without their lock. All entries go when the tables' epoch moves.
+pub struct EpochCache<K, V> {
+    epoch: Epoch,
+    seen: u64,
+    pub entries: HashMap<K, V, ahash::RandomState>,
+}
+
+impl<K, V> EpochCache<K, V> {
+    pub fn new(epoch: Epoch) -> EpochCache<K, V> {
+        EpochCache { epoch, seen: u64::MAX, entries: HashMap::default() }
+    }
+
+    /// Drops every entry if the SA tables changed since the last call.
+    pub fn refresh(&mut self) {
+        let now = self.epoch.get();
+        if now != self.seen {
+            self.entries.clear();
+            self.seen = now;
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct SaTables {
     pub sad: Sad,
@@ -39,8 +75,26 @@ pub struct SaTables {
     /// Peer address learned from authenticated ESP-in-UDP packets when it differs from
     /// the negotiated one: a NAT in front of the peer changed its mapping.
     floated: HashMap<ChildKey, SocketAddr>,
-    /// Bumped on every install or removal, so that workers refresh cached handles.
-    epoch: u64,
+    /// Bumped on every change that workers' cached SAs depend on (install, rekey,
+    /// removal, a NAT rebinding). Workers read it without the lock, see `Epoch`.
+    epoch: Epoch,
+}
+
+/// A change counter of the SA tables, readable without their lock. A worker caches
+/// `Arc`s of SAs and drops its cache when the value moves. Until it looks again, it may
+/// send on an SA just replaced, which the peer still accepts, because the old inbound
+/// SA stays until the IKE engine deletes it.
+#[derive(Clone, Debug, Default)]
+pub struct Epoch(Arc<AtomicU64>);
+
+impl Epoch {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
 }
 
 fn child_number(id: ChildId) -> u32 {
@@ -88,8 +142,9 @@ impl SaTables {
         SaTables::default()
     }
 
-    pub fn epoch(&self) -> u64 {
-        self.epoch
+    /// Returns the change counter, for the workers to share.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch.clone()
     }
 
     /// Installs a Child SA from the engine. A rekey (`replaces`) adds the new inbound SA
@@ -98,7 +153,7 @@ impl SaTables {
     pub fn install(&mut self, keys: &ChildSaKeys, replay_window: u32, now: Instant) -> Result<(), SadError> {
         let id = (keys.peer, keys.child);
         let key = ChildKey { peer: keys.remote.ip(), child: child_number(id) };
-        self.epoch += 1;
+        self.epoch.bump();
         if keys.replaces.is_some() && self.sad.handle(&key).is_some() {
             return self.sad.rekey(&key, params(keys, true, replay_window), params(keys, false, replay_window), now);
         }
@@ -120,7 +175,7 @@ impl SaTables {
     /// Removes the SA pair (spi_in, spi_out). When the outbound SPI is no longer the
     /// child's current one (the old half after a rekey), only the inbound SA goes.
     pub fn remove(&mut self, spi_in: u32, spi_out: u32) {
-        self.epoch += 1;
+        self.epoch.bump();
         let current = self.sad.children().into_iter().find(|(_, handle)| {
             self.sad.outbound(*handle).is_some_and(|sa| sa.spi() == spi_out)
                 && self.sad.inbound_sas(*handle).any(|sa| sa.spi() == spi_in)
@@ -138,7 +193,7 @@ impl SaTables {
     }
 
     pub fn clear(&mut self) {
-        self.epoch += 1;
+        self.epoch.bump();
         for (key, _) in self.sad.children() {
             self.sad.remove_child(&key);
         }
@@ -157,6 +212,26 @@ impl SaTables {
         let info = sa.info();
         let remote = self.floated.get(key).copied().unwrap_or(info.remote);
         Some(Egress { handle, remote, udp_encap: info.udp_encap, max_inner })
+    }
+
+    /// Returns a child's egress and its outbound SA, which a worker uses without the
+    /// lock until the epoch moves.
+    pub fn egress_sa(&self, id: ChildId, interface_mtu: u16) -> Option<(Egress, Arc<OutboundSa>)> {
+        let egress = self.egress(id, interface_mtu)?;
+        let sa = self.sad.outbound_shared(egress.handle)?;
+        Some((egress, sa))
+    }
+
+    /// Returns the inbound SA with `spi`, which a worker uses without the lock until the
+    /// epoch moves.
+    pub fn ingress_sa(&self, spi: u32) -> Option<Ingress> {
+        let (sa, handle) = self.sad.inbound_shared(spi)?;
+        let key = self.sad.key(handle)?;
+        let outbound = self.sad.outbound(handle);
+        let source = outbound
+            .filter(|o| o.info().udp_encap)
+            .map(|o| self.floated.get(&key).copied().unwrap_or(o.info().remote));
+        Some(Ingress { sa, handle, key, source })
     }
 
     /// Records the source of an ESP-in-UDP packet on `key` that passed the ICV and
@@ -179,7 +254,7 @@ impl SaTables {
         } else {
             self.floated.insert(*key, source);
         }
-        self.epoch += 1;
+        self.epoch.bump();
     }
 
     /// Total inbound bytes of every inbound SA, by SPI, for kilobyte lifetimes.
@@ -412,8 +487,9 @@ mod tests {
     #[test]
     fn epoch_moves_on_change() {
         let mut tables = SaTables::new();
-        let before = tables.epoch();
+        let epoch = tables.epoch();
+        let before = epoch.get();
         tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, Instant::now()).unwrap();
-        assert!(tables.epoch() > before);
+        assert!(epoch.get() > before);
     }
 }

@@ -1,7 +1,9 @@
 //! State shared between the control plane and the data-plane workers.
 //!
-//! Workers lock the SA tables once per batch, never per packet, and take the policy
-//! as an `Arc` snapshot so that a reload never stalls a batch in flight.
+//! Workers encrypt and decrypt on `Arc`s of the SAs, cached until the SA tables'
+//! epoch moves. They lock the tables only on a cache miss, on a rare event
+//! (fragmentation, PMTU, a NAT rebinding) and once per batch to add their counters.
+//! The policy is an `Arc` snapshot, so that a reload never stalls a batch in flight.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,7 +17,10 @@ use rampart_policy::model::PolicyConfig;
 use rampart_policy::PolicyEngine;
 
 use crate::control_plane::ControlMsg;
-use crate::sa_table::SaTables;
+use rampart_esp::stats::{Direction, IpsecStats};
+use rampart_esp::DropReason;
+
+use crate::sa_table::{Epoch, SaTables};
 
 /// The policy as the data plane needs it, rebuilt on every reload.
 pub struct PolicyState {
@@ -105,6 +110,7 @@ impl PolicyState {
 
 pub struct Shared {
     sa: Mutex<SaTables>,
+    sa_epoch: Epoch,
     policy: RwLock<Arc<PolicyState>>,
     running: AtomicBool,
     pub control: Sender<ControlMsg>,
@@ -121,6 +127,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(sa: SaTables, policy: PolicyState, control: Sender<ControlMsg>) -> Shared {
         Shared {
+            sa_epoch: sa.epoch(),
             sa: Mutex::new(sa),
             policy: RwLock::new(Arc::new(policy)),
             running: AtomicBool::new(true),
@@ -136,6 +143,11 @@ impl Shared {
     /// consistent enough to keep forwarding, so poisoning is ignored.
     pub fn sa(&self) -> MutexGuard<'_, SaTables> {
         self.sa.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns the SA tables' change counter, which workers read without the lock.
+    pub fn sa_epoch(&self) -> Epoch {
+        self.sa_epoch.clone()
     }
 
     pub fn policy(&self) -> Arc<PolicyState> {
@@ -154,5 +166,37 @@ impl Shared {
 
     pub fn stop(&self) {
         self.running.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Counters that a worker gathers over one batch while it uses shared SAs without the
+/// SA tables' lock. `flush` adds them to the SAD's statistics under one lock.
+#[derive(Default)]
+pub struct StatsDelta {
+    stats: IpsecStats,
+    touched: bool,
+}
+
+impl StatsDelta {
+    pub fn drop(&mut self, direction: Direction, reason: DropReason) {
+        self.stats.record_drop(direction, reason);
+        self.touched = true;
+    }
+
+    pub fn encapsulated(&mut self, inner_len: usize, encrypted: bool) {
+        self.stats.record_encapsulated(inner_len, encrypted);
+        self.touched = true;
+    }
+
+    pub fn decapsulated(&mut self, inner_len: usize, decrypted: bool, fragment: bool) {
+        self.stats.record_decapsulated(inner_len, decrypted, fragment);
+        self.touched = true;
+    }
+
+    pub fn flush(&mut self, shared: &Shared) {
+        if self.touched {
+            shared.sa().sad.merge_stats(&self.stats);
+            *self = StatsDelta::default();
+        }
     }
 }

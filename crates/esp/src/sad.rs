@@ -358,6 +358,12 @@ impl Sad {
         Ok((Received { handle, key: child.key, packet }, decrypted))
     }
 
+    /// Adds the counters a worker gathered while it used shared SAs without the SAD
+    /// (see [`Sad::outbound_shared`] and [`Sad::inbound_shared`]).
+    pub fn merge_stats(&mut self, delta: &IpsecStats) {
+        self.stats += delta;
+    }
+
     /// Counts a drop that happened outside the SAD (in the daemon or the MTU checks).
     pub fn record_drop(&mut self, direction: Direction, reason: DropReason) {
         self.stats.record_drop(direction, reason);
