@@ -16,6 +16,7 @@ use crate::control_plane::ControlPlane;
 use crate::error::Error;
 use crate::inbound::{self, RawInbound, UdpInbound};
 use crate::outbound::Outbound;
+use crate::pmtu::{IcmpErrorSocket, PmtuListener};
 use crate::raw_esp::{IcmpSender, RawEsp};
 use crate::routing::Routing;
 use crate::sa_table::SaTables;
@@ -87,6 +88,13 @@ pub fn run(options: Options) -> Result<(), Error> {
     if let Some(raw) = &raw {
         let worker = RawInbound::new(Arc::clone(&shared), Arc::clone(raw), Arc::clone(first), mtu);
         threads.push(spawn("inbound-raw", move || worker.run())?);
+    }
+    match IcmpErrorSocket::open(outside, SOCKET_POLL) {
+        Ok(socket) => {
+            let listener = PmtuListener::new(Arc::clone(&shared), socket);
+            threads.push(spawn("pmtu", move || listener.run())?);
+        }
+        Err(e) => tracing::warn!(error = %e, "ICMP fragmentation-needed errors from the outside path are not received; the path MTU stays the interface MTU"),
     }
     for (queue, device) in devices.iter().enumerate() {
         let worker = Outbound::new(Arc::clone(&shared), Arc::clone(device), Arc::clone(&udp), raw.clone(), icmp.clone(), mtu);

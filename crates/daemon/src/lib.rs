@@ -16,6 +16,7 @@ pub mod netlink;
 pub mod options;
 pub mod outbound;
 pub mod packet;
+pub mod pmtu;
 pub mod privilege;
 pub mod raw_esp;
 pub mod route_plan;
