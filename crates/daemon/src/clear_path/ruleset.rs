@@ -28,6 +28,10 @@ pub const TABLE: &str = "rampart";
 /// The PAT port range of the ASA.
 const PAT_PORTS: &str = "1024-65535";
 
+/// Base of the conntrack marks that carry the engine's rule choice from prerouting to
+/// postrouting: statement `i` of `ClearPlan::source_nat` sets mark `CONNTRACK_MARK + i`.
+pub const CONNTRACK_MARK: u32 = 0x5241_0000;
+
 /// Renders the script that replaces `table ip rampart` with the plan's rules in one
 /// transaction: the first line creates the table when it is missing, so that the
 /// delete that follows cannot fail.
@@ -38,30 +42,47 @@ pub fn render(plan: &ClearPlan) -> String {
     let _ = writeln!(out, "delete table ip {TABLE}");
     let _ = writeln!(out, "table ip {TABLE} {{");
 
+    let mapped_devices = plan.mapped_devices();
     let mut devices = vec![quote(&plan.outside_dev), quote(&plan.tun_dev), quote(&plan.pat_dev)];
+    devices.extend(mapped_devices.iter().map(|d| quote(d)));
     // Without a PAT device the plan names the TUN device twice; a set holds it once.
-    devices.dedup();
-    let zone_devices = set(&devices);
+    let mut unique: Vec<String> = Vec::new();
+    for device in devices {
+        if !unique.contains(&device) {
+            unique.push(device);
+        }
+    }
+    let outputs: Vec<String> = mapped_devices.iter().map(|d| quote(d)).collect();
     chain_header(&mut out, "zone_prerouting", "filter", "prerouting", "raw");
-    let _ = writeln!(out, "\t\tiifname {zone_devices} ct zone set {}", plan.zone);
+    let _ = writeln!(out, "\t\tiifname {} ct zone set {}", set(&unique), plan.zone);
     let _ = writeln!(out, "\t}}");
     chain_header(&mut out, "zone_output", "filter", "output", "raw");
-    let _ = writeln!(out, "\t\toifname {} ct zone set {}", quote(&plan.outside_dev), plan.zone);
+    let _ = writeln!(out, "\t\toifname {} ct zone set {}", set(&outputs), plan.zone);
     let _ = writeln!(out, "\t}}");
 
     chain_header(&mut out, "nat_prerouting", "nat", "prerouting", "dstnat");
+    for (index, statement) in plan.source_nat.iter().enumerate() {
+        rule_choice(&mut out, plan, statement, mark(index));
+    }
     for statement in &plan.destination_nat {
-        destination_nat(&mut out, plan, statement);
+        destination_nat(&mut out, statement);
     }
     let _ = writeln!(out, "\t}}");
 
     chain_header(&mut out, "nat_postrouting", "nat", "postrouting", "srcnat");
-    for statement in &plan.source_nat {
-        source_nat(&mut out, plan, statement);
+    for (index, statement) in plan.source_nat.iter().enumerate() {
+        source_nat(&mut out, statement, mark(index));
     }
     let _ = writeln!(out, "\t}}");
     let _ = writeln!(out, "}}");
     out
+}
+
+fn mark(index: usize) -> String {
+    // A configuration has far fewer than 65,536 NAT rules, so the sum stays in the
+    // mark's low half; saturating keeps a wrong count from reusing the base.
+    let index = u32::try_from(index).unwrap_or(u32::MAX).min(0xFFFF);
+    format!("{:#010x}", CONNTRACK_MARK + index)
 }
 
 fn chain_header(out: &mut String, name: &str, kind: &str, hook: &str, priority: &str) {
@@ -69,13 +90,35 @@ fn chain_header(out: &mut String, name: &str, kind: &str, hook: &str, priority: 
     let _ = writeln!(out, "\t\ttype {kind} hook {hook} priority {priority}; policy accept;");
 }
 
-fn source_nat(out: &mut String, plan: &ClearPlan, statement: &SourceNat) {
+/// The statement that recognizes the rule the engine chose, by matching the packet as
+/// it came out of the TUN device, in the engine's order. It stores the choice in the
+/// connection's mark for `source_nat` and applies the rule's destination rewrite
+/// before the route lookup. The first match ends the chain.
+fn rule_choice(out: &mut String, plan: &ClearPlan, statement: &SourceNat, mark: String) {
     let device = match statement.route {
         ClearRoute::Pat => &plan.pat_dev,
         ClearRoute::Plain => &plan.tun_dev,
     };
-    let prefix = format!("iifname {} oifname {}{}", quote(device), quote(&plan.outside_dev), packet_match(&statement.packet));
+    let prefix = format!("iifname {}{} counter ct mark set {mark}", quote(device), packet_match(&statement.packet));
     origin_comment(out, &statement.origin);
+    match &statement.destination {
+        None => {
+            let _ = writeln!(out, "\t\t{prefix} accept");
+        }
+        Some(action) => {
+            let _ = writeln!(out, "\t\t{prefix} {}", dnat(action));
+        }
+    }
+}
+
+/// The source translation of the rule whose mark the connection carries.
+fn source_nat(out: &mut String, statement: &SourceNat, mark: String) {
+    origin_comment(out, &statement.origin);
+    let mut prefix = format!("ct mark {mark} oifname {}", quote(&statement.out_device));
+    // A port in a NAT statement needs the transport protocol matched in the same rule.
+    if let Some(service) = &statement.packet.service {
+        let _ = write!(prefix, " meta l4proto {}", protocol_name(service.protocol));
+    }
     // A port range needs a TCP or UDP match in the same rule; other protocols (ICMP
     // keeps its identifier) get the address translation alone.
     let with_ports = |out: &mut String, action: &str, ports: &str| {
@@ -90,10 +133,17 @@ fn source_nat(out: &mut String, plan: &ClearPlan, statement: &SourceNat) {
         SourceAction::Keep => {
             let _ = writeln!(out, "\t\t{prefix} counter accept");
         }
+        SourceAction::Port { port } => {
+            let _ = writeln!(out, "\t\t{prefix} counter snat to :{port}");
+        }
         SourceAction::Masquerade => with_ports(out, "masquerade", &format!(" to :{PAT_PORTS}")),
         SourceAction::Pat { address } => with_ports(out, &format!("snat to {address}"), &format!(":{PAT_PORTS}")),
         SourceAction::Pool { start, end } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat to {start}-{end} persistent");
+        }
+        SourceAction::PoolSet { addresses } => {
+            let elements: Vec<String> = addresses.iter().enumerate().map(|(i, a)| format!("{i} : {a}")).collect();
+            let _ = writeln!(out, "\t\t{prefix} counter snat to jhash ip saddr mod {} map {{ {} }}", addresses.len(), elements.join(", "));
         }
         SourceAction::Host { address, port } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat to {address}{}", port_suffix(*port));
@@ -104,17 +154,22 @@ fn source_nat(out: &mut String, plan: &ClearPlan, statement: &SourceNat) {
     }
 }
 
-fn destination_nat(out: &mut String, plan: &ClearPlan, statement: &DestinationNat) {
-    let prefix = format!("iifname {}{}", quote(&plan.outside_dev), packet_match(&statement.packet));
+fn destination_nat(out: &mut String, statement: &DestinationNat) {
+    let prefix = format!("iifname {}{}", quote(&statement.in_device), packet_match(&statement.packet));
     origin_comment(out, &statement.origin);
-    match &statement.action {
-        DestinationAction::Host { address, port } => {
-            let _ = writeln!(out, "\t\t{prefix} counter dnat to {address}{}", port_suffix(*port));
-        }
-        DestinationAction::Prefix { mapped, real } => {
-            let _ = writeln!(out, "\t\t{prefix} counter dnat ip prefix to ip daddr map {{ {mapped} : {real} }}");
-        }
+    let _ = writeln!(out, "\t\t{prefix} counter {}", dnat(&statement.action));
+}
+
+fn dnat(action: &DestinationAction) -> String {
+    match action {
+        DestinationAction::Host { address, port } => format!("dnat to {address}{}", port_suffix(*port)),
+        DestinationAction::Prefix { mapped, real } => format!("dnat ip prefix to ip daddr map {{ {mapped} : {real} }}"),
+        DestinationAction::Port { port } => format!("dnat to :{port}"),
     }
+}
+
+fn protocol_name(protocol: u8) -> &'static str {
+    if protocol == PROTO_TCP { "tcp" } else { "udp" }
 }
 
 /// The ` ip saddr ... ip daddr ... tcp dport ...` part of a rule, with a leading space.
@@ -127,7 +182,7 @@ fn packet_match(packet: &PacketMatch) -> String {
         let _ = write!(out, " ip daddr {}", addresses(&packet.destinations));
     }
     if let Some(service) = &packet.service {
-        let protocol = if service.protocol == PROTO_TCP { "tcp" } else { "udp" };
+        let protocol = protocol_name(service.protocol);
         let side = if service.source_port { "sport" } else { "dport" };
         let _ = write!(out, " {protocol} {side} {}", ports(&service.ports));
     }
@@ -184,7 +239,7 @@ mod tests {
     fn rendered(rules: Vec<rampart_policy::model::NatRule>) -> String {
         let mut config = guide_config();
         config.nat_rules = rules;
-        render(&ClearPlan::from_policy(&config, "eth1", "rampart0"))
+        render(&ClearPlan::from_policy_with(&config, "eth1", "rampart0", &fixture_devices))
     }
 
     #[test]
@@ -203,16 +258,22 @@ table ip rampart {
 \t}
 \tchain nat_prerouting {
 \t\ttype nat hook prerouting priority dstnat; policy accept;
+\t\t# line 50: nat (inside,outside) source static flow_traffic flow_traffic service http http
+\t\tiifname \"rampart0\" ip saddr 10.10.0.0/16 tcp dport 80 counter ct mark set 0x52410000 accept
+\t\t# line 51: nat (inside,outside) source static flow_traffic flow_traffic service https https
+\t\tiifname \"rampart0\" ip saddr 10.10.0.0/16 tcp dport 443 counter ct mark set 0x52410001 accept
+\t\t# line 52: nat (inside,outside) after-auto source dynamic any interface
+\t\tiifname \"rampart0p\" counter ct mark set 0x52410002 accept
 \t}
 \tchain nat_postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
 \t\t# line 50: nat (inside,outside) source static flow_traffic flow_traffic service http http
-\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.0.0/16 tcp dport 80 counter accept
+\t\tct mark 0x52410000 oifname \"eth1\" meta l4proto tcp counter accept
 \t\t# line 51: nat (inside,outside) source static flow_traffic flow_traffic service https https
-\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.0.0/16 tcp dport 443 counter accept
+\t\tct mark 0x52410001 oifname \"eth1\" meta l4proto tcp counter accept
 \t\t# line 52: nat (inside,outside) after-auto source dynamic any interface
-\t\tiifname \"rampart0p\" oifname \"eth1\" meta l4proto { tcp, udp } counter masquerade to :1024-65535
-\t\tiifname \"rampart0p\" oifname \"eth1\" counter masquerade
+\t\tct mark 0x52410002 oifname \"eth1\" meta l4proto { tcp, udp } counter masquerade to :1024-65535
+\t\tct mark 0x52410002 oifname \"eth1\" counter masquerade
 \t}
 }
 ";
@@ -226,15 +287,17 @@ table ip rampart {
         let text = rendered(vec![rule]);
         let expected_dnat = "\t\t# line 10: nat (inside,outside) static 203.0.113.100/32\n\
 \t\tiifname \"eth1\" ip daddr 203.0.113.100 tcp dport 8080 counter dnat to 10.10.1.100:80\n";
-        let expected_snat = "\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.1.100 tcp sport 80 counter snat to 203.0.113.100:8080\n";
+        let expected_choice = "\t\tiifname \"rampart0\" ip saddr 10.10.1.100 tcp sport 80 counter ct mark set 0x52410000 accept\n";
+        let expected_snat = "\t\tct mark 0x52410000 oifname \"eth1\" meta l4proto tcp counter snat to 203.0.113.100:8080\n";
         assert!(text.contains(expected_dnat), "{text}");
+        assert!(text.contains(expected_choice), "{text}");
         assert!(text.contains(expected_snat), "{text}");
     }
 
     #[test]
     fn render_static_subnet_maps_prefix() {
         let text = rendered(vec![static_rule("10.10.1.0/24", "203.0.113.0/24")]);
-        let snat = "ip saddr 10.10.1.0/24 counter snat ip prefix to ip saddr map { 10.10.1.0/24 : 203.0.113.0/24 }";
+        let snat = "ct mark 0x52410000 oifname \"eth1\" counter snat ip prefix to ip saddr map { 10.10.1.0/24 : 203.0.113.0/24 }";
         let dnat = "ip daddr 203.0.113.0/24 counter dnat ip prefix to ip daddr map { 203.0.113.0/24 : 10.10.1.0/24 }";
         assert!(text.contains(snat), "{text}");
         assert!(text.contains(dnat), "{text}");
@@ -243,7 +306,15 @@ table ip rampart {
     #[test]
     fn render_pool_persistent() {
         let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/28")]))]);
-        let expected = "iifname \"rampart0p\" oifname \"eth1\" ip saddr 10.10.0.0/16 counter snat to 203.0.113.64-203.0.113.79 persistent";
+        assert!(text.contains("iifname \"rampart0p\" ip saddr 10.10.0.0/16 counter ct mark set 0x52410000 accept"), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to 203.0.113.64-203.0.113.79 persistent"), "{text}");
+    }
+
+    #[test]
+    fn render_pool_set_hashes_source() {
+        let pool = NatMapped::Addresses(vec![net("203.0.113.64/31"), net("203.0.113.80/32")]);
+        let text = rendered(vec![dynamic_rule("10.10.0.0/16", pool)]);
+        let expected = "counter snat to jhash ip saddr mod 3 map { 0 : 203.0.113.64, 1 : 203.0.113.65, 2 : 203.0.113.80 }";
         assert!(text.contains(expected), "{text}");
     }
 
@@ -251,7 +322,54 @@ table ip rampart {
     fn render_pat_address_splits_protocols() {
         let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.60/32")]))]);
         assert!(text.contains("meta l4proto { tcp, udp } counter snat to 203.0.113.60:1024-65535\n"), "{text}");
-        assert!(text.contains("ip saddr 10.10.0.0/16 counter snat to 203.0.113.60\n"), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to 203.0.113.60\n"), "{text}");
+    }
+
+    #[test]
+    fn render_twice_nat_destination_host() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.destination = Some((vec![net("198.51.100.50/32")], vec![net("198.18.50.5/32")]));
+        let text = rendered(vec![rule]);
+        let choice = "iifname \"rampart0\" ip saddr 10.10.1.100 ip daddr 198.51.100.50 counter ct mark set 0x52410000 dnat to 198.18.50.5\n";
+        assert!(text.contains(choice), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to 203.0.113.100\n"), "{text}");
+    }
+
+    #[test]
+    fn render_twice_nat_destination_prefix() {
+        let mut rule = after_auto_pat(52);
+        rule.destination = Some((vec![net("198.51.100.0/24")], vec![net("198.18.50.0/24")]));
+        let text = rendered(vec![rule]);
+        let choice = "counter ct mark set 0x52410000 dnat ip prefix to ip daddr map { 198.51.100.0/24 : 198.18.50.0/24 }\n";
+        assert!(text.contains(choice), "{text}");
+    }
+
+    #[test]
+    fn render_service_destination_port() {
+        let mut rule = identity_service_nat(80, 50, "http");
+        if let Some(service) = rule.service.as_mut() {
+            service.mapped = PortRange::single(8080);
+        }
+        let text = rendered(vec![rule]);
+        let choice = "iifname \"rampart0\" ip saddr 10.10.0.0/16 tcp dport 80 counter ct mark set 0x52410000 dnat to :8080\n";
+        assert!(text.contains(choice), "{text}");
+    }
+
+    #[test]
+    fn render_other_mapped_device() {
+        let mut rule = after_auto_pat(52);
+        rule.mapped_interface = Some("dmz".to_string());
+        let text = rendered(vec![rule]);
+        assert!(text.contains("iifname { \"eth1\", \"rampart0\", \"rampart0p\", \"eth2\" } ct zone set 21057"), "{text}");
+        assert!(text.contains("oifname { \"eth1\", \"eth2\" } ct zone set 21057"), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth2\" counter masquerade\n"), "{text}");
+    }
+
+    #[test]
+    fn render_marks_follow_order() {
+        let rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), after_auto_pat(52)];
+        let text = rendered(rules);
+        assert!(text.contains("iifname \"rampart0p\" counter ct mark set 0x52410001 accept"), "{text}");
     }
 
     #[test]
