@@ -10,6 +10,9 @@
 //! - static NAT maps the inside host to another address, outbound and for a connection
 //!   opened from the outside;
 //! - ICMP echo goes through PAT, counted on the masquerade rule for other protocols;
+//! - twice NAT sends a flow for a mapped destination to the real server, a service
+//!   clause maps the destination port, and a dynamic pool of several ranges maps a
+//!   second inside address to one of its addresses;
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device.
 //!
@@ -47,6 +50,14 @@ const SERVER_STATIC: &str = "203.0.113.11";
 /// The inside host's static NAT address.
 const MAPPED_STATIC: &str = "203.0.113.100";
 const UDP_PORT: u16 = 9999;
+/// Second address of the inside host, translated by the pool of several ranges.
+const INSIDE_POOLED: &str = "198.18.10.3";
+/// The pool of several ranges: one host and a range of two.
+const POOL: [&str; 3] = ["203.0.113.120", "203.0.113.130", "203.0.113.131"];
+/// Destination that twice NAT maps onto `SERVER_IDENTITY`.
+const TWICE_MAPPED: &str = "198.18.99.9";
+/// TCP port that a service clause maps onto `TCP_PORT` for `SERVER_IDENTITY`.
+const SERVICE_PORT: u16 = 8079;
 /// Port of the inside host's server for the connection opened from the outside.
 const INBOUND_PORT: u16 = 7070;
 /// Port of the outside host's sink for the bulk transfer through PAT.
@@ -185,6 +196,7 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
     run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
     run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_HOST}/24"), "dev", "eth0"])?;
+    run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_POOLED}/24"), "dev", "eth0"])?;
     run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_PAT}/24"), "dev", "eth0"])?;
     run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_IDENTITY}/24"), "dev", "eth0"])?;
     run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_STATIC}/24"), "dev", "eth0"])?;
@@ -202,6 +214,9 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     // outside host routes it to the gateway, from the address the static rule names.
     let mapped = format!("{MAPPED_STATIC}/32");
     run("ip", &["-n", outside, "route", "add", &mapped, "via", GATEWAY_OUTSIDE, "src", SERVER_STATIC])?;
+    for address in POOL {
+        run("ip", &["-n", outside, "route", "add", &format!("{address}/32"), "via", GATEWAY_OUTSIDE])?;
+    }
     run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])?;
     // Strict mode on every device, so that the test shows the clear path loosening it.
     run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=1"])?;
@@ -259,6 +274,15 @@ fn policy() -> PolicyConfig {
     let mut static_to_server = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Addresses(vec![host(MAPPED_STATIC)]), 48, "nat (inside,outside) source static host mapped destination static server2 server2");
     static_to_server.real_source = vec![host(INSIDE_HOST)];
     static_to_server.destination = Some((vec![host(SERVER_STATIC)], vec![host(SERVER_STATIC)]));
+    // Identity NAT of the source; the destination TWICE_MAPPED becomes SERVER_IDENTITY,
+    // which the crypto ACL denies, so the flow stays clear.
+    let mut twice = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 45, "nat (inside,outside) source static inside inside destination static twice server");
+    twice.destination = Some((vec![host(TWICE_MAPPED)], vec![host(SERVER_IDENTITY)]));
+    let mut service_port = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 46, "nat (inside,outside) source static inside inside destination static server server service p8079 p8080");
+    service_port.destination = Some((vec![host(SERVER_IDENTITY)], vec![host(SERVER_IDENTITY)]));
+    service_port.service = Some(NatService { protocol: PROTO_TCP, source_port: false, real: PortRange::single(SERVICE_PORT), mapped: PortRange::single(TCP_PORT) });
+    let mut split_pool = nat_rule(NatSection::Manual, NatKind::Dynamic, NatMapped::Addresses(vec![host(POOL[0]), AddrRange { start: ip(POOL[1]), end: ip(POOL[2]) }]), 47, "nat (inside,outside) source dynamic pooled pool_group");
+    split_pool.real_source = vec![host(INSIDE_POOLED)];
     let mut pat = nat_rule(NatSection::AfterAuto, NatKind::Dynamic, NatMapped::Interface, 52, "nat (inside,outside) after-auto source dynamic any interface");
     pat.real_source = vec![AddrRange::ANY_V4];
 
@@ -276,7 +300,7 @@ fn policy() -> PolicyConfig {
             name: "Zscaler_MAP".into(),
             entries: vec![entry(Action::Deny, host(SERVER_IDENTITY), 0, 40), entry(Action::Permit, AddrRange::ANY_V4, 1, 41)],
         }],
-        nat_rules: vec![static_to_server, identity_to_server, identity_service(80, 50), identity_service(443, 51), pat],
+        nat_rules: vec![twice, service_port, split_pool, static_to_server, identity_to_server, identity_service(80, 50), identity_service(443, 51), pat],
         crypto_maps: vec![CryptoMap {
             name: "outside_map".into(),
             interface: Some("outside".into()),
@@ -456,12 +480,23 @@ struct InsideReport {
     tcp_pat: Result<String, String>,
     udp_identity: Result<(SocketAddr, String), String>,
     udp_static: Result<(SocketAddr, String), String>,
+    /// TCP, because the outside host's UDP echo answers from its primary address, and a
+    /// TCP connection completes only when the kernel translates both directions.
+    tcp_twice: Result<String, String>,
+    tcp_service: Result<String, String>,
+    udp_pool: Result<(SocketAddr, String), String>,
 }
 
 fn udp_exchange(server: &str) -> Result<(SocketAddr, String), String> {
-    let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+    udp_exchange_with("0.0.0.0", server, UDP_PORT)
+}
+
+/// Sends one datagram from `source` to `server:port` and returns the reply's sender and
+/// text, the address the outside host saw.
+fn udp_exchange_with(source: &str, server: &str, port: u16) -> Result<(SocketAddr, String), String> {
+    let socket = UdpSocket::bind((source, 0)).map_err(|e| e.to_string())?;
     socket.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
-    socket.send_to(b"clear path", (server, UDP_PORT)).map_err(|e| e.to_string())?;
+    socket.send_to(b"clear path", (server, port)).map_err(|e| e.to_string())?;
     let mut buf = [0u8; 512];
     let (len, from) = socket.recv_from(&mut buf).map_err(|e| format!("no UDP reply from {server}: {e}"))?;
     Ok((from, String::from_utf8_lossy(&buf[..len]).to_string()))
@@ -481,10 +516,13 @@ fn inside_host() -> InsideReport {
     let tcp_pat = tcp_exchange(SERVER_PAT, TCP_PORT);
     let udp_identity = udp_exchange(SERVER_IDENTITY);
     let udp_static = udp_exchange(SERVER_STATIC);
+    let tcp_twice = tcp_exchange(TWICE_MAPPED, TCP_PORT);
+    let tcp_service = tcp_exchange(SERVER_IDENTITY, SERVICE_PORT);
+    let udp_pool = udp_exchange_with(INSIDE_POOLED, SERVER_PAT, UDP_PORT);
     // TCP 443 belongs to the tunnel; the stand-in outbound path does not encrypt, so
     // the connection attempt only has to reach the gateway.
     let _ = tcp_exchange(SERVER_PAT, 443).err();
-    InsideReport { udp_pat, tcp_pat, udp_identity, udp_static }
+    InsideReport { udp_pat, tcp_pat, udp_identity, udp_static, tcp_twice, tcp_service, udp_pool }
 }
 
 /// Runs the inside host's server for one connection opened from the outside, and
@@ -647,6 +685,13 @@ fn run_lab(mode: Mode, test: &str) {
     assert_eq!(seen, INSIDE_HOST, "identity NAT must keep the inside address");
     let (_, seen) = inside.udp_static.expect("UDP exchange with static NAT");
     assert_eq!(seen, MAPPED_STATIC, "static NAT must map the inside address");
+    eprintln!("inside host: tcp_twice {:?} tcp_service {:?} udp_pool {:?}", inside.tcp_twice, inside.tcp_service, inside.udp_pool);
+    let seen = inside.tcp_twice.expect("TCP connection to the twice NAT mapped destination");
+    assert_eq!(seen, INSIDE_HOST, "twice NAT with identity source must keep the inside address");
+    let seen = inside.tcp_service.expect("TCP connection through the destination port service");
+    assert_eq!(seen, INSIDE_HOST, "the service rule keeps the inside address");
+    let (_, seen) = inside.udp_pool.expect("UDP exchange through the split pool");
+    assert!(POOL.contains(&seen.as_str()), "the pooled host must appear as a pool address, not {seen}");
     let (client, server) = inbound.expect("inbound exchange ran");
     eprintln!("inbound: client {client:?} server {server:?}");
     assert_eq!(server.map(|peer| peer.ip()), Ok(ip(SERVER_STATIC)), "the inside server must see the outside host");
@@ -667,6 +712,8 @@ fn run_lab(mode: Mode, test: &str) {
     assert_eq!(route_of(SERVER_IDENTITY, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(route_of(SERVER_PAT, 443), Some(Handled::Tunneled));
     assert_eq!(route_of(SERVER_STATIC, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
+    assert_eq!(route_of(TWICE_MAPPED, TCP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
+    assert_eq!(route_of(SERVER_IDENTITY, SERVICE_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(gateway.unsupported, 0);
     assert!(!gateway.table_after_remove, "table ip {TABLE} must be gone after remove");
     assert!(!gateway.pat_device_after_remove, "the PAT device must be gone after remove");
