@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Path MTU discovery on the outside path, as the ASA's "#PMTUs rcvd". A router namespace
-# between gw and the WAN forwards without NAT, and its WAN link has MTU 1300 while gw's
-# outside interface has 1500. The first large ping with DF from the inside host makes
+# between gw and the WAN forwards without NAT, and its route to the WAN has MTU 1300
+# while gw's outside interface has 1500. The first large ping with DF from the inside host makes
 # gw send an ESP packet the router cannot forward, and the router answers with ICMP
 # fragmentation needed (MTU 1300). After that gw answers large DF pings itself with
 # fragmentation needed and a next-hop MTU that leaves room for the ESP overhead, a large
@@ -18,7 +18,9 @@ ROUTER_MTU=1300
 PING_SIZE=1400
 
 # router_insert: namespace "rtr" routes between gw (198.18.0.2/24) and the WAN bridge
-# (198.51.100.1/24, MTU ROUTER_MTU), without NAT; the edges reach gw through it.
+# (198.51.100.1/24), without NAT; the edges reach gw through it. The WAN route carries
+# MTU ROUTER_MTU as a route metric, which limits forwarding toward the WAN only: a
+# lower link MTU would also make the veth drop the large ESP packets coming back.
 router_insert() {
   local rtr
   rtr="$(ns rtr)"
@@ -36,9 +38,10 @@ router_insert() {
   ip -n "$(ns gw)" route replace default via 198.18.0.1
   ip -n "$rtr" addr add 198.18.0.1/24 dev in0
   ip -n "$rtr" addr add 198.51.100.1/24 dev out0
-  ip -n "$rtr" link set out0 mtu "$ROUTER_MTU"
   ip -n "$rtr" link set in0 up
   ip -n "$rtr" link set out0 up
+  ip -n "$rtr" route replace 198.51.100.0/24 dev out0 proto kernel scope link src 198.51.100.1 \
+    mtu "$ROUTER_MTU" || fail "cannot set the route MTU in $rtr"
   local edge
   for edge in edge1 edge2; do ip -n "$(ns "$edge")" route replace 198.18.0.0/24 via 198.51.100.1; done
 }
@@ -73,7 +76,7 @@ rampart_ctl gw "show crypto ipsec sa" >/dev/null || skip "rampart has no control
 # The first large DF ping leaves gw as an ESP packet over 1300 bytes; the router drops it
 # and returns fragmentation needed to gw.
 first=$(ping_big do 1)
-log "first DF ping: $(echo "$first" | tail -n 2 | head -n 1)"
+log "first DF ping: $(echo "$first" | grep 'packets transmitted')"
 expect "rampart learned the router's MTU" wait_for 10 "path MTU $ROUTER_MTU in show crypto ipsec sa" path_mtu_is "$ROUTER_MTU"
 pmtus=$(sa_field pmtus_rcvd)
 log "show crypto ipsec sa: path_mtu $(sa_field path_mtu), pmtus_rcvd $pmtus"

@@ -238,6 +238,10 @@ impl Drop for NatRules {
 /// Prepares reverse-path filtering on the plan's devices and loads its table. Returns
 /// the device changes to undo on removal.
 fn load_table(plan: &ClearPlan) -> Result<Vec<DeviceChange>, ClearPathError> {
+    // The names go into the nft script in quotes.
+    for device in plan.mapped_devices() {
+        check_device_name(device)?;
+    }
     for unsupported in &plan.unsupported {
         tracing::warn!(
             line = unsupported.origin.line,
@@ -247,7 +251,9 @@ fn load_table(plan: &ClearPlan) -> Result<Vec<DeviceChange>, ClearPathError> {
         );
     }
     let mut changes = Vec::new();
-    let mut devices = vec![&plan.tun_dev, &plan.outside_dev];
+    // Replies for inside hosts arrive on every mapped device, the outside one first.
+    let mut devices: Vec<&str> = plan.mapped_devices();
+    devices.insert(0, &plan.tun_dev);
     if plan.pat_dev != plan.tun_dev {
         devices.push(&plan.pat_dev);
     }
