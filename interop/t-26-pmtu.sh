@@ -2,7 +2,7 @@
 # Path MTU discovery on the outside path, as the ASA's "#PMTUs rcvd". A router namespace
 # between gw and the WAN forwards without NAT, and its route to the WAN has MTU 1300
 # while gw's outside interface has 1500. The first large ping with DF from the inside host makes
-# gw send an ESP packet the router cannot forward, and the router answers with ICMP
+# gw send an ESP packet the router cannot forward, and the router returns ICMP
 # fragmentation needed (MTU 1300). After that gw answers large DF pings itself with
 # fragmentation needed and a next-hop MTU that leaves room for the ESP overhead, a large
 # ping without DF arrives at srv in fragments, and `show crypto ipsec sa` shows the
@@ -83,7 +83,7 @@ log "show crypto ipsec sa: path_mtu $(sa_field path_mtu), pmtus_rcvd $pmtus"
 expect "show crypto ipsec sa counts PMTUs received" [ "${pmtus:-0}" -gt 0 ]
 expect "rampart logged the lowered path MTU" rampart_log_has gw "path MTU lowered"
 
-# Now gw itself answers large DF packets with fragmentation needed and its MTU for
+# Now gw itself returns fragmentation needed for large DF packets, with its MTU for
 # inner packets, below the router's.
 second=$(ping_big do 3)
 echo "$second" >"$LAB_STATE/ping-df.txt"
@@ -97,8 +97,8 @@ sent=$(sa_field pmtus_sent)
 log "show crypto ipsec sa: pmtus_sent $sent"
 expect "show crypto ipsec sa counts PMTUs sent" [ "${sent:-0}" -gt 0 ]
 
-# Without DF gw fragments before encryption: the host's route cache forgets the learned
-# MTU first, so that gw, not the host, splits the packet.
+# Without DF gw fragments before encryption. The host's route cache is flushed first,
+# so that gw, not the host, splits the packet.
 nx host ip route flush cache
 capture_start srv br0 "$LAB_STATE/srv.pcapng" 30 icmp
 frags0=$(sa_field fragments_created)

@@ -2,10 +2,10 @@
 //!
 //! A router on the outside path that cannot forward one of our ESP packets with DF set
 //! returns ICMP "fragmentation needed" (type 3, code 4) with its next-hop MTU. The
-//! listener validates the quoted packet against the SAD (our outside address to the
-//! child's peer, plain ESP with the child's outbound SPI, or UDP from port 4500 to the
-//! peer's NAT-T port) and records the lower MTU on the matching child with
-//! `Sad::record_pmtu_received`. `SaTables::egress` then sizes inner packets for it, so
+//! listener accepts the error only when the quoted packet is one of ours: from our
+//! outside address to the child's peer, as plain ESP with the child's outbound SPI or
+//! as UDP from port 4500 to the peer's NAT-T port. It records the lower MTU on the
+//! matching child with `Sad::record_pmtu_received`. `SaTables::egress` then sizes inner packets for it, so
 //! the outbound worker fragments before encryption or, with DF set, returns
 //! fragmentation-needed with the reduced MTU to the inside host.
 //!
@@ -32,13 +32,13 @@ use crate::sa_table::{child_id, SaTables};
 use crate::shared::Shared;
 use crate::udp::NAT_T_PORT;
 
-/// How long a learned path MTU holds without a new ICMP error: the default of the ASA's
+/// How long a learned path MTU applies without a new ICMP error: the default of the ASA's
 /// `crypto ipsec security-association pmtu-aging` (10 minutes).
 pub const PMTU_AGING: Duration = Duration::from_secs(600);
 
-/// Smallest MTU accepted from an ICMP error. RFC 1191 section 3 says a host must never
-/// lower its estimate below 68 bytes, but the ASA ignores values below 576, and a
-/// smaller value only lets a forged error shrink every inner packet.
+/// Smallest MTU accepted from an ICMP error: the datagram size every IPv4 host must
+/// accept. A smaller value comes from a broken or forged error and would shrink every
+/// inner packet.
 pub const MIN_PMTU: u16 = 576;
 
 /// Minimum time between two log lines about ignored ICMP errors.
@@ -53,7 +53,7 @@ const PROTO_UDP: u8 = 17;
 const SOL_RAW: libc::c_int = 255;
 const ICMP_FILTER: libc::c_int = 1;
 
-/// RFC 1191 section 7 plateau table, for routers that report a next-hop MTU of 0.
+/// The plateau table of RFC 1191, for routers that report a next-hop MTU of 0.
 const PLATEAUS: [u16; 11] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
 
 /// The transport of a packet quoted in an ICMP error.
@@ -80,7 +80,7 @@ pub struct FragNeeded {
     pub transport: QuotedTransport,
 }
 
-/// Why an ICMP message did not change a path MTU.
+/// Reason an ICMP message did not change a path MTU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ignored {
     /// Not an IPv4 ICMP fragmentation-needed error, or truncated.
@@ -103,17 +103,20 @@ pub enum Ignored {
 /// error it carries.
 pub fn parse_frag_needed(packet: &[u8]) -> Result<FragNeeded, Ignored> {
     let (outer_header, outer_len) = ipv4_header(packet).ok_or(Ignored::NotFragNeeded)?;
+
     if packet[9] != 1 {
         return Err(Ignored::NotFragNeeded);
     }
     let router = ipv4_at(packet, 12).ok_or(Ignored::NotFragNeeded)?;
     let icmp = packet.get(outer_header..outer_len.min(packet.len())).ok_or(Ignored::NotFragNeeded)?;
-    // ICMP header: type, code, checksum, unused (2 bytes), next-hop MTU (RFC 1191 section 4).
+
+    // ICMP header: type, code, checksum, unused (2 bytes), next-hop MTU (RFC 1191).
     if icmp.len() < 8 || icmp[0] != ICMP_DEST_UNREACHABLE || icmp[1] != ICMP_FRAG_NEEDED {
         return Err(Ignored::NotFragNeeded);
     }
     let reported = u16::from_be_bytes([icmp[6], icmp[7]]);
     let quoted = &icmp[8..];
+
     let (quoted_header, _) = ipv4_header(quoted).ok_or(Ignored::NotFragNeeded)?;
     // A later fragment carries no transport header to match.
     if be_u16(quoted, 6).is_none_or(|flags| flags & 0x1FFF != 0) {
@@ -122,19 +125,21 @@ pub fn parse_frag_needed(packet: &[u8]) -> Result<FragNeeded, Ignored> {
     let quoted_len = u16::from_be_bytes([quoted[2], quoted[3]]);
     let source = ipv4_at(quoted, 12).ok_or(Ignored::NotFragNeeded)?;
     let destination = ipv4_at(quoted, 16).ok_or(Ignored::NotFragNeeded)?;
-    // RFC 792 guarantees 8 bytes of the quoted payload; RFC 1812 routers quote more.
+
+    // RFC 792 guarantees 8 bytes of the quoted payload, and RFC 1812 routers quote more.
     let payload = &quoted[quoted_header..];
     let transport = match quoted[9] {
         PROTO_ESP => QuotedTransport::Esp { spi: be_u32(payload, 0).ok_or(Ignored::NotFragNeeded)? },
         PROTO_UDP => {
             let source_port = be_u16(payload, 0).ok_or(Ignored::NotFragNeeded)?;
             let destination_port = be_u16(payload, 2).ok_or(Ignored::NotFragNeeded)?;
-            // RFC 3948 section 2.2: a zero where the SPI would be is the non-ESP marker.
+            // A zero where the SPI would be is the non-ESP marker of RFC 3948.
             let spi = be_u32(payload, 8).filter(|&spi| spi != 0);
             QuotedTransport::Udp { source_port, destination_port, spi }
         }
         _ => return Err(Ignored::OtherProtocol),
     };
+
     let mtu = if reported == 0 { plateau_below(quoted_len) } else { reported };
     Ok(FragNeeded { router, mtu, source, destination, quoted_len, transport })
 }
@@ -153,7 +158,7 @@ pub fn check_mtu(error: &FragNeeded, interface_mtu: u16) -> Result<u16, Ignored>
     Ok(error.mtu)
 }
 
-/// The children whose current outbound SA sent the quoted packet.
+/// Finds the children whose current outbound SA sent the quoted packet.
 pub fn matching_children(sa: &SaTables, error: &FragNeeded, interface_mtu: u16) -> Vec<(ChildKey, ChildHandle)> {
     let mut found = Vec::new();
     for (key, handle) in sa.sad.children() {
@@ -182,7 +187,8 @@ pub fn matching_children(sa: &SaTables, error: &FragNeeded, interface_mtu: u16) 
     found
 }
 
-/// Largest plateau below the quoted packet's length (RFC 1191 section 5).
+/// Returns the largest plateau below the quoted packet's length, the estimate RFC 1191
+/// suggests when the router reports no MTU.
 fn plateau_below(quoted_len: u16) -> u16 {
     PLATEAUS.iter().copied().find(|&p| p < quoted_len).unwrap_or(0)
 }
@@ -274,8 +280,8 @@ impl PmtuListener {
     }
 
     pub fn run(mut self) {
-        // An ICMP error quotes at most 576 bytes of the original datagram (RFC 1812
-        // section 4.3.2.3), behind at most 60 + 8 bytes of its own headers.
+        // An ICMP error is at most 576 bytes long (RFC 1812), so 2048 bytes leave room
+        // for longer ones from routers that do not follow it.
         let mut buf = [0u8; 2048];
         while self.shared.is_running() {
             match self.socket.recv(&mut buf) {
@@ -310,7 +316,8 @@ impl PmtuListener {
         }
         for (key, handle) in children {
             let current = sa.sad.path_mtu(handle).unwrap_or(interface_mtu);
-            // RFC 1191 section 6.3: a fragmentation-needed error never raises the estimate.
+            // A fragmentation-needed error only lowers the estimate (RFC 1191), so a
+            // higher value is stale and skipped here.
             if mtu >= current {
                 tracing::debug!(peer = %key.peer, router = %error.router, mtu, current, "ICMP fragmentation needed does not lower the path MTU");
                 continue;
@@ -336,16 +343,7 @@ impl PmtuListener {
             return;
         }
         let mut sa = self.shared.sa();
-        self.learned.retain(|key, at| {
-            if now.saturating_duration_since(*at) < aging {
-                return true;
-            }
-            if let Some(handle) = sa.sad.handle(key) {
-                sa.sad.reset_path_mtu(handle);
-                tracing::info!(peer = %key.peer, child = key.child, after_secs = aging.as_secs(), "learned path MTU aged out; the interface MTU applies again");
-            }
-            false
-        });
+        expire_learned(&mut sa, &mut self.learned, now, aging);
     }
 
     fn log_ignored(&mut self, error: Option<&FragNeeded>, reason: Ignored, now: Instant) {
@@ -362,6 +360,21 @@ impl PmtuListener {
             None => tracing::info!(reason = ?reason, suppressed, "ICMP fragmentation needed ignored"),
         }
     }
+}
+
+/// Forgets the path MTUs learned `aging` or longer before `now`, so that the interface
+/// MTU applies again to those children.
+fn expire_learned(sa: &mut SaTables, learned: &mut HashMap<ChildKey, Instant>, now: Instant, aging: Duration) {
+    learned.retain(|key, at| {
+        if now.saturating_duration_since(*at) < aging {
+            return true;
+        }
+        if let Some(handle) = sa.sad.handle(key) {
+            sa.sad.reset_path_mtu(handle);
+            tracing::info!(peer = %key.peer, child = key.child, after_secs = aging.as_secs(), "learned path MTU aged out; the interface MTU applies again");
+        }
+        false
+    });
 }
 
 /// Allows one log line per `LOG_INTERVAL` and counts the lines it held back.
@@ -400,7 +413,7 @@ mod tests {
         p
     }
 
-    /// An ICMP error from ROUTER to GW quoting `quoted`.
+    /// Builds an ICMP error from ROUTER to GW that quotes `quoted`.
     fn icmp_error(kind: u8, code: u8, mtu: u16, quoted: &[u8]) -> Vec<u8> {
         let mut icmp = vec![kind, code, 0, 0, 0, 0];
         icmp.extend_from_slice(&mtu.to_be_bytes());
@@ -553,6 +566,48 @@ mod tests {
     fn match_other_peer() {
         let quoted = ipv4(PROTO_ESP, GW, ROUTER, 1480, &0xc0ffee01u32.to_be_bytes());
         assert_eq!(matches(&tables(false), &quoted), 0);
+    }
+
+    /// Records MTU 1300 on the only child and returns its key.
+    fn learn(tables: &mut SaTables) -> ChildKey {
+        let (key, handle) = tables.sad.children()[0];
+        tables.sad.record_pmtu_received(handle, 1300);
+        key
+    }
+
+    #[test]
+    fn aging_keeps_recent_mtu() {
+        let mut tables = tables(true);
+        let key = learn(&mut tables);
+        let start = Instant::now();
+        let mut learned = HashMap::from([(key, start)]);
+        expire_learned(&mut tables, &mut learned, start + PMTU_AGING / 2, PMTU_AGING);
+        let handle = tables.sad.handle(&key).expect("child");
+        assert_eq!(tables.sad.path_mtu(handle), Some(1300));
+        assert_eq!(learned.len(), 1);
+    }
+
+    #[test]
+    fn aging_restores_interface_mtu() {
+        let mut tables = tables(true);
+        let key = learn(&mut tables);
+        let start = Instant::now();
+        let mut learned = HashMap::from([(key, start)]);
+        expire_learned(&mut tables, &mut learned, start + PMTU_AGING, PMTU_AGING);
+        let handle = tables.sad.handle(&key).expect("child");
+        assert_eq!(tables.sad.path_mtu(handle), None);
+        assert!(learned.is_empty());
+    }
+
+    #[test]
+    fn aging_keeps_counter() {
+        let mut tables = tables(true);
+        let key = learn(&mut tables);
+        let start = Instant::now();
+        let mut learned = HashMap::from([(key, start)]);
+        expire_learned(&mut tables, &mut learned, start + PMTU_AGING, PMTU_AGING);
+        let handle = tables.sad.handle(&key).expect("child");
+        assert_eq!(tables.sad.counters(handle).map(|c| c.pmtus_rcvd), Some(1));
     }
 
     #[test]

@@ -480,7 +480,7 @@ struct InsideReport {
     tcp_pat: Result<String, String>,
     udp_identity: Result<(SocketAddr, String), String>,
     udp_static: Result<(SocketAddr, String), String>,
-    /// TCP, because the outside host's UDP echo answers from its primary address, and a
+    /// TCP, because the outside host's UDP echo replies from its primary address, and a
     /// TCP connection completes only when the kernel translates both directions.
     tcp_twice: Result<String, String>,
     tcp_service: Result<String, String>,

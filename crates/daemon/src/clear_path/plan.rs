@@ -1,11 +1,11 @@
 //! The NAT rules of a configuration lowered to kernel NAT statements toward the
-//! outside device.
+//! mapped devices.
 //!
 //! The daemon decides which rule applies to a flow, because the policy engine evaluates
 //! NAT in the ASA's order. It passes its choice on through the device it writes the
 //! packet into: the PAT device for dynamic rules, the main TUN device for the rest. The kernel
-//! rules repeat the ASA's order within each device, so that the first matching kernel
-//! rule is the rule the engine chose.
+//! rules repeat the ASA's order within each device and match the packet as the inside
+//! host sent it, so that the first matching kernel rule is the rule the engine chose.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -208,7 +208,7 @@ impl ClearPlan {
         plan
     }
 
-    /// The devices whose connections the plan's NAT rules translate: the outside
+    /// Lists the devices whose connections the plan's NAT rules translate: the outside
     /// device first, then the other mapped devices in rule order.
     pub fn mapped_devices(&self) -> Vec<&str> {
         let mut devices = vec![self.outside_dev.as_str()];
@@ -240,7 +240,7 @@ pub fn outside_nameif(config: &PolicyConfig) -> Option<String> {
         .or_else(|| config.interfaces.iter().min_by_key(|i| i.security_level).map(|i| i.name.clone()))
 }
 
-/// What `lower` needs besides the rule.
+/// Configuration, outside interface and device lookup for `lower`.
 struct Context<'a> {
     config: &'a PolicyConfig,
     outside: &'a str,
@@ -304,8 +304,8 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
     // Connections opened from the mapped side reach the real host only through a
     // static rule, and only when the rule leaves the destination alone.
     // NOTE: the reverse of a twice NAT rule with a translated destination (the peer
-    // opening a connection to the mapped source) is not installed, so such
-    // connections are not translated; they reach no host on the gateway.
+    // opening a connection to the mapped source) is not installed. Such connections
+    // stay untranslated and reach no inside host.
     let reverse_allowed = rule.destination.as_ref().is_none_or(|(mapped, real)| mapped == real);
 
     match (&rule.mapped_source, rule.kind) {
@@ -357,8 +357,8 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
     }
 }
 
-/// The most pool addresses a dynamic rule with several ranges may list, because the
-/// kernel rule names each of them.
+/// Maximum number of addresses in a dynamic pool of several ranges, because the kernel
+/// rule lists each of them.
 pub const MAX_POOL_ADDRESSES: usize = 1024;
 
 fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
@@ -378,7 +378,7 @@ fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
     }
 }
 
-/// Every address of an IPv4 pool in the engine's order, up to `MAX_POOL_ADDRESSES`.
+/// Lists every address of an IPv4 pool in the engine's order, up to `MAX_POOL_ADDRESSES`.
 fn pool_addresses(pool: &[AddrRange]) -> Result<Vec<Ipv4Addr>, String> {
     let mut addresses = Vec::new();
     for range in pool {
@@ -395,7 +395,7 @@ fn pool_addresses(pool: &[AddrRange]) -> Result<Vec<Ipv4Addr>, String> {
     Ok(addresses)
 }
 
-/// The port a service rewrites to, `None` when the ports stay. The engine maps a port
+/// Returns the port a service rewrites to, `None` when the ports stay. The engine maps a port
 /// at its offset within the real range onto the mapped range, wrapping around, so a
 /// single real or mapped port always yields the first mapped port.
 fn port_translation(service: &NatService) -> Result<Option<u16>, String> {
@@ -411,8 +411,8 @@ fn port_translation(service: &NatService) -> Result<Option<u16>, String> {
     ))
 }
 
-/// The forward destination rewrite of a rule: its `destination static MAPPED REAL`
-/// clause and the destination port of its service.
+/// Derives the forward destination rewrite of a rule from its `destination static
+/// MAPPED REAL` clause and the destination port of its service.
 fn forward_destination(rule: &NatRule, port: Option<u16>) -> Result<Option<DestinationAction>, String> {
     let address = match &rule.destination {
         None => None,
@@ -433,8 +433,8 @@ fn forward_destination(rule: &NatRule, port: Option<u16>) -> Result<Option<Desti
     }
 }
 
-/// The reverse of static NAT of one host for connections opened from the mapped side,
-/// when `inbound`. A destination-port service has no reverse statement, because its
+/// Builds the reverse of static NAT of one host for connections opened from the mapped
+/// side, when `inbound`. A destination-port service has no reverse statement, because its
 /// reverse direction carries replies only, which conntrack translates.
 fn static_host_inbound(rule: &NatRule, in_device: &str, packet: &PacketMatch, real: Ipv4Addr, address: Ipv4Addr, inbound: bool) -> Option<DestinationNat> {
     if !inbound || rule.service.as_ref().is_some_and(|s| !s.source_port) {

@@ -2,12 +2,15 @@
 //!
 //! Four chains in `table ip rampart`:
 //! - `zone_prerouting` and `zone_output` put every packet on the outside side of the
-//!   daemon into the plan's conntrack zone, before conntrack sees it (priority raw);
-//! - `nat_prerouting` applies the destination NAT of static rules to connections
-//!   opened from the outside;
-//! - `nat_postrouting` applies the source NAT toward the outside device. Statements
-//!   for the main TUN device and for the PAT device each keep the ASA's rule order.
-//!   Identity NAT is an `accept`, which ends the chain with the addresses unchanged.
+//!   daemon (TUN devices and mapped devices) into the plan's conntrack zone, before
+//!   conntrack sees it (priority raw);
+//! - `nat_prerouting` recognizes, for packets from the TUN devices, the rule the engine
+//!   chose: one statement per rule in the engine's order sets the connection's mark to
+//!   `CONNTRACK_MARK` plus the statement's index and applies the rule's destination
+//!   rewrite, or accepts, which ends the chain. For packets arriving on a mapped device
+//!   it applies the destination NAT of static rules to connections opened from there;
+//! - `nat_postrouting` applies the source NAT of the marked rule toward its mapped
+//!   device. Identity NAT is an `accept`, which keeps the addresses.
 //!
 //! Each NAT statement has a counter. The kernel runs NAT chains for the first packet of
 //! a connection only, so the counters count connections per configuration line.
@@ -80,7 +83,7 @@ pub fn render(plan: &ClearPlan) -> String {
 
 fn mark(index: usize) -> String {
     // A configuration has far fewer than 65,536 NAT rules, so the sum stays in the
-    // mark's low half; saturating keeps a wrong count from reusing the base.
+    // mark's low half. Saturation keeps a larger index from reaching another base.
     let index = u32::try_from(index).unwrap_or(u32::MAX).min(0xFFFF);
     format!("{:#010x}", CONNTRACK_MARK + index)
 }
@@ -90,8 +93,8 @@ fn chain_header(out: &mut String, name: &str, kind: &str, hook: &str, priority: 
     let _ = writeln!(out, "\t\ttype {kind} hook {hook} priority {priority}; policy accept;");
 }
 
-/// The statement that recognizes the rule the engine chose, by matching the packet as
-/// it came out of the TUN device, in the engine's order. It stores the choice in the
+/// Writes the statement that recognizes the rule the engine chose, by matching the
+/// packet as it came out of the TUN device, in the engine's order. It stores the choice in the
 /// connection's mark for `source_nat` and applies the rule's destination rewrite
 /// before the route lookup. The first match ends the chain.
 fn rule_choice(out: &mut String, plan: &ClearPlan, statement: &SourceNat, mark: String) {
@@ -111,7 +114,7 @@ fn rule_choice(out: &mut String, plan: &ClearPlan, statement: &SourceNat, mark: 
     }
 }
 
-/// The source translation of the rule whose mark the connection carries.
+/// Writes the source translation of the rule whose mark the connection carries.
 fn source_nat(out: &mut String, statement: &SourceNat, mark: String) {
     origin_comment(out, &statement.origin);
     let mut prefix = format!("ct mark {mark} oifname {}", quote(&statement.out_device));
