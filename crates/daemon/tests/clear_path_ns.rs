@@ -10,9 +10,11 @@
 //! - static NAT maps the inside host to another address, outbound and for a connection
 //!   opened from the outside;
 //! - ICMP echo goes through PAT, counted on the masquerade rule for other protocols;
-//! - twice NAT sends a flow for a mapped destination to the real server, a service
-//!   clause maps the destination port, and a dynamic pool of several ranges maps a
-//!   second inside address to one of its addresses;
+//! - twice NAT sends a flow for a mapped destination to the real server, and a
+//!   connection that the real server opens reaches the inside host from the mapped
+//!   destination;
+//! - a service clause maps the destination port, and a dynamic pool of several ranges
+//!   maps a second inside address to one of its addresses;
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device.
 //!
@@ -212,6 +214,10 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     run("ip", &["-n", outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE])?;
     // The ASA replies to ARP for a static NAT address (proxy ARP). rampart does not, so the
     // outside host routes it to the gateway, from the address the static rule names.
+    // Connections from the outside host to the inside host start at the twice NAT
+    // rule's real destination.
+    let inside_host = format!("{INSIDE_HOST}/32");
+    run("ip", &["-n", outside, "route", "add", &inside_host, "via", GATEWAY_OUTSIDE, "src", SERVER_IDENTITY])?;
     let mapped = format!("{MAPPED_STATIC}/32");
     run("ip", &["-n", outside, "route", "add", &mapped, "via", GATEWAY_OUTSIDE, "src", SERVER_STATIC])?;
     for address in POOL {
@@ -588,15 +594,15 @@ fn bulk_exchange(ns: &Namespaces) -> Result<(Duration, usize, SocketAddr), Strin
     Ok((sent?, bytes, peer))
 }
 
-/// Opens a connection from the outside host to the inside host's static NAT address.
-/// Returns the server's view of the peer address and the inside server's result.
-fn inbound_exchange(ns: &Namespaces) -> (Result<String, String>, Result<SocketAddr, String>) {
+/// Opens a connection from the outside host to `target`. Returns the server's view of
+/// the peer address and the inside server's result.
+fn inbound_exchange(ns: &Namespaces, target: &'static str) -> (Result<String, String>, Result<SocketAddr, String>) {
     let (ready, ready_rx) = mpsc::channel();
     let server = in_netns(ns.name(0), move || inbound_server(ready));
     if ready_rx.recv_timeout(IO_TIMEOUT).is_err() {
         return (Err("the inside server did not start".into()), join(server));
     }
-    let client = join(in_netns(ns.name(2), || tcp_exchange(MAPPED_STATIC, INBOUND_PORT)));
+    let client = join(in_netns(ns.name(2), move || tcp_exchange(target, INBOUND_PORT)));
     (client, join(server))
 }
 
@@ -658,7 +664,8 @@ fn run_lab(mode: Mode, test: &str) {
     } else {
         None
     };
-    let inbound = inside.as_ref().map(|_| inbound_exchange(&ns));
+    let inbound = inside.as_ref().map(|_| inbound_exchange(&ns, MAPPED_STATIC));
+    let inbound_twice = inside.as_ref().map(|_| inbound_exchange(&ns, INSIDE_HOST));
     // One echo request, answered within 2 s or counted as lost.
     let ping = inside.as_ref().map(|_| run("ip", &["netns", "exec", ns.name(0), "ping", "-n", "-q", "-c", "1", "-W", "2", SERVER_PAT]));
     let bulk = inside.as_ref().map(|_| bulk_exchange(&ns));
@@ -696,6 +703,10 @@ fn run_lab(mode: Mode, test: &str) {
     eprintln!("inbound: client {client:?} server {server:?}");
     assert_eq!(server.map(|peer| peer.ip()), Ok(ip(SERVER_STATIC)), "the inside server must see the outside host");
     assert_eq!(client, Ok(SERVER_STATIC.to_string()), "the reply must come back from the static NAT address");
+    let (client, server) = inbound_twice.expect("inbound twice NAT exchange ran");
+    eprintln!("inbound twice NAT: client {client:?} server {server:?}");
+    assert_eq!(server.map(|peer| peer.ip()), Ok(ip(TWICE_MAPPED)), "the inside server must see the twice NAT mapped destination");
+    assert_eq!(client, Ok(TWICE_MAPPED.to_string()), "the outside host must get the reply through the reverse translation");
 
     let (elapsed, bytes, peer) = bulk.expect("bulk transfer ran").expect("bulk transfer through PAT");
     let mbits = bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1e6;

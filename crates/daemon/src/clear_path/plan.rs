@@ -109,7 +109,7 @@ pub enum DestinationAction {
     Port { port: u16 },
 }
 
-/// One destination NAT statement for connections opened from the mapped side;
+/// One statement for connections opened from the mapped side of a static rule;
 /// `packet` matches the mapped side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DestinationNat {
@@ -117,7 +117,19 @@ pub struct DestinationNat {
     /// The Linux device of the rule's mapped interface, where such connections arrive.
     pub in_device: String,
     pub packet: PacketMatch,
-    pub action: DestinationAction,
+    /// The rewrite of the mapped source back to the real host; `None` for identity NAT.
+    pub action: Option<DestinationAction>,
+    /// The rewrite of the peer's address to the mapped destination that the inside host
+    /// knows, for a twice NAT rule whose destination is translated.
+    pub source: Option<SourceAction>,
+}
+
+/// The reverse direction of a rule: the peers it admits and how their address appears
+/// on the inside.
+struct Reverse {
+    /// The rule's real destinations, empty for `any`.
+    peers: Vec<AddrRange>,
+    source: Option<SourceAction>,
 }
 
 /// A NAT rule with no kernel equivalent, and why. The daemon drops the flows that the
@@ -302,11 +314,8 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
         action,
     };
     // Connections opened from the mapped side reach the real host only through a
-    // static rule, and only when the rule leaves the destination alone.
-    // NOTE: the reverse of a twice NAT rule with a translated destination (the peer
-    // opening a connection to the mapped source) is not installed. Such connections
-    // stay untranslated and reach no inside host.
-    let reverse_allowed = rule.destination.as_ref().is_none_or(|(mapped, real)| mapped == real);
+    // static rule.
+    let reverse = reverse_of(rule);
 
     match (&rule.mapped_source, rule.kind) {
         (NatMapped::Identity, _) => {
@@ -314,7 +323,19 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
                 Some(port) => SourceAction::Port { port },
                 None => SourceAction::Keep,
             };
-            Ok(Lowered { source: Some(statement(ClearRoute::Plain, packet, action)), destination: None })
+            // Identity NAT changes a connection from the peer only through a translated
+            // destination, and a destination-port service carries replies only.
+            let inbound = match reverse {
+                Some(Reverse { peers, source: Some(source) }) if rule.kind == NatKind::Static && !ports_of_replies(rule) => Some(DestinationNat {
+                    origin: rule.origin.clone(),
+                    in_device: out_device.clone(),
+                    packet: PacketMatch { sources: peers, destinations: packet.sources.clone(), service: inbound_service(rule) },
+                    action: None,
+                    source: Some(source),
+                }),
+                _ => None,
+            };
+            Ok(Lowered { source: Some(statement(ClearRoute::Plain, packet, action)), destination: inbound })
         }
         (mapped, NatKind::Dynamic) => {
             if ports.source.is_some() {
@@ -328,26 +349,27 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
             let real = single_host(&rule.real_source).ok_or("static NAT of several real addresses to the interface address")?;
             // Without a service clause every connection to the interface address would
             // go to the inside host, IKE and ESP included.
-            let inbound = reverse_allowed && rule.service.is_some();
-            let source = statement(ClearRoute::Plain, packet.clone(), SourceAction::Host { address, port: ports.source });
-            Ok(Lowered { source: Some(source), destination: static_host_inbound(rule, &out_device, &packet, real, address, inbound) })
+            let reverse = reverse.filter(|_| rule.service.is_some());
+            let source = statement(ClearRoute::Plain, packet, SourceAction::Host { address, port: ports.source });
+            Ok(Lowered { source: Some(source), destination: static_host_inbound(rule, &out_device, reverse, real, address) })
         }
         (NatMapped::Addresses(mapped), NatKind::Static) => {
             if let (Some(real), Some(address)) = (single_host(&rule.real_source), single_host(mapped)) {
-                let source = statement(ClearRoute::Plain, packet.clone(), SourceAction::Host { address, port: ports.source });
-                let inbound = static_host_inbound(rule, &out_device, &packet, real, address, reverse_allowed);
+                let source = statement(ClearRoute::Plain, packet, SourceAction::Host { address, port: ports.source });
+                let inbound = static_host_inbound(rule, &out_device, reverse, real, address);
                 return Ok(Lowered { source: Some(source), destination: inbound });
             }
             match (single_prefix(&rule.real_source), single_prefix(mapped)) {
                 (Some(real), Some(mapped)) if real.len == mapped.len && ports.source.is_none() => {
-                    let source = statement(ClearRoute::Plain, packet.clone(), SourceAction::Prefix { real, mapped });
+                    let source = statement(ClearRoute::Plain, packet, SourceAction::Prefix { real, mapped });
                     // With a service clause the reverse direction carries replies only,
                     // which conntrack translates.
-                    let inbound = (reverse_allowed && rule.service.is_none()).then(|| DestinationNat {
+                    let inbound = reverse.filter(|_| rule.service.is_none()).map(|reverse| DestinationNat {
                         origin: rule.origin.clone(),
                         in_device: out_device.clone(),
-                        packet: PacketMatch { sources: packet.destinations.clone(), destinations: vec![prefix_range(mapped)], service: None },
-                        action: DestinationAction::Prefix { mapped, real },
+                        packet: PacketMatch { sources: reverse.peers, destinations: vec![prefix_range(mapped)], service: None },
+                        action: Some(DestinationAction::Prefix { mapped, real }),
+                        source: reverse.source,
                     });
                     Ok(Lowered { source: Some(source), destination: inbound })
                 }
@@ -433,22 +455,59 @@ fn forward_destination(rule: &NatRule, port: Option<u16>) -> Result<Option<Desti
     }
 }
 
+/// Derives the reverse direction of a rule from its destination clause, `None` when the
+/// kernel cannot map the real destinations back onto the mapped ones.
+fn reverse_of(rule: &NatRule) -> Option<Reverse> {
+    let Some((mapped, real)) = &rule.destination else {
+        return Some(Reverse { peers: Vec::new(), source: None });
+    };
+    let peers = any_to_empty(real);
+    if mapped == real {
+        return Some(Reverse { peers, source: None });
+    }
+    // Every real destination lands on the one mapped address, as the engine wraps, and
+    // one real destination lands on the first mapped address.
+    let first_mapped = match mapped.first() {
+        Some(AddrRange { start: IpAddr::V4(first), .. }) => Some(*first),
+        _ => None,
+    };
+    if let (Some(address), true) = (first_mapped, single_host(mapped).is_some() || single_host(real).is_some()) {
+        return Some(Reverse { peers, source: Some(SourceAction::Host { address, port: None }) });
+    }
+    match (single_prefix(real), single_prefix(mapped)) {
+        (Some(real), Some(mapped)) if real.len == mapped.len => Some(Reverse { peers, source: Some(SourceAction::Prefix { real, mapped }) }),
+        // `forward_destination` rejects these rules before the reverse matters.
+        _ => None,
+    }
+}
+
+/// True when the rule's service matches the destination port, so that its reverse
+/// direction carries replies only, which conntrack translates.
+fn ports_of_replies(rule: &NatRule) -> bool {
+    rule.service.as_ref().is_some_and(|s| !s.source_port)
+}
+
+/// The port match of a reverse statement: a source-port service seen from the peer.
+fn inbound_service(rule: &NatRule) -> Option<ServiceMatch> {
+    rule.service.as_ref().map(|s| ServiceMatch { protocol: s.protocol, source_port: false, ports: s.mapped })
+}
+
 /// Builds the reverse of static NAT of one host for connections opened from the mapped
-/// side, when `inbound`. A destination-port service has no reverse statement, because its
-/// reverse direction carries replies only, which conntrack translates.
-fn static_host_inbound(rule: &NatRule, in_device: &str, packet: &PacketMatch, real: Ipv4Addr, address: Ipv4Addr, inbound: bool) -> Option<DestinationNat> {
-    if !inbound || rule.service.as_ref().is_some_and(|s| !s.source_port) {
+/// side, when `reverse` admits them.
+fn static_host_inbound(rule: &NatRule, in_device: &str, reverse: Option<Reverse>, real: Ipv4Addr, address: Ipv4Addr) -> Option<DestinationNat> {
+    let reverse = reverse?;
+    if ports_of_replies(rule) {
         return None;
     }
-    let service = rule.service.as_ref().map(|s| ServiceMatch { protocol: s.protocol, source_port: false, ports: s.mapped });
     // `port_translation` accepted the service, so a changed port maps onto the first
     // real port.
     let port = rule.service.as_ref().filter(|s| s.real != s.mapped).map(|s| s.real.start);
     Some(DestinationNat {
         origin: rule.origin.clone(),
         in_device: in_device.to_string(),
-        packet: PacketMatch { sources: packet.destinations.clone(), destinations: vec![AddrRange::host(IpAddr::V4(address))], service },
-        action: DestinationAction::Host { address: real, port },
+        packet: PacketMatch { sources: reverse.peers, destinations: vec![AddrRange::host(IpAddr::V4(address))], service: inbound_service(rule) },
+        action: Some(DestinationAction::Host { address: real, port }),
+        source: reverse.source,
     })
 }
 
@@ -590,7 +649,7 @@ mod tests {
     fn static_host_both_directions() {
         let p = plan(vec![static_rule("10.10.1.100/32", "203.0.113.100/32")]);
         assert_eq!(p.source_nat[0].action, SourceAction::Host { address: v4("203.0.113.100"), port: None });
-        assert_eq!(p.destination_nat[0].action, DestinationAction::Host { address: v4("10.10.1.100"), port: None });
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::Host { address: v4("10.10.1.100"), port: None }));
     }
 
     #[test]
@@ -599,7 +658,7 @@ mod tests {
         let real = Prefix { addr: v4("10.10.1.0"), len: 24 };
         let mapped = Prefix { addr: v4("203.0.113.0"), len: 24 };
         assert_eq!(p.source_nat[0].action, SourceAction::Prefix { real, mapped });
-        assert_eq!(p.destination_nat[0].action, DestinationAction::Prefix { mapped, real });
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::Prefix { mapped, real }));
     }
 
     #[test]
@@ -615,7 +674,7 @@ mod tests {
         rule.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange::single(80), mapped: PortRange::single(8080) });
         let p = plan(vec![rule]);
         assert_eq!(p.source_nat[0].action, SourceAction::Host { address: v4("203.0.113.100"), port: Some(8080) });
-        assert_eq!(p.destination_nat[0].action, DestinationAction::Host { address: v4("10.10.1.100"), port: Some(80) });
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::Host { address: v4("10.10.1.100"), port: Some(80) }));
         assert_eq!(p.destination_nat[0].packet.service.as_ref().map(|s| s.ports), Some(PortRange::single(8080)));
     }
 
@@ -640,10 +699,34 @@ mod tests {
     }
 
     #[test]
-    fn twice_nat_translated_destination_no_reverse() {
+    fn twice_nat_reverse_maps_peer() {
         let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
         rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.0/24")]));
-        assert!(plan(vec![rule]).destination_nat.is_empty());
+        let p = plan(vec![rule]);
+        let real = Prefix { addr: v4("198.18.50.0"), len: 24 };
+        let mapped = Prefix { addr: v4("192.168.50.0"), len: 24 };
+        assert_eq!(p.destination_nat[0].source, Some(SourceAction::Prefix { real, mapped }));
+        assert_eq!(p.destination_nat[0].packet.sources, vec![net("198.18.50.0/24")]);
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::Host { address: v4("10.10.1.100"), port: None }));
+    }
+
+    #[test]
+    fn twice_nat_identity_reverse_source_only() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        rule.service = None;
+        rule.destination = Some((vec![net("192.168.50.9/32")], vec![net("198.18.50.9/32")]));
+        let p = plan(vec![rule]);
+        assert_eq!(p.destination_nat[0].action, None);
+        assert_eq!(p.destination_nat[0].source, Some(SourceAction::Host { address: v4("192.168.50.9"), port: None }));
+        assert_eq!(p.destination_nat[0].packet.destinations, vec![net("10.10.0.0/16")]);
+    }
+
+    #[test]
+    fn twice_nat_reverse_one_real_peer() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.9/32")]));
+        let p = plan(vec![rule]);
+        assert_eq!(p.destination_nat[0].source, Some(SourceAction::Host { address: v4("192.168.50.0"), port: None }));
     }
 
     #[test]

@@ -33,7 +33,11 @@ const PAT_PORTS: &str = "1024-65535";
 
 /// Base of the conntrack marks that carry the engine's rule choice from prerouting to
 /// postrouting: statement `i` of `ClearPlan::source_nat` sets mark `CONNTRACK_MARK + i`.
+/// Destination statement `j` sets `CONNTRACK_MARK + REVERSE_MARK + j`.
 pub const CONNTRACK_MARK: u32 = 0x5241_0000;
+
+/// Offset of the marks of connections opened from the mapped side.
+pub const REVERSE_MARK: u32 = 0x8000;
 
 /// Renders the script that replaces `table ip rampart` with the plan's rules in one
 /// transaction: the first line creates the table when it is missing, so that the
@@ -67,8 +71,8 @@ pub fn render(plan: &ClearPlan) -> String {
     for (index, statement) in plan.source_nat.iter().enumerate() {
         rule_choice(&mut out, plan, statement, mark(index));
     }
-    for statement in &plan.destination_nat {
-        destination_nat(&mut out, statement);
+    for (index, statement) in plan.destination_nat.iter().enumerate() {
+        destination_nat(&mut out, statement, reverse_mark(index));
     }
     let _ = writeln!(out, "\t}}");
 
@@ -76,16 +80,27 @@ pub fn render(plan: &ClearPlan) -> String {
     for (index, statement) in plan.source_nat.iter().enumerate() {
         source_nat(&mut out, statement, mark(index));
     }
+    for (index, statement) in plan.destination_nat.iter().enumerate() {
+        reverse_source_nat(&mut out, statement, reverse_mark(index));
+    }
     let _ = writeln!(out, "\t}}");
     let _ = writeln!(out, "}}");
     out
 }
 
+/// The mark of source statement `index`.
 fn mark(index: usize) -> String {
-    // A configuration has far fewer than 65,536 NAT rules, so the sum stays in the
-    // mark's low half. Saturation keeps a larger index from reaching another base.
-    let index = u32::try_from(index).unwrap_or(u32::MAX).min(0xFFFF);
+    // A configuration has far fewer than 32,768 NAT rules, so the sum stays below the
+    // reverse marks. Saturation keeps a larger index from reaching them.
+    let index = u32::try_from(index).unwrap_or(u32::MAX).min(REVERSE_MARK - 1);
     format!("{:#010x}", CONNTRACK_MARK + index)
+}
+
+/// The mark of destination statement `index`, for connections opened from the mapped
+/// side.
+fn reverse_mark(index: usize) -> String {
+    let index = u32::try_from(index).unwrap_or(u32::MAX).min(REVERSE_MARK - 1);
+    format!("{:#010x}", CONNTRACK_MARK + REVERSE_MARK + index)
 }
 
 fn chain_header(out: &mut String, name: &str, kind: &str, hook: &str, priority: &str) {
@@ -157,10 +172,40 @@ fn source_nat(out: &mut String, statement: &SourceNat, mark: String) {
     }
 }
 
-fn destination_nat(out: &mut String, statement: &DestinationNat) {
-    let prefix = format!("iifname {}{}", quote(&statement.in_device), packet_match(&statement.packet));
+/// Writes the statement for connections opened from the mapped side. It marks the
+/// connection only when postrouting has a source rewrite for it.
+fn destination_nat(out: &mut String, statement: &DestinationNat, mark: String) {
+    let mut prefix = format!("iifname {}{} counter", quote(&statement.in_device), packet_match(&statement.packet));
+    if statement.source.is_some() {
+        let _ = write!(prefix, " ct mark set {mark}");
+    }
     origin_comment(out, &statement.origin);
-    let _ = writeln!(out, "\t\t{prefix} counter {}", dnat(&statement.action));
+    match &statement.action {
+        Some(action) => {
+            let _ = writeln!(out, "\t\t{prefix} {}", dnat(action));
+        }
+        None => {
+            let _ = writeln!(out, "\t\t{prefix} accept");
+        }
+    }
+}
+
+/// Writes the source rewrite of a connection opened from the mapped side: the peer's
+/// address becomes the mapped destination of a twice NAT rule. The connection leaves
+/// through the real interface, which the mark implies.
+fn reverse_source_nat(out: &mut String, statement: &DestinationNat, mark: String) {
+    let Some(source) = &statement.source else { return };
+    origin_comment(out, &statement.origin);
+    match source {
+        SourceAction::Host { address, .. } => {
+            let _ = writeln!(out, "\t\tct mark {mark} counter snat to {address}");
+        }
+        SourceAction::Prefix { real, mapped } => {
+            let _ = writeln!(out, "\t\tct mark {mark} counter snat ip prefix to ip saddr map {{ {real} : {mapped} }}");
+        }
+        // `reverse_of` produces host and prefix rewrites only.
+        _ => {}
+    }
 }
 
 fn dnat(action: &DestinationAction) -> String {
@@ -345,6 +390,22 @@ table ip rampart {
         let text = rendered(vec![rule]);
         let choice = "counter ct mark set 0x52410000 dnat ip prefix to ip daddr map { 198.51.100.0/24 : 198.18.50.0/24 }\n";
         assert!(text.contains(choice), "{text}");
+    }
+
+    #[test]
+    fn render_twice_nat_reverse() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.destination = Some((vec![net("198.51.100.50/32")], vec![net("198.18.50.5/32")]));
+        let text = rendered(vec![rule]);
+        let dnat = "iifname \"eth1\" ip saddr 198.18.50.5 ip daddr 203.0.113.100 counter ct mark set 0x52418000 dnat to 10.10.1.100\n";
+        assert!(text.contains(dnat), "{text}");
+        assert!(text.contains("\t\tct mark 0x52418000 counter snat to 198.51.100.50\n"), "{text}");
+    }
+
+    #[test]
+    fn render_static_reverse_unmarked() {
+        let text = rendered(vec![static_rule("10.10.1.100/32", "203.0.113.100/32")]);
+        assert!(text.contains("iifname \"eth1\" ip daddr 203.0.113.100 counter dnat to 10.10.1.100\n"), "{text}");
     }
 
     #[test]
