@@ -15,6 +15,8 @@
 //!   destination;
 //! - a service clause maps the destination port, and a dynamic pool of several ranges
 //!   maps a second inside address to one of its addresses;
+//! - PAT toward a DMZ interface, a mapped interface other than the outside one, uses
+//!   the DMZ address, while PAT toward the outside keeps the outside address;
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device.
 //!
@@ -67,9 +69,14 @@ const BULK_PORT: u16 = 8081;
 const BULK_BYTES: usize = 8 << 20;
 const TCP_PORT: u16 = 8080;
 
+/// The DMZ host, and the gateway's DMZ address that PAT toward the DMZ uses.
+const DMZ_HOST: &str = "198.18.20.2";
+const GATEWAY_DMZ: &str = "198.18.20.1";
+
 const TUN_DEV: &str = "clr0";
 const INSIDE_DEV: &str = "ci0";
 const OUTSIDE_DEV: &str = "co0";
+const DMZ_DEV: &str = "cd0";
 /// Routing table of the policy rule from the inside device to the TUN device.
 const TUNNEL_TABLE: &str = "100";
 
@@ -190,9 +197,16 @@ fn host(text: &str) -> AddrRange {
     AddrRange::host(ip(text))
 }
 
-/// Builds the inside host, the gateway and the outside host, joined by two veth pairs.
+/// Builds the inside host, the gateway, the outside host and the DMZ host, joined by
+/// three veth pairs.
 fn build_topology(ns: &Namespaces) -> Result<(), String> {
-    let (inside, gateway, outside) = (ns.name(0), ns.name(1), ns.name(2));
+    let (inside, gateway, outside, dmz) = (ns.name(0), ns.name(1), ns.name(2), ns.name(3));
+    run("ip", &["-n", gateway, "link", "add", DMZ_DEV, "type", "veth", "peer", "name", "eth0", "netns", dmz])?;
+    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_DMZ}/24"), "dev", DMZ_DEV])?;
+    run("ip", &["-n", dmz, "addr", "add", &format!("{DMZ_HOST}/24"), "dev", "eth0"])?;
+    for (namespace, device) in [(gateway, DMZ_DEV), (dmz, "eth0"), (dmz, "lo")] {
+        run("ip", &["-n", namespace, "link", "set", device, "up"])?;
+    }
     run("ip", &["-n", gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", inside])?;
     run("ip", &["-n", gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", outside])?;
     run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
@@ -289,11 +303,14 @@ fn policy() -> PolicyConfig {
     service_port.service = Some(NatService { protocol: PROTO_TCP, source_port: false, real: PortRange::single(SERVICE_PORT), mapped: PortRange::single(TCP_PORT) });
     let mut split_pool = nat_rule(NatSection::Manual, NatKind::Dynamic, NatMapped::Addresses(vec![host(POOL[0]), AddrRange { start: ip(POOL[1]), end: ip(POOL[2]) }]), 47, "nat (inside,outside) source dynamic pooled pool_group");
     split_pool.real_source = vec![host(INSIDE_POOLED)];
+    let mut dmz_pat = nat_rule(NatSection::AfterAuto, NatKind::Dynamic, NatMapped::Interface, 53, "nat (inside,dmz) after-auto source dynamic any interface");
+    dmz_pat.real_source = vec![AddrRange::ANY_V4];
+    dmz_pat.mapped_interface = Some("dmz".into());
     let mut pat = nat_rule(NatSection::AfterAuto, NatKind::Dynamic, NatMapped::Interface, 52, "nat (inside,outside) after-auto source dynamic any interface");
     pat.real_source = vec![AddrRange::ANY_V4];
 
     PolicyConfig {
-        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE)],
+        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE), interface("dmz", 50, GATEWAY_DMZ)],
         routes: vec![Route {
             interface: "outside".into(),
             network: Ipv4Addr::UNSPECIFIED,
@@ -306,7 +323,7 @@ fn policy() -> PolicyConfig {
             name: "Zscaler_MAP".into(),
             entries: vec![entry(Action::Deny, host(SERVER_IDENTITY), 0, 40), entry(Action::Permit, AddrRange::ANY_V4, 1, 41)],
         }],
-        nat_rules: vec![twice, service_port, split_pool, static_to_server, identity_to_server, identity_service(80, 50), identity_service(443, 51), pat],
+        nat_rules: vec![twice, service_port, split_pool, static_to_server, identity_to_server, identity_service(80, 50), identity_service(443, 51), dmz_pat, pat],
         crypto_maps: vec![CryptoMap {
             name: "outside_map".into(),
             interface: Some("outside".into()),
@@ -448,7 +465,8 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
 fn masquerade_count() -> Option<u64> {
     let output = Command::new("nft").args(["list", "chain", "ip", TABLE, "nat_postrouting"]).output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let line = text.lines().find(|l| l.trim_end().ends_with(" masquerade"))?;
+    let outside = format!("oifname \"{OUTSIDE_DEV}\"");
+    let line = text.lines().find(|l| l.contains(&outside) && l.trim_end().ends_with(" masquerade"))?;
     let words: Vec<&str> = line.split_whitespace().collect();
     let position = words.iter().position(|w| *w == "packets")?;
     words.get(position + 1)?.parse().ok()
@@ -491,6 +509,7 @@ struct InsideReport {
     tcp_twice: Result<String, String>,
     tcp_service: Result<String, String>,
     udp_pool: Result<(SocketAddr, String), String>,
+    udp_dmz: Result<(SocketAddr, String), String>,
 }
 
 fn udp_exchange(server: &str) -> Result<(SocketAddr, String), String> {
@@ -525,10 +544,11 @@ fn inside_host() -> InsideReport {
     let tcp_twice = tcp_exchange(TWICE_MAPPED, TCP_PORT);
     let tcp_service = tcp_exchange(SERVER_IDENTITY, SERVICE_PORT);
     let udp_pool = udp_exchange_with(INSIDE_POOLED, SERVER_PAT, UDP_PORT);
+    let udp_dmz = udp_exchange(DMZ_HOST);
     // TCP 443 belongs to the tunnel; the stand-in outbound path does not encrypt, so
     // the connection attempt only has to reach the gateway.
     let _ = tcp_exchange(SERVER_PAT, 443).err();
-    InsideReport { udp_pat, tcp_pat, udp_identity, udp_static, tcp_twice, tcp_service, udp_pool }
+    InsideReport { udp_pat, tcp_pat, udp_identity, udp_static, tcp_twice, tcp_service, udp_pool, udp_dmz }
 }
 
 /// Runs the inside host's server for one connection opened from the outside, and
@@ -642,7 +662,7 @@ fn run_lab(mode: Mode, test: &str) {
         let _ = writeln!(std::io::stderr(), "SKIPPED clear path namespace test ({mode:?}): {reason}");
         return;
     }
-    let ns = Namespaces::create(test, &["in", "gw", "out"]).expect("creating namespaces");
+    let ns = Namespaces::create(test, &["in", "gw", "out", "dmz"]).expect("creating namespaces");
     build_topology(&ns).expect("building the topology");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -656,8 +676,14 @@ fn run_lab(mode: Mode, test: &str) {
         let stop = Arc::clone(&stop);
         in_netns(ns.name(2), move || outside_host(stop, outside_ready))
     };
+    // The DMZ host runs the same servers as the outside host.
+    let (dmz_ready, dmz_ready_rx) = mpsc::channel();
+    let dmz_thread = {
+        let stop = Arc::clone(&stop);
+        in_netns(ns.name(3), move || outside_host(stop, dmz_ready))
+    };
     let gateway_setup = gateway_ready_rx.recv_timeout(DEADLINE).unwrap_or_else(|e| Err(format!("gateway not ready: {e}")));
-    let outside_setup = outside_ready_rx.recv_timeout(DEADLINE);
+    let outside_setup = outside_ready_rx.recv_timeout(DEADLINE).and(dmz_ready_rx.recv_timeout(DEADLINE));
 
     let inside = if gateway_setup.is_ok() && outside_setup.is_ok() {
         Some(join(in_netns(ns.name(0), inside_host)))
@@ -675,12 +701,14 @@ fn run_lab(mode: Mode, test: &str) {
     stop.store(true, Ordering::Relaxed);
     let gateway = join(gateway_thread);
     let outside_peers = join(outside_thread);
+    let dmz_peers = join(dmz_thread);
     drop(ns);
 
     gateway_setup.expect("gateway setup");
     outside_setup.expect("outside host setup");
     let inside = inside.expect("inside host ran");
     eprintln!("outside host saw {outside_peers:?}");
+    eprintln!("DMZ host saw {dmz_peers:?}");
     eprintln!("gateway handled {:?}", gateway.handled);
 
     eprintln!("inside host: udp_pat {:?} tcp_pat {:?} udp_identity {:?} udp_static {:?}", inside.udp_pat, inside.tcp_pat, inside.udp_identity, inside.udp_static);
@@ -699,6 +727,10 @@ fn run_lab(mode: Mode, test: &str) {
     assert_eq!(seen, INSIDE_HOST, "the service rule keeps the inside address");
     let (_, seen) = inside.udp_pool.expect("UDP exchange through the split pool");
     assert!(POOL.contains(&seen.as_str()), "the pooled host must appear as a pool address, not {seen}");
+    eprintln!("inside host: udp_dmz {:?}", inside.udp_dmz);
+    let (from, seen) = inside.udp_dmz.expect("UDP exchange through PAT toward the DMZ");
+    assert_eq!(seen, GATEWAY_DMZ, "PAT toward the DMZ must use the DMZ address");
+    assert_eq!(from, SocketAddr::new(ip(DMZ_HOST), UDP_PORT), "the DMZ reply must come back untranslated");
     let (client, server) = inbound.expect("inbound exchange ran");
     eprintln!("inbound: client {client:?} server {server:?}");
     assert_eq!(server.map(|peer| peer.ip()), Ok(ip(SERVER_STATIC)), "the inside server must see the outside host");
@@ -724,6 +756,7 @@ fn run_lab(mode: Mode, test: &str) {
     assert_eq!(route_of(SERVER_PAT, 443), Some(Handled::Tunneled));
     assert_eq!(route_of(SERVER_STATIC, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(route_of(TWICE_MAPPED, TCP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
+    assert_eq!(route_of(DMZ_HOST, UDP_PORT), Some(Handled::Clear(ClearRoute::Pat)));
     assert_eq!(route_of(SERVER_IDENTITY, SERVICE_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(gateway.unsupported, 0);
     assert!(!gateway.table_after_remove, "table ip {TABLE} must be gone after remove");

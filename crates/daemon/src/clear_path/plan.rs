@@ -279,6 +279,8 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
         return Err("the rule translates traffic arriving on the outside interface".into());
     }
     // `any` as the mapped interface keeps the outside, where the clear path leads.
+    // NOTE: with rules for several mapped devices, such a rule translates only flows
+    // routed to the outside, while the engine applies it toward every interface.
     let mapped_interface = rule.mapped_interface.as_deref().unwrap_or(outside);
     let out_device = if mapped_interface == outside {
         context.outside_dev.to_string()

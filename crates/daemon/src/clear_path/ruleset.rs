@@ -7,7 +7,9 @@
 //! - `nat_prerouting` recognizes, for packets from the TUN devices, the rule the engine
 //!   chose: one statement per rule in the engine's order sets the connection's mark to
 //!   `CONNTRACK_MARK` plus the statement's index and applies the rule's destination
-//!   rewrite, or accepts, which ends the chain. For packets arriving on a mapped device
+//!   rewrite, or accepts, which ends the chain. When rules map to several devices, a
+//!   statement also requires the route to the destination to leave through its rule's
+//!   device (`fib daddr oifname`). For packets arriving on a mapped device
 //!   it applies the destination NAT of static rules to connections opened from there;
 //! - `nat_postrouting` applies the source NAT of the marked rule toward its mapped
 //!   device. Identity NAT is an `accept`, which keeps the addresses.
@@ -68,8 +70,11 @@ pub fn render(plan: &ClearPlan) -> String {
     let _ = writeln!(out, "\t}}");
 
     chain_header(&mut out, "nat_prerouting", "nat", "prerouting", "dstnat");
+    // With several mapped devices the engine's choice depends on the egress interface,
+    // which the route lookup after this chain decides.
+    let match_route = mapped_devices.len() > 1;
     for (index, statement) in plan.source_nat.iter().enumerate() {
-        rule_choice(&mut out, plan, statement, mark(index));
+        rule_choice(&mut out, plan, statement, mark(index), match_route);
     }
     for (index, statement) in plan.destination_nat.iter().enumerate() {
         destination_nat(&mut out, statement, reverse_mark(index));
@@ -111,13 +116,18 @@ fn chain_header(out: &mut String, name: &str, kind: &str, hook: &str, priority: 
 /// Writes the statement that recognizes the rule the engine chose, by matching the
 /// packet as it came out of the TUN device, in the engine's order. It stores the choice in the
 /// connection's mark for `source_nat` and applies the rule's destination rewrite
-/// before the route lookup. The first match ends the chain.
-fn rule_choice(out: &mut String, plan: &ClearPlan, statement: &SourceNat, mark: String) {
+/// before the route lookup. The first match ends the chain. With `match_route` the
+/// statement also requires that the route to the destination leaves through the
+/// rule's mapped device. A rule that translates the destination address is exempt,
+/// because the engine sends such a packet to the rule's mapped interface ("NAT divert").
+fn rule_choice(out: &mut String, plan: &ClearPlan, statement: &SourceNat, mark: String, match_route: bool) {
     let device = match statement.route {
         ClearRoute::Pat => &plan.pat_dev,
         ClearRoute::Plain => &plan.tun_dev,
     };
-    let prefix = format!("iifname {}{} counter ct mark set {mark}", quote(device), packet_match(&statement.packet));
+    let diverted = matches!(statement.destination, Some(DestinationAction::Host { .. } | DestinationAction::Prefix { .. }));
+    let route = if match_route && !diverted { format!(" fib daddr oifname {}", quote(&statement.out_device)) } else { String::new() };
+    let prefix = format!("iifname {}{}{route} counter ct mark set {mark}", quote(device), packet_match(&statement.packet));
     origin_comment(out, &statement.origin);
     match &statement.destination {
         None => {
@@ -427,6 +437,25 @@ table ip rampart {
         assert!(text.contains("iifname { \"eth1\", \"rampart0\", \"rampart0p\", \"eth2\" } ct zone set 21057"), "{text}");
         assert!(text.contains("oifname { \"eth1\", \"eth2\" } ct zone set 21057"), "{text}");
         assert!(text.contains("ct mark 0x52410000 oifname \"eth2\" counter masquerade\n"), "{text}");
+    }
+
+    #[test]
+    fn render_several_devices_match_route() {
+        let mut rule = after_auto_pat(53);
+        rule.mapped_interface = Some("dmz".to_string());
+        let text = rendered(vec![rule, after_auto_pat(52)]);
+        assert!(text.contains("iifname \"rampart0p\" fib daddr oifname \"eth2\" counter ct mark set 0x52410000 accept"), "{text}");
+        assert!(text.contains("iifname \"rampart0p\" fib daddr oifname \"eth1\" counter ct mark set 0x52410001 accept"), "{text}");
+    }
+
+    #[test]
+    fn render_diverted_skips_route() {
+        let mut dmz = after_auto_pat(53);
+        dmz.mapped_interface = Some("dmz".to_string());
+        let mut twice = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        twice.destination = Some((vec![net("198.51.100.50/32")], vec![net("198.18.50.5/32")]));
+        let text = rendered(vec![twice, dmz]);
+        assert!(text.contains("ip daddr 198.51.100.50 counter ct mark set 0x52410000 dnat to 198.18.50.5"), "{text}");
     }
 
     #[test]
