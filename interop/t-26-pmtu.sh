@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Path MTU discovery on the outside path, as the ASA's "#PMTUs rcvd". A router namespace
 # between gw and the WAN forwards without NAT, and its route to the WAN has MTU 1300
-# while gw's outside interface has 1500. The first large ping with DF from the inside host makes
-# gw send an ESP packet the router cannot forward, and the router returns ICMP
-# fragmentation needed (MTU 1300). After that gw answers large DF pings itself with
-# fragmentation needed and a next-hop MTU that leaves room for the ESP overhead, a large
+# while gw's outside interface has 1500. The first large ping with DF from the inside
+# host makes gw send an ESP packet the router cannot forward, and the router returns
+# ICMP fragmentation needed (MTU 1300). After that gw itself returns fragmentation needed
+# for large DF pings, with a next-hop MTU that leaves room for the ESP overhead. A large
 # ping without DF arrives at srv in fragments, and `show crypto ipsec sa` shows the
 # learned path MTU and PMTUs received.
 set -uo pipefail

@@ -2,9 +2,9 @@
 //!
 //! A router on the outside path that cannot forward one of our ESP packets with DF set
 //! returns ICMP "fragmentation needed" (type 3, code 4) with its next-hop MTU. The
-//! listener accepts the error only when the quoted packet is one of ours: from our
-//! outside address to the child's peer, as plain ESP with the child's outbound SPI or
-//! as UDP from port 4500 to the peer's NAT-T port. It records the lower MTU on the
+//! listener accepts the error only when the quoted packet is one of ours. It must go
+//! from our outside address to the child's peer, as plain ESP with the child's
+//! outbound SPI or as UDP from port 4500 to the peer's NAT-T port. It records the lower MTU on the
 //! matching child with `Sad::record_pmtu_received`. `SaTables::egress` then sizes inner packets for it, so
 //! the outbound worker fragments before encryption or, with DF set, returns
 //! fragmentation-needed with the reduced MTU to the inside host.
@@ -173,6 +173,8 @@ pub fn matching_children(sa: &SaTables, error: &FragNeeded, interface_mtu: u16) 
         let to_peer = |remote: &SocketAddr| remote.ip() == IpAddr::V4(error.destination);
         let matched = match error.transport {
             QuotedTransport::Esp { spi } => !info.udp_encap && spi == out.spi() && remotes.iter().any(to_peer),
+            // Without a quoted SPI (a short quote, or IKE behind the non-ESP marker) the
+            // ports identify the child's UDP flow, whose packets share one path.
             QuotedTransport::Udp { source_port, destination_port, spi } => {
                 info.udp_encap
                     && source_port == NAT_T_PORT

@@ -120,7 +120,7 @@ pub struct DestinationNat {
     /// The rewrite of the mapped source back to the real host; `None` for identity NAT.
     pub action: Option<DestinationAction>,
     /// The rewrite of the peer's address to the mapped destination that the inside host
-    /// knows, for a twice NAT rule whose destination is translated.
+    /// uses, for a twice NAT rule whose destination is translated.
     pub source: Option<SourceAction>,
 }
 
@@ -489,7 +489,8 @@ fn ports_of_replies(rule: &NatRule) -> bool {
     rule.service.as_ref().is_some_and(|s| !s.source_port)
 }
 
-/// The port match of a reverse statement: a source-port service seen from the peer.
+/// Returns the port match of a reverse statement: a source-port service seen from the
+/// peer.
 fn inbound_service(rule: &NatRule) -> Option<ServiceMatch> {
     rule.service.as_ref().map(|s| ServiceMatch { protocol: s.protocol, source_port: false, ports: s.mapped })
 }

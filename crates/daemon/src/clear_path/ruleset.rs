@@ -93,7 +93,7 @@ pub fn render(plan: &ClearPlan) -> String {
     out
 }
 
-/// The mark of source statement `index`.
+/// Formats the mark of source statement `index`.
 fn mark(index: usize) -> String {
     // A configuration has far fewer than 32,768 NAT rules, so the sum stays below the
     // reverse marks. Saturation keeps a larger index from reaching them.
@@ -101,8 +101,8 @@ fn mark(index: usize) -> String {
     format!("{:#010x}", CONNTRACK_MARK + index)
 }
 
-/// The mark of destination statement `index`, for connections opened from the mapped
-/// side.
+/// Formats the mark of destination statement `index`, for connections opened from the
+/// mapped side.
 fn reverse_mark(index: usize) -> String {
     let index = u32::try_from(index).unwrap_or(u32::MAX).min(REVERSE_MARK - 1);
     format!("{:#010x}", CONNTRACK_MARK + REVERSE_MARK + index)
