@@ -655,6 +655,62 @@ fn nat_rules_single_device() {
     run_lab(Mode::SingleDevice, "nat_rules_single_device");
 }
 
+/// Every statement form the plan can produce, loaded with `nft --check` in a namespace
+/// of its own: forms the lab exchanges do not reach must still be valid for the kernel.
+#[test]
+fn ruleset_every_form_checks() {
+    if let Some(reason) = skip_reason() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED nftables check of every NAT form: {reason}");
+        return;
+    }
+    let prefix = |text: &str| {
+        let (address, len) = text.split_once('/').expect("A/len");
+        AddrRange::v4_prefix(v4(address), len.parse().expect("prefix length"))
+    };
+    let tcp = |real: PortRange, mapped: PortRange, source_port: bool| Some(NatService { protocol: PROTO_TCP, source_port, real, mapped });
+    let mut config = policy();
+    let mut rules = Vec::new();
+    // Twice NAT between equal prefixes, both directions.
+    let mut twice_prefix = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Addresses(vec![prefix("198.19.10.0/24")]), 10, "nat (inside,outside) source static inside mapped destination static a b");
+    twice_prefix.destination = Some((vec![prefix("198.51.100.0/24")], vec![prefix("198.18.50.0/24")]));
+    rules.push(twice_prefix);
+    // Identity NAT with a source port translation.
+    let mut source_port = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 11, "nat (inside,outside) source static inside inside service s t");
+    source_port.service = tcp(PortRange::single(22), PortRange::single(2222), true);
+    rules.push(source_port);
+    // A destination port range onto one port, with a host destination.
+    let mut range_to_one = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 12, "nat (inside,outside) source static inside inside destination static c d service r o");
+    range_to_one.destination = Some((vec![host("198.51.100.7")], vec![host("198.18.50.7")]));
+    range_to_one.service = tcp(PortRange { start: 8000, end: 8099 }, PortRange::single(80), false);
+    rules.push(range_to_one);
+    // Static PAT of a host, both directions.
+    let mut static_pat = nat_rule(NatSection::Object, NatKind::Static, NatMapped::Addresses(vec![host("203.0.113.101")]), 13, "nat (inside,outside) static 203.0.113.101 service tcp 80 8080");
+    static_pat.real_source = vec![host("198.18.10.7")];
+    static_pat.service = tcp(PortRange::single(80), PortRange::single(8080), true);
+    rules.push(static_pat);
+    // Dynamic NAT from one range and from a pool of several ranges.
+    let mut range_pool = nat_rule(NatSection::Object, NatKind::Dynamic, NatMapped::Addresses(vec![prefix("203.0.113.128/28")]), 14, "nat (inside,outside) dynamic pool");
+    range_pool.real_source = vec![prefix("198.18.10.128/25")];
+    rules.push(range_pool);
+    rules.extend(config.nat_rules.drain(..));
+    config.nat_rules = rules;
+
+    // The namespace has no devices, so the lookup by address is replaced.
+    let device = |nameif: &str| match nameif {
+        "dmz" => Some(DMZ_DEV.to_string()),
+        _ => None,
+    };
+    let plan = clear_path::ClearPlan::from_policy_with(&config, OUTSIDE_DEV, TUN_DEV, &device);
+    assert_eq!(plan.unsupported, Vec::new(), "every rule of this configuration has a kernel form");
+    let script = clear_path::render(&plan);
+    let ns = Namespaces::create("forms", &["nft"]).expect("creating the namespace");
+    let path = std::env::temp_dir().join(format!("rampart-forms-{}.nft", std::process::id()));
+    std::fs::write(&path, &script).expect("writing the script");
+    let checked = run("ip", &["netns", "exec", ns.name(0), "nft", "--check", "-f", path.to_str().unwrap_or_default()]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(checked, Ok(()), "nft rejected the ruleset:\n{script}");
+}
+
 fn run_lab(mode: Mode, test: &str) {
     if let Some(reason) = skip_reason() {
         // Written to the process's stderr, past the test harness's output capture, so
