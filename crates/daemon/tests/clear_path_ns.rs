@@ -692,7 +692,7 @@ fn ruleset_every_form_checks() {
     let mut range_pool = nat_rule(NatSection::Object, NatKind::Dynamic, NatMapped::Addresses(vec![prefix("203.0.113.128/28")]), 14, "nat (inside,outside) dynamic pool");
     range_pool.real_source = vec![prefix("198.18.10.128/25")];
     rules.push(range_pool);
-    rules.extend(config.nat_rules.drain(..));
+    rules.append(&mut config.nat_rules);
     config.nat_rules = rules;
 
     // The namespace has no devices, so the lookup by address is replaced.
