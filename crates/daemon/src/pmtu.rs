@@ -492,6 +492,16 @@ mod tests {
     }
 
     #[test]
+    fn parse_every_truncation_safe() {
+        let packet = icmp_error(3, 4, 1300, &quoted_udp(4500, 4500, 0xc0ffee01));
+        for len in 0..packet.len() {
+            // Truncations that keep the SPI parse; shorter ones are rejected, and none panics.
+            let _ = parse_frag_needed(&packet[..len]);
+        }
+        assert!(parse_frag_needed(&packet[..48]).is_err());
+    }
+
+    #[test]
     fn parse_garbage_ignored() {
         assert_eq!(parse_frag_needed(&[0x45, 0, 0]), Err(Ignored::NotFragNeeded));
     }
