@@ -95,8 +95,6 @@ pub enum Ignored {
     NotTooBig { mtu: u16, quoted_len: u16 },
     /// No Child SA sent the quoted packet.
     UnknownSa,
-    /// The child already uses this MTU or a smaller one.
-    NotLower(u16),
 }
 
 /// Parses an IPv4 packet, as a raw ICMP socket delivers it, into the fragmentation-needed
