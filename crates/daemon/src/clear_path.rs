@@ -4,18 +4,24 @@
 //! routing. The daemon writes it back to the kernel unchanged, and the kernel
 //! translates and forwards it. A packet written into a TUN device re-enters the kernel
 //! with that device as input interface, so the inside policy-routing rule does not
-//! apply and the main table routes it out of the outside interface. The device carries
-//! the daemon's NAT decision:
+//! apply and the main table routes it out of the outside interface, or of another
+//! interface a NAT rule maps to. The device carries the daemon's NAT decision:
 //! - the PAT device (`<tun>p`) for flows whose NAT rule is dynamic, where an nftables
 //!   `masquerade` or `snat` rule in `table ip rampart` allocates the mapped port from
 //!   the ASA's PAT range 1024-65535;
 //! - the main TUN device for every other flow, where static rules become `snat` and
 //!   identity NAT keeps the addresses.
 //!
+//! Within each device the kernel rules repeat the engine's order, so the first rule
+//! that matches the packet as it leaves the TUN device is the one the engine chose. It
+//! applies the rule's destination rewrite (twice NAT, destination-port services) before
+//! the route lookup and stores its choice in the conntrack mark, which selects the
+//! source translation in postrouting.
+//!
 //! Conntrack translates the replies back and the main table routes them straight to
 //! the inside host. Connection tracking saw each clear packet once already, on its way
 //! from the inside into the TUN device, and settled its NAT binding (none) then, so the
-//! packets coming back out of the TUN devices and everything on the outside device are
+//! packets coming back out of the TUN devices and everything on the mapped devices are
 //! tracked in a zone of their own (`CONNTRACK_ZONE`), where the NAT rules apply.
 
 mod plan;
@@ -238,6 +244,10 @@ impl Drop for NatRules {
 /// Prepares reverse-path filtering on the plan's devices and loads its table. Returns
 /// the device changes to undo on removal.
 fn load_table(plan: &ClearPlan) -> Result<Vec<DeviceChange>, ClearPathError> {
+    // The names go into the nft script in quotes.
+    for device in plan.mapped_devices() {
+        check_device_name(device)?;
+    }
     for unsupported in &plan.unsupported {
         tracing::warn!(
             line = unsupported.origin.line,
@@ -247,7 +257,9 @@ fn load_table(plan: &ClearPlan) -> Result<Vec<DeviceChange>, ClearPathError> {
         );
     }
     let mut changes = Vec::new();
-    let mut devices = vec![&plan.tun_dev, &plan.outside_dev];
+    // Replies for inside hosts arrive on every mapped device, the outside one first.
+    let mut devices: Vec<&str> = plan.mapped_devices();
+    devices.insert(0, &plan.tun_dev);
     if plan.pat_dev != plan.tun_dev {
         devices.push(&plan.pat_dev);
     }

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::inbound::{self, RawInbound, UdpInbound};
 use crate::order::ReceiveOrder;
 use crate::outbound::Outbound;
+use crate::pmtu::{IcmpErrorSocket, PmtuListener};
 use crate::raw_esp::{IcmpSender, RawEsp};
 use crate::routing::Routing;
 use crate::sa_table::SaTables;
@@ -95,6 +96,13 @@ pub fn run(options: Options) -> Result<(), Error> {
             let worker = RawInbound::new(Arc::clone(&shared), Arc::clone(raw), Arc::clone(&raw_order), index == 0, queue(index), mtu);
             threads.push(spawn(&format!("inbound-raw-{index}"), move || worker.run())?);
         }
+    }
+    match IcmpErrorSocket::open(outside, SOCKET_POLL) {
+        Ok(socket) => {
+            let listener = PmtuListener::new(Arc::clone(&shared), socket);
+            threads.push(spawn("pmtu", move || listener.run())?);
+        }
+        Err(e) => tracing::warn!(error = %e, "ICMP fragmentation-needed errors from the outside path are not received; the path MTU stays the interface MTU"),
     }
     for (index, device) in devices.iter().enumerate() {
         let worker = Outbound::new(Arc::clone(&shared), Arc::clone(device), Arc::clone(&udp), raw.clone(), icmp.clone(), mtu);

@@ -17,6 +17,7 @@ pub mod options;
 pub mod order;
 pub mod outbound;
 pub mod packet;
+pub mod pmtu;
 pub mod privilege;
 pub mod raw_esp;
 pub mod route_plan;

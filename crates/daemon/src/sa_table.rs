@@ -214,6 +214,19 @@ impl SaTables {
         Some(Egress { handle, remote, udp_encap: info.udp_encap, max_inner })
     }
 
+    /// Lowers a child's path MTU after an ICMP fragmentation-needed error and counts it.
+    /// The epoch moves, so workers size inner packets for the new MTU.
+    pub fn record_pmtu_received(&mut self, handle: ChildHandle, mtu: u16) {
+        self.sad.record_pmtu_received(handle, mtu);
+        self.epoch.bump();
+    }
+
+    /// Returns a child to the interface MTU when its learned path MTU ages out.
+    pub fn reset_path_mtu(&mut self, handle: ChildHandle) {
+        self.sad.reset_path_mtu(handle);
+        self.epoch.bump();
+    }
+
     /// Returns a child's egress and its outbound SA, which a worker uses without the
     /// lock until the epoch moves.
     pub fn egress_sa(&self, id: ChildId, interface_mtu: u16) -> Option<(Egress, Arc<OutboundSa>)> {
@@ -359,6 +372,7 @@ impl SaTables {
                 "pre_fragmentation_failures": s.outbound.pre_fragmentation_failures,
                 "fragments_created": s.outbound.fragments_created,
                 "pmtus_sent": s.outbound.pmtus_sent,
+                "pmtus_rcvd": s.outbound.pmtus_rcvd,
             },
             "protocol_failures": s.protocol_failures,
             "missing_sa_failures": s.missing_sa_failures,

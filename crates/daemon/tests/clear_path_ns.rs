@@ -10,6 +10,13 @@
 //! - static NAT maps the inside host to another address, outbound and for a connection
 //!   opened from the outside;
 //! - ICMP echo goes through PAT, counted on the masquerade rule for other protocols;
+//! - twice NAT sends a flow for a mapped destination to the real server, and a
+//!   connection that the real server opens reaches the inside host from the mapped
+//!   destination;
+//! - a service clause maps the destination port, and a dynamic pool of several ranges
+//!   maps a second inside address to one of its addresses;
+//! - PAT toward a DMZ interface, a mapped interface other than the outside one, uses
+//!   the DMZ address, while PAT toward the outside keeps the outside address;
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device.
 //!
@@ -47,6 +54,14 @@ const SERVER_STATIC: &str = "203.0.113.11";
 /// The inside host's static NAT address.
 const MAPPED_STATIC: &str = "203.0.113.100";
 const UDP_PORT: u16 = 9999;
+/// Second address of the inside host, translated by the pool of several ranges.
+const INSIDE_POOLED: &str = "198.18.10.3";
+/// The pool of several ranges: one host and a range of two.
+const POOL: [&str; 3] = ["203.0.113.120", "203.0.113.130", "203.0.113.131"];
+/// Destination that twice NAT maps onto `SERVER_IDENTITY`.
+const TWICE_MAPPED: &str = "198.18.99.9";
+/// TCP port that a service clause maps onto `TCP_PORT` for `SERVER_IDENTITY`.
+const SERVICE_PORT: u16 = 8079;
 /// Port of the inside host's server for the connection opened from the outside.
 const INBOUND_PORT: u16 = 7070;
 /// Port of the outside host's sink for the bulk transfer through PAT.
@@ -54,9 +69,14 @@ const BULK_PORT: u16 = 8081;
 const BULK_BYTES: usize = 8 << 20;
 const TCP_PORT: u16 = 8080;
 
+/// The DMZ host, and the gateway's DMZ address that PAT toward the DMZ uses.
+const DMZ_HOST: &str = "198.18.20.2";
+const GATEWAY_DMZ: &str = "198.18.20.1";
+
 const TUN_DEV: &str = "clr0";
 const INSIDE_DEV: &str = "ci0";
 const OUTSIDE_DEV: &str = "co0";
+const DMZ_DEV: &str = "cd0";
 /// Routing table of the policy rule from the inside device to the TUN device.
 const TUNNEL_TABLE: &str = "100";
 
@@ -177,14 +197,22 @@ fn host(text: &str) -> AddrRange {
     AddrRange::host(ip(text))
 }
 
-/// Builds the inside host, the gateway and the outside host, joined by two veth pairs.
+/// Builds the inside host, the gateway, the outside host and the DMZ host, joined by
+/// three veth pairs.
 fn build_topology(ns: &Namespaces) -> Result<(), String> {
-    let (inside, gateway, outside) = (ns.name(0), ns.name(1), ns.name(2));
+    let (inside, gateway, outside, dmz) = (ns.name(0), ns.name(1), ns.name(2), ns.name(3));
+    run("ip", &["-n", gateway, "link", "add", DMZ_DEV, "type", "veth", "peer", "name", "eth0", "netns", dmz])?;
+    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_DMZ}/24"), "dev", DMZ_DEV])?;
+    run("ip", &["-n", dmz, "addr", "add", &format!("{DMZ_HOST}/24"), "dev", "eth0"])?;
+    for (namespace, device) in [(gateway, DMZ_DEV), (dmz, "eth0"), (dmz, "lo")] {
+        run("ip", &["-n", namespace, "link", "set", device, "up"])?;
+    }
     run("ip", &["-n", gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", inside])?;
     run("ip", &["-n", gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", outside])?;
     run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
     run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
     run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_HOST}/24"), "dev", "eth0"])?;
+    run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_POOLED}/24"), "dev", "eth0"])?;
     run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_PAT}/24"), "dev", "eth0"])?;
     run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_IDENTITY}/24"), "dev", "eth0"])?;
     run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_STATIC}/24"), "dev", "eth0"])?;
@@ -200,8 +228,15 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     run("ip", &["-n", outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE])?;
     // The ASA replies to ARP for a static NAT address (proxy ARP). rampart does not, so the
     // outside host routes it to the gateway, from the address the static rule names.
+    // Connections from the outside host to the inside host start at the twice NAT
+    // rule's real destination.
+    let inside_host = format!("{INSIDE_HOST}/32");
+    run("ip", &["-n", outside, "route", "add", &inside_host, "via", GATEWAY_OUTSIDE, "src", SERVER_IDENTITY])?;
     let mapped = format!("{MAPPED_STATIC}/32");
     run("ip", &["-n", outside, "route", "add", &mapped, "via", GATEWAY_OUTSIDE, "src", SERVER_STATIC])?;
+    for address in POOL {
+        run("ip", &["-n", outside, "route", "add", &format!("{address}/32"), "via", GATEWAY_OUTSIDE])?;
+    }
     run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])?;
     // Strict mode on every device, so that the test shows the clear path loosening it.
     run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=1"])?;
@@ -259,11 +294,23 @@ fn policy() -> PolicyConfig {
     let mut static_to_server = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Addresses(vec![host(MAPPED_STATIC)]), 48, "nat (inside,outside) source static host mapped destination static server2 server2");
     static_to_server.real_source = vec![host(INSIDE_HOST)];
     static_to_server.destination = Some((vec![host(SERVER_STATIC)], vec![host(SERVER_STATIC)]));
+    // Identity NAT of the source; the destination TWICE_MAPPED becomes SERVER_IDENTITY,
+    // which the crypto ACL denies, so the flow stays clear.
+    let mut twice = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 45, "nat (inside,outside) source static inside inside destination static twice server");
+    twice.destination = Some((vec![host(TWICE_MAPPED)], vec![host(SERVER_IDENTITY)]));
+    let mut service_port = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 46, "nat (inside,outside) source static inside inside destination static server server service p8079 p8080");
+    service_port.destination = Some((vec![host(SERVER_IDENTITY)], vec![host(SERVER_IDENTITY)]));
+    service_port.service = Some(NatService { protocol: PROTO_TCP, source_port: false, real: PortRange::single(SERVICE_PORT), mapped: PortRange::single(TCP_PORT) });
+    let mut split_pool = nat_rule(NatSection::Manual, NatKind::Dynamic, NatMapped::Addresses(vec![host(POOL[0]), AddrRange { start: ip(POOL[1]), end: ip(POOL[2]) }]), 47, "nat (inside,outside) source dynamic pooled pool_group");
+    split_pool.real_source = vec![host(INSIDE_POOLED)];
+    let mut dmz_pat = nat_rule(NatSection::AfterAuto, NatKind::Dynamic, NatMapped::Interface, 53, "nat (inside,dmz) after-auto source dynamic any interface");
+    dmz_pat.real_source = vec![AddrRange::ANY_V4];
+    dmz_pat.mapped_interface = Some("dmz".into());
     let mut pat = nat_rule(NatSection::AfterAuto, NatKind::Dynamic, NatMapped::Interface, 52, "nat (inside,outside) after-auto source dynamic any interface");
     pat.real_source = vec![AddrRange::ANY_V4];
 
     PolicyConfig {
-        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE)],
+        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE), interface("dmz", 50, GATEWAY_DMZ)],
         routes: vec![Route {
             interface: "outside".into(),
             network: Ipv4Addr::UNSPECIFIED,
@@ -276,7 +323,7 @@ fn policy() -> PolicyConfig {
             name: "Zscaler_MAP".into(),
             entries: vec![entry(Action::Deny, host(SERVER_IDENTITY), 0, 40), entry(Action::Permit, AddrRange::ANY_V4, 1, 41)],
         }],
-        nat_rules: vec![static_to_server, identity_to_server, identity_service(80, 50), identity_service(443, 51), pat],
+        nat_rules: vec![twice, service_port, split_pool, static_to_server, identity_to_server, identity_service(80, 50), identity_service(443, 51), dmz_pat, pat],
         crypto_maps: vec![CryptoMap {
             name: "outside_map".into(),
             interface: Some("outside".into()),
@@ -418,7 +465,8 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
 fn masquerade_count() -> Option<u64> {
     let output = Command::new("nft").args(["list", "chain", "ip", TABLE, "nat_postrouting"]).output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let line = text.lines().find(|l| l.trim_end().ends_with(" masquerade"))?;
+    let outside = format!("oifname \"{OUTSIDE_DEV}\"");
+    let line = text.lines().find(|l| l.contains(&outside) && l.trim_end().ends_with(" masquerade"))?;
     let words: Vec<&str> = line.split_whitespace().collect();
     let position = words.iter().position(|w| *w == "packets")?;
     words.get(position + 1)?.parse().ok()
@@ -456,12 +504,24 @@ struct InsideReport {
     tcp_pat: Result<String, String>,
     udp_identity: Result<(SocketAddr, String), String>,
     udp_static: Result<(SocketAddr, String), String>,
+    /// TCP, because the outside host's UDP echo replies from its primary address, and a
+    /// TCP connection completes only when the kernel translates both directions.
+    tcp_twice: Result<String, String>,
+    tcp_service: Result<String, String>,
+    udp_pool: Result<(SocketAddr, String), String>,
+    udp_dmz: Result<(SocketAddr, String), String>,
 }
 
 fn udp_exchange(server: &str) -> Result<(SocketAddr, String), String> {
-    let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+    udp_exchange_with("0.0.0.0", server, UDP_PORT)
+}
+
+/// Sends one datagram from `source` to `server:port` and returns the reply's sender and
+/// text, the address the outside host saw.
+fn udp_exchange_with(source: &str, server: &str, port: u16) -> Result<(SocketAddr, String), String> {
+    let socket = UdpSocket::bind((source, 0)).map_err(|e| e.to_string())?;
     socket.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
-    socket.send_to(b"clear path", (server, UDP_PORT)).map_err(|e| e.to_string())?;
+    socket.send_to(b"clear path", (server, port)).map_err(|e| e.to_string())?;
     let mut buf = [0u8; 512];
     let (len, from) = socket.recv_from(&mut buf).map_err(|e| format!("no UDP reply from {server}: {e}"))?;
     Ok((from, String::from_utf8_lossy(&buf[..len]).to_string()))
@@ -481,10 +541,14 @@ fn inside_host() -> InsideReport {
     let tcp_pat = tcp_exchange(SERVER_PAT, TCP_PORT);
     let udp_identity = udp_exchange(SERVER_IDENTITY);
     let udp_static = udp_exchange(SERVER_STATIC);
+    let tcp_twice = tcp_exchange(TWICE_MAPPED, TCP_PORT);
+    let tcp_service = tcp_exchange(SERVER_IDENTITY, SERVICE_PORT);
+    let udp_pool = udp_exchange_with(INSIDE_POOLED, SERVER_PAT, UDP_PORT);
+    let udp_dmz = udp_exchange(DMZ_HOST);
     // TCP 443 belongs to the tunnel; the stand-in outbound path does not encrypt, so
     // the connection attempt only has to reach the gateway.
     let _ = tcp_exchange(SERVER_PAT, 443).err();
-    InsideReport { udp_pat, tcp_pat, udp_identity, udp_static }
+    InsideReport { udp_pat, tcp_pat, udp_identity, udp_static, tcp_twice, tcp_service, udp_pool, udp_dmz }
 }
 
 /// Runs the inside host's server for one connection opened from the outside, and
@@ -550,15 +614,15 @@ fn bulk_exchange(ns: &Namespaces) -> Result<(Duration, usize, SocketAddr), Strin
     Ok((sent?, bytes, peer))
 }
 
-/// Opens a connection from the outside host to the inside host's static NAT address.
-/// Returns the server's view of the peer address and the inside server's result.
-fn inbound_exchange(ns: &Namespaces) -> (Result<String, String>, Result<SocketAddr, String>) {
+/// Opens a connection from the outside host to `target`. Returns the server's view of
+/// the peer address and the inside server's result.
+fn inbound_exchange(ns: &Namespaces, target: &'static str) -> (Result<String, String>, Result<SocketAddr, String>) {
     let (ready, ready_rx) = mpsc::channel();
     let server = in_netns(ns.name(0), move || inbound_server(ready));
     if ready_rx.recv_timeout(IO_TIMEOUT).is_err() {
         return (Err("the inside server did not start".into()), join(server));
     }
-    let client = join(in_netns(ns.name(2), || tcp_exchange(MAPPED_STATIC, INBOUND_PORT)));
+    let client = join(in_netns(ns.name(2), move || tcp_exchange(target, INBOUND_PORT)));
     (client, join(server))
 }
 
@@ -591,6 +655,62 @@ fn nat_rules_single_device() {
     run_lab(Mode::SingleDevice, "nat_rules_single_device");
 }
 
+/// Every statement form the plan can produce, loaded with `nft --check` in a namespace
+/// of its own: forms the lab exchanges do not reach must still be valid for the kernel.
+#[test]
+fn ruleset_every_form_checks() {
+    if let Some(reason) = skip_reason() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED nftables check of every NAT form: {reason}");
+        return;
+    }
+    let prefix = |text: &str| {
+        let (address, len) = text.split_once('/').expect("A/len");
+        AddrRange::v4_prefix(v4(address), len.parse().expect("prefix length"))
+    };
+    let tcp = |real: PortRange, mapped: PortRange, source_port: bool| Some(NatService { protocol: PROTO_TCP, source_port, real, mapped });
+    let mut config = policy();
+    let mut rules = Vec::new();
+    // Twice NAT between equal prefixes, both directions.
+    let mut twice_prefix = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Addresses(vec![prefix("198.19.10.0/24")]), 10, "nat (inside,outside) source static inside mapped destination static a b");
+    twice_prefix.destination = Some((vec![prefix("198.51.100.0/24")], vec![prefix("198.18.50.0/24")]));
+    rules.push(twice_prefix);
+    // Identity NAT with a source port translation.
+    let mut source_port = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 11, "nat (inside,outside) source static inside inside service s t");
+    source_port.service = tcp(PortRange::single(22), PortRange::single(2222), true);
+    rules.push(source_port);
+    // A destination port range onto one port, with a host destination.
+    let mut range_to_one = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 12, "nat (inside,outside) source static inside inside destination static c d service r o");
+    range_to_one.destination = Some((vec![host("198.51.100.7")], vec![host("198.18.50.7")]));
+    range_to_one.service = tcp(PortRange { start: 8000, end: 8099 }, PortRange::single(80), false);
+    rules.push(range_to_one);
+    // Static PAT of a host, both directions.
+    let mut static_pat = nat_rule(NatSection::Object, NatKind::Static, NatMapped::Addresses(vec![host("203.0.113.101")]), 13, "nat (inside,outside) static 203.0.113.101 service tcp 80 8080");
+    static_pat.real_source = vec![host("198.18.10.7")];
+    static_pat.service = tcp(PortRange::single(80), PortRange::single(8080), true);
+    rules.push(static_pat);
+    // Dynamic NAT from one range and from a pool of several ranges.
+    let mut range_pool = nat_rule(NatSection::Object, NatKind::Dynamic, NatMapped::Addresses(vec![prefix("203.0.113.128/28")]), 14, "nat (inside,outside) dynamic pool");
+    range_pool.real_source = vec![prefix("198.18.10.128/25")];
+    rules.push(range_pool);
+    rules.append(&mut config.nat_rules);
+    config.nat_rules = rules;
+
+    // The namespace has no devices, so the lookup by address is replaced.
+    let device = |nameif: &str| match nameif {
+        "dmz" => Some(DMZ_DEV.to_string()),
+        _ => None,
+    };
+    let plan = clear_path::ClearPlan::from_policy_with(&config, OUTSIDE_DEV, TUN_DEV, &device);
+    assert_eq!(plan.unsupported, Vec::new(), "every rule of this configuration has a kernel form");
+    let script = clear_path::render(&plan);
+    let ns = Namespaces::create("forms", &["nft"]).expect("creating the namespace");
+    let path = std::env::temp_dir().join(format!("rampart-forms-{}.nft", std::process::id()));
+    std::fs::write(&path, &script).expect("writing the script");
+    let checked = run("ip", &["netns", "exec", ns.name(0), "nft", "--check", "-f", path.to_str().unwrap_or_default()]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(checked, Ok(()), "nft rejected the ruleset:\n{script}");
+}
+
 fn run_lab(mode: Mode, test: &str) {
     if let Some(reason) = skip_reason() {
         // Written to the process's stderr, past the test harness's output capture, so
@@ -598,7 +718,7 @@ fn run_lab(mode: Mode, test: &str) {
         let _ = writeln!(std::io::stderr(), "SKIPPED clear path namespace test ({mode:?}): {reason}");
         return;
     }
-    let ns = Namespaces::create(test, &["in", "gw", "out"]).expect("creating namespaces");
+    let ns = Namespaces::create(test, &["in", "gw", "out", "dmz"]).expect("creating namespaces");
     build_topology(&ns).expect("building the topology");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -612,15 +732,22 @@ fn run_lab(mode: Mode, test: &str) {
         let stop = Arc::clone(&stop);
         in_netns(ns.name(2), move || outside_host(stop, outside_ready))
     };
+    // The DMZ host runs the same servers as the outside host.
+    let (dmz_ready, dmz_ready_rx) = mpsc::channel();
+    let dmz_thread = {
+        let stop = Arc::clone(&stop);
+        in_netns(ns.name(3), move || outside_host(stop, dmz_ready))
+    };
     let gateway_setup = gateway_ready_rx.recv_timeout(DEADLINE).unwrap_or_else(|e| Err(format!("gateway not ready: {e}")));
-    let outside_setup = outside_ready_rx.recv_timeout(DEADLINE);
+    let outside_setup = outside_ready_rx.recv_timeout(DEADLINE).and(dmz_ready_rx.recv_timeout(DEADLINE));
 
     let inside = if gateway_setup.is_ok() && outside_setup.is_ok() {
         Some(join(in_netns(ns.name(0), inside_host)))
     } else {
         None
     };
-    let inbound = inside.as_ref().map(|_| inbound_exchange(&ns));
+    let inbound = inside.as_ref().map(|_| inbound_exchange(&ns, MAPPED_STATIC));
+    let inbound_twice = inside.as_ref().map(|_| inbound_exchange(&ns, INSIDE_HOST));
     // One echo request, answered within 2 s or counted as lost.
     let ping = inside.as_ref().map(|_| run("ip", &["netns", "exec", ns.name(0), "ping", "-n", "-q", "-c", "1", "-W", "2", SERVER_PAT]));
     let bulk = inside.as_ref().map(|_| bulk_exchange(&ns));
@@ -630,12 +757,14 @@ fn run_lab(mode: Mode, test: &str) {
     stop.store(true, Ordering::Relaxed);
     let gateway = join(gateway_thread);
     let outside_peers = join(outside_thread);
+    let dmz_peers = join(dmz_thread);
     drop(ns);
 
     gateway_setup.expect("gateway setup");
     outside_setup.expect("outside host setup");
     let inside = inside.expect("inside host ran");
     eprintln!("outside host saw {outside_peers:?}");
+    eprintln!("DMZ host saw {dmz_peers:?}");
     eprintln!("gateway handled {:?}", gateway.handled);
 
     eprintln!("inside host: udp_pat {:?} tcp_pat {:?} udp_identity {:?} udp_static {:?}", inside.udp_pat, inside.tcp_pat, inside.udp_identity, inside.udp_static);
@@ -647,10 +776,25 @@ fn run_lab(mode: Mode, test: &str) {
     assert_eq!(seen, INSIDE_HOST, "identity NAT must keep the inside address");
     let (_, seen) = inside.udp_static.expect("UDP exchange with static NAT");
     assert_eq!(seen, MAPPED_STATIC, "static NAT must map the inside address");
+    eprintln!("inside host: tcp_twice {:?} tcp_service {:?} udp_pool {:?}", inside.tcp_twice, inside.tcp_service, inside.udp_pool);
+    let seen = inside.tcp_twice.expect("TCP connection to the twice NAT mapped destination");
+    assert_eq!(seen, INSIDE_HOST, "twice NAT with identity source must keep the inside address");
+    let seen = inside.tcp_service.expect("TCP connection through the destination port service");
+    assert_eq!(seen, INSIDE_HOST, "the service rule keeps the inside address");
+    let (_, seen) = inside.udp_pool.expect("UDP exchange through the split pool");
+    assert!(POOL.contains(&seen.as_str()), "the pooled host must appear as a pool address, not {seen}");
+    eprintln!("inside host: udp_dmz {:?}", inside.udp_dmz);
+    let (from, seen) = inside.udp_dmz.expect("UDP exchange through PAT toward the DMZ");
+    assert_eq!(seen, GATEWAY_DMZ, "PAT toward the DMZ must use the DMZ address");
+    assert_eq!(from, SocketAddr::new(ip(DMZ_HOST), UDP_PORT), "the DMZ reply must come back untranslated");
     let (client, server) = inbound.expect("inbound exchange ran");
     eprintln!("inbound: client {client:?} server {server:?}");
     assert_eq!(server.map(|peer| peer.ip()), Ok(ip(SERVER_STATIC)), "the inside server must see the outside host");
     assert_eq!(client, Ok(SERVER_STATIC.to_string()), "the reply must come back from the static NAT address");
+    let (client, server) = inbound_twice.expect("inbound twice NAT exchange ran");
+    eprintln!("inbound twice NAT: client {client:?} server {server:?}");
+    assert_eq!(server.map(|peer| peer.ip()), Ok(ip(TWICE_MAPPED)), "the inside server must see the twice NAT mapped destination");
+    assert_eq!(client, Ok(TWICE_MAPPED.to_string()), "the outside host must get the reply through the reverse translation");
 
     let (elapsed, bytes, peer) = bulk.expect("bulk transfer ran").expect("bulk transfer through PAT");
     let mbits = bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1e6;
@@ -667,6 +811,9 @@ fn run_lab(mode: Mode, test: &str) {
     assert_eq!(route_of(SERVER_IDENTITY, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(route_of(SERVER_PAT, 443), Some(Handled::Tunneled));
     assert_eq!(route_of(SERVER_STATIC, UDP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
+    assert_eq!(route_of(TWICE_MAPPED, TCP_PORT), Some(Handled::Clear(ClearRoute::Plain)));
+    assert_eq!(route_of(DMZ_HOST, UDP_PORT), Some(Handled::Clear(ClearRoute::Pat)));
+    assert_eq!(route_of(SERVER_IDENTITY, SERVICE_PORT), Some(Handled::Clear(ClearRoute::Plain)));
     assert_eq!(gateway.unsupported, 0);
     assert!(!gateway.table_after_remove, "table ip {TABLE} must be gone after remove");
     assert!(!gateway.pat_device_after_remove, "the PAT device must be gone after remove");

@@ -413,6 +413,14 @@ impl Sad {
         }
     }
 
+    /// Forgets a child's learned path MTU, so that the interface MTU applies again: the
+    /// ASA's `pmtu-aging` when no new ICMP error arrived within its interval.
+    pub fn reset_path_mtu(&mut self, handle: ChildHandle) {
+        if let Some(e) = self.entry_mut(handle) {
+            e.path_mtu = 0;
+        }
+    }
+
     /// Moves a child's outbound traffic to the peer's new outer address, such as a new
     /// NAT-T source port. Call it only with the source of a packet that decapsulated
     /// cleanly, so that a forged packet cannot redirect the tunnel. Returns true when

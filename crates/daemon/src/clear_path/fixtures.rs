@@ -32,10 +32,26 @@ fn interface(name: &str, level: u8, addr: &str, prefix_len: u8) -> Interface {
     }
 }
 
-/// Interfaces and the crypto map on the outside; no NAT rules.
+/// Linux devices of the fixture interfaces: eth0 inside, eth1 outside, eth2 dmz.
+pub fn fixture_devices(nameif: &str) -> Option<String> {
+    let device = match nameif {
+        "inside" => "eth0",
+        "outside" => "eth1",
+        "dmz" => "eth2",
+        _ => return None,
+    };
+    Some(device.to_string())
+}
+
+/// Interfaces (inside, outside, and a dmz without NAT rules) and the crypto map on
+/// the outside; no NAT rules.
 pub fn guide_config() -> PolicyConfig {
     PolicyConfig {
-        interfaces: vec![interface("inside", 100, "10.10.0.1", 16), interface("outside", 0, OUTSIDE_ADDR, 24)],
+        interfaces: vec![
+            interface("inside", 100, "10.10.0.1", 16),
+            interface("outside", 0, OUTSIDE_ADDR, 24),
+            interface("dmz", 50, "172.16.5.1", 24),
+        ],
         crypto_maps: vec![CryptoMap {
             name: "outside_map".to_string(),
             interface: Some("outside".to_string()),

@@ -1,11 +1,11 @@
 //! The NAT rules of a configuration lowered to kernel NAT statements toward the
-//! outside device.
+//! mapped devices.
 //!
 //! The daemon decides which rule applies to a flow, because the policy engine evaluates
 //! NAT in the ASA's order. It passes its choice on through the device it writes the
 //! packet into: the PAT device for dynamic rules, the main TUN device for the rest. The kernel
-//! rules repeat the ASA's order within each device, so that the first matching kernel
-//! rule is the rule the engine chose.
+//! rules repeat the ASA's order within each device and match the packet as the inside
+//! host sent it, so that the first matching kernel rule is the rule the engine chose.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -14,6 +14,7 @@ use rampart_policy::model::{AddrRange, NatKind, NatMapped, NatRule, NatService, 
 use rampart_policy::nat::NatTable;
 
 use crate::route_plan::{range_to_prefixes, Prefix};
+use crate::routing::device_of;
 
 use super::ClearRoute;
 
@@ -59,48 +60,76 @@ pub struct PacketMatch {
     pub service: Option<ServiceMatch>,
 }
 
-/// The source translation of a rule, applied in postrouting toward the outside device.
+/// The source translation of a rule, applied in postrouting toward the mapped device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceAction {
     /// Identity NAT: the addresses stay, and no later rule of the chain applies.
     Keep,
-    /// PAT to the outside device's address, ports 1024-65535 as on the ASA.
+    /// Identity NAT of the address with a source port translation (`service` clause).
+    Port { port: u16 },
+    /// PAT to the mapped device's address, ports 1024-65535 as on the ASA.
     Masquerade,
     /// PAT to one address (a dynamic rule with a single mapped address).
     Pat { address: Ipv4Addr },
     /// Dynamic NAT from a pool. Each inside host keeps one pool address for all its
     /// connections, as the ASA's per-host xlate does.
     Pool { start: Ipv4Addr, end: Ipv4Addr },
+    /// Dynamic NAT from a pool of several ranges or hosts (an object group). A hash of
+    /// the inside address picks the pool address, so each inside host keeps one.
+    PoolSet { addresses: Vec<Ipv4Addr> },
     /// Static NAT of one host. With a `service` clause the source port is mapped too.
     Host { address: Ipv4Addr, port: Option<u16> },
     /// Static NAT of a subnet onto a subnet of equal size; the host part stays.
     Prefix { real: Prefix, mapped: Prefix },
 }
 
-/// One source NAT statement.
+/// One source NAT statement, with the destination rewrite of the same rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceNat {
     pub origin: Origin,
     /// The device whose packets the statement matches.
     pub route: ClearRoute,
+    /// The Linux device of the rule's mapped interface, where the packet leaves.
+    pub out_device: String,
+    /// The packet as the inside host sent it.
     pub packet: PacketMatch,
+    /// The destination rewrite of a twice NAT rule (`destination static MAPPED REAL`)
+    /// or of a destination-port service, applied before the route lookup.
+    pub destination: Option<DestinationAction>,
     pub action: SourceAction,
 }
 
-/// The reverse of a static rule for connections opened from the outside to a mapped
-/// address, applied in prerouting on the outside device.
+/// A destination rewrite: the reverse of a static rule for connections opened from
+/// the mapped side, or the forward destination part of a twice NAT rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DestinationAction {
     Host { address: Ipv4Addr, port: Option<u16> },
     Prefix { mapped: Prefix, real: Prefix },
+    /// The address stays and the port changes.
+    Port { port: u16 },
 }
 
-/// One destination NAT statement; `packet` matches the mapped side.
+/// One statement for connections opened from the mapped side of a static rule;
+/// `packet` matches the mapped side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DestinationNat {
     pub origin: Origin,
+    /// The Linux device of the rule's mapped interface, where such connections arrive.
+    pub in_device: String,
     pub packet: PacketMatch,
-    pub action: DestinationAction,
+    /// The rewrite of the mapped source back to the real host; `None` for identity NAT.
+    pub action: Option<DestinationAction>,
+    /// The rewrite of the peer's address to the mapped destination that the inside host
+    /// uses, for a twice NAT rule whose destination is translated.
+    pub source: Option<SourceAction>,
+}
+
+/// The reverse direction of a rule: the peers it admits and how their address appears
+/// on the inside.
+struct Reverse {
+    /// The rule's real destinations, empty for `any`.
+    peers: Vec<AddrRange>,
+    source: Option<SourceAction>,
 }
 
 /// A NAT rule with no kernel equivalent, and why. The daemon drops the flows that the
@@ -144,12 +173,17 @@ struct Lowered {
 
 impl ClearPlan {
     /// Derives the kernel NAT statements from the NAT rules of `config`, in the order the
-    /// policy engine evaluates them. Rules with no kernel equivalent land in
-    /// `unsupported` with the reason.
+    /// policy engine evaluates them. The mapped interfaces other than the outside one
+    /// are found among the Linux devices by their address. Rules with no kernel
+    /// equivalent land in `unsupported` with the reason.
     pub fn from_policy(config: &PolicyConfig, outside_dev: &str, tun_dev: &str) -> ClearPlan {
+        ClearPlan::from_policy_with(config, outside_dev, tun_dev, &|nameif| device_of(config, nameif))
+    }
+
+    /// `from_policy` with `device` naming the Linux device of an interface (`nameif`).
+    pub fn from_policy_with(config: &PolicyConfig, outside_dev: &str, tun_dev: &str, device: &dyn Fn(&str) -> Option<String>) -> ClearPlan {
         let outside = outside_nameif(config);
         let outside_interface = config.interfaces.iter().find(|i| Some(&i.name) == outside.as_ref());
-        let outside_addr = outside_interface.and_then(|i| i.address).map(|(a, _)| a);
         let mut plan = ClearPlan {
             tun_dev: tun_dev.to_string(),
             pat_dev: pat_device_name(tun_dev),
@@ -169,7 +203,10 @@ impl ClearPlan {
         for index in order {
             let Some(rule) = config.nat_rules.get(index) else { continue };
             let lowered = match outside.as_deref() {
-                Some(outside) => lower(rule, outside, outside_addr),
+                Some(outside) => {
+                    let context = Context { config, outside, outside_dev, device };
+                    lower(rule, &context)
+                }
                 None => Err("no interface carries a crypto map or has security level 0, so the outside is unknown".into()),
             };
             match lowered {
@@ -182,12 +219,27 @@ impl ClearPlan {
         }
         plan
     }
+
+    /// Lists the devices whose connections the plan's NAT rules translate: the outside
+    /// device first, then the other mapped devices in rule order.
+    pub fn mapped_devices(&self) -> Vec<&str> {
+        let mut devices = vec![self.outside_dev.as_str()];
+        let used = self.source_nat.iter().map(|s| s.out_device.as_str()).chain(self.destination_nat.iter().map(|d| d.in_device.as_str()));
+        for device in used {
+            if !devices.contains(&device) {
+                devices.push(device);
+            }
+        }
+        devices
+    }
 }
 
 /// Indices in `config.nat_rules` of the rules that the kernel cannot execute. The
-/// result depends on the rules and interfaces only, not on device names.
+/// result depends on the rules and interfaces only, not on device names: a mapped
+/// interface with an address counts as having a device.
 pub fn unsupported_rules(config: &PolicyConfig) -> Vec<usize> {
-    ClearPlan::from_policy(config, "", "").unsupported.iter().map(|u| u.rule).collect()
+    let device = |nameif: &str| config.interfaces.iter().find(|i| i.name == nameif && i.address.is_some()).map(|_| String::new());
+    ClearPlan::from_policy_with(config, "", "", &device).unsupported.iter().map(|u| u.rule).collect()
 }
 
 /// Returns the `nameif` of the interface that carries the crypto map, else of the
@@ -200,76 +252,138 @@ pub fn outside_nameif(config: &PolicyConfig) -> Option<String> {
         .or_else(|| config.interfaces.iter().min_by_key(|i| i.security_level).map(|i| i.name.clone()))
 }
 
-fn lower(rule: &NatRule, outside: &str, outside_addr: Option<Ipv4Addr>) -> Result<Lowered, String> {
-    if let Some(mapped) = rule.mapped_interface.as_deref().filter(|m| *m != outside) {
-        return Err(format!("the rule maps to interface {mapped}; rampart translates only toward the outside interface {outside}"));
+/// Configuration, outside interface and device lookup for `lower`.
+struct Context<'a> {
+    config: &'a PolicyConfig,
+    outside: &'a str,
+    outside_dev: &'a str,
+    device: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Context<'_> {
+    fn interface_address(&self, nameif: &str) -> Option<Ipv4Addr> {
+        self.config.interfaces.iter().find(|i| i.name == nameif).and_then(|i| i.address).map(|(a, _)| a)
     }
+}
+
+/// The rule's port translation, split by the side of the packet it rewrites.
+#[derive(Clone, Copy, Default)]
+struct PortRewrite {
+    source: Option<u16>,
+    destination: Option<u16>,
+}
+
+fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
+    let outside = context.outside;
     if rule.real_interface.as_deref() == Some(outside) {
         return Err("the rule translates traffic arriving on the outside interface".into());
     }
+    // `any` as the mapped interface keeps the outside, where the clear path leads.
+    // NOTE: with rules for several mapped devices, such a rule translates only flows
+    // routed to the outside, while the engine applies it toward every interface.
+    let mapped_interface = rule.mapped_interface.as_deref().unwrap_or(outside);
+    let out_device = if mapped_interface == outside {
+        context.outside_dev.to_string()
+    } else {
+        (context.device)(mapped_interface).ok_or_else(|| {
+            format!("no Linux device has the address of interface {mapped_interface}, the rule's mapped interface, so the kernel cannot tell where translated packets leave")
+        })?
+    };
     if !all_v4(rule) {
         return Err("the rule has IPv6 addresses; the kernel rules cover IPv4 only".into());
     }
 
+    let service = rule.service.as_ref().map(service_match).transpose()?;
+    let ports = match &rule.service {
+        None => PortRewrite::default(),
+        Some(s) => {
+            let port = port_translation(s)?;
+            if s.source_port { PortRewrite { source: port, destination: None } } else { PortRewrite { source: None, destination: port } }
+        }
+    };
+    let destination = forward_destination(rule, ports.destination)?;
     let destinations = match &rule.destination {
         None => Vec::new(),
-        Some((mapped, real)) if mapped == real => any_to_empty(mapped),
-        Some(_) => return Err("translating the destination (twice NAT with different mapped and real destinations)".into()),
+        Some((mapped, _)) => any_to_empty(mapped),
     };
-    let service = rule.service.as_ref().map(service_match).transpose()?;
-    let port_translated = rule.service.as_ref().is_some_and(|s| s.real != s.mapped);
     let packet = PacketMatch { sources: any_to_empty(&rule.real_source), destinations, service };
+    let statement = |route: ClearRoute, packet: PacketMatch, action: SourceAction| SourceNat {
+        origin: rule.origin.clone(),
+        route,
+        out_device: out_device.clone(),
+        packet,
+        destination: destination.clone(),
+        action,
+    };
+    // Connections opened from the mapped side reach the real host only through a
+    // static rule.
+    let reverse = reverse_of(rule);
 
     match (&rule.mapped_source, rule.kind) {
         (NatMapped::Identity, _) => {
-            if port_translated {
-                return Err("identity NAT with a port translation".into());
-            }
-            Ok(source_only(rule, ClearRoute::Plain, packet, SourceAction::Keep))
+            let action = match ports.source {
+                Some(port) => SourceAction::Port { port },
+                None => SourceAction::Keep,
+            };
+            // Identity NAT changes a connection from the peer only through a translated
+            // destination, and a destination-port service carries replies only.
+            let inbound = match reverse {
+                Some(Reverse { peers, source: Some(source) }) if rule.kind == NatKind::Static && !ports_of_replies(rule) => Some(DestinationNat {
+                    origin: rule.origin.clone(),
+                    in_device: out_device.clone(),
+                    packet: PacketMatch { sources: peers, destinations: packet.sources.clone(), service: inbound_service(rule) },
+                    action: None,
+                    source: Some(source),
+                }),
+                _ => None,
+            };
+            Ok(Lowered { source: Some(statement(ClearRoute::Plain, packet, action)), destination: inbound })
         }
         (mapped, NatKind::Dynamic) => {
-            if port_translated {
-                return Err("dynamic NAT with a port translation".into());
+            if ports.source.is_some() {
+                return Err("dynamic NAT with a source port translation; PAT allocates the source ports".into());
             }
             let action = dynamic_action(mapped)?;
-            Ok(source_only(rule, ClearRoute::Pat, packet, action))
+            Ok(Lowered { source: Some(statement(ClearRoute::Pat, packet, action)), destination: None })
         }
         (NatMapped::Interface, NatKind::Static) => {
-            let address = outside_addr.ok_or("the outside interface has no address")?;
+            let address = context.interface_address(mapped_interface).ok_or_else(|| format!("interface {mapped_interface} has no address"))?;
             let real = single_host(&rule.real_source).ok_or("static NAT of several real addresses to the interface address")?;
             // Without a service clause every connection to the interface address would
             // go to the inside host, IKE and ESP included.
-            static_host(rule, packet, real, address, rule.service.is_some())
+            let reverse = reverse.filter(|_| rule.service.is_some());
+            let source = statement(ClearRoute::Plain, packet, SourceAction::Host { address, port: ports.source });
+            Ok(Lowered { source: Some(source), destination: static_host_inbound(rule, &out_device, reverse, real, address) })
         }
         (NatMapped::Addresses(mapped), NatKind::Static) => {
             if let (Some(real), Some(address)) = (single_host(&rule.real_source), single_host(mapped)) {
-                return static_host(rule, packet, real, address, true);
+                let source = statement(ClearRoute::Plain, packet, SourceAction::Host { address, port: ports.source });
+                let inbound = static_host_inbound(rule, &out_device, reverse, real, address);
+                return Ok(Lowered { source: Some(source), destination: inbound });
             }
             match (single_prefix(&rule.real_source), single_prefix(mapped)) {
-                (Some(real), Some(mapped)) if real.len == mapped.len && rule.service.is_none() => {
-                    let source = SourceNat {
+                (Some(real), Some(mapped)) if real.len == mapped.len && ports.source.is_none() => {
+                    let source = statement(ClearRoute::Plain, packet, SourceAction::Prefix { real, mapped });
+                    // With a service clause the reverse direction carries replies only,
+                    // which conntrack translates.
+                    let inbound = reverse.filter(|_| rule.service.is_none()).map(|reverse| DestinationNat {
                         origin: rule.origin.clone(),
-                        route: ClearRoute::Plain,
-                        packet: packet.clone(),
-                        action: SourceAction::Prefix { real, mapped },
-                    };
-                    let inbound = PacketMatch {
-                        sources: packet.destinations,
-                        destinations: vec![prefix_range(mapped)],
-                        service: None,
-                    };
-                    let destination = DestinationNat {
-                        origin: rule.origin.clone(),
-                        packet: inbound,
-                        action: DestinationAction::Prefix { mapped, real },
-                    };
-                    Ok(Lowered { source: Some(source), destination: Some(destination) })
+                        in_device: out_device.clone(),
+                        packet: PacketMatch { sources: reverse.peers, destinations: vec![prefix_range(mapped)], service: None },
+                        action: Some(DestinationAction::Prefix { mapped, real }),
+                        source: reverse.source,
+                    });
+                    Ok(Lowered { source: Some(source), destination: inbound })
                 }
-                _ => Err("static NAT between ranges that are not one host or one prefix of equal length each (with no service)".into()),
+                _ => Err("static NAT between ranges that are not one host or one prefix of equal length each (with no source port translation)".into()),
             }
         }
     }
 }
+
+/// Maximum number of addresses in a dynamic pool of several ranges, because the kernel
+/// rule lists each of them.
+pub const MAX_POOL_ADDRESSES: usize = 1024;
 
 fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
     match mapped {
@@ -278,61 +392,126 @@ fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
             if let Some(address) = single_host(pool) {
                 return Ok(SourceAction::Pat { address });
             }
-            match pool.as_slice() {
-                [AddrRange { start: IpAddr::V4(start), end: IpAddr::V4(end) }] => Ok(SourceAction::Pool { start: *start, end: *end }),
-                _ => Err("dynamic NAT to a pool of several ranges".into()),
+            if let [AddrRange { start: IpAddr::V4(start), end: IpAddr::V4(end) }] = pool.as_slice() {
+                return Ok(SourceAction::Pool { start: *start, end: *end });
             }
+            pool_addresses(pool).map(|addresses| SourceAction::PoolSet { addresses })
         }
         // The caller handles identity before dynamic kinds.
         NatMapped::Identity => Ok(SourceAction::Keep),
     }
 }
 
-/// Static NAT of one real host to one mapped address, in both directions. `inbound`
-/// adds the destination NAT for connections opened from the outside.
-fn static_host(rule: &NatRule, packet: PacketMatch, real: Ipv4Addr, address: Ipv4Addr, inbound: bool) -> Result<Lowered, String> {
-    let (source_port, real_port, mapped_port) = match &rule.service {
-        None => (false, None, None),
-        Some(s) => {
-            let (Some(real_port), Some(mapped_port)) = (single_port(&s.real), single_port(&s.mapped)) else {
-                if s.real != s.mapped {
-                    return Err("static NAT that maps a port range".into());
-                }
-                return Ok(source_only(rule, ClearRoute::Plain, packet, SourceAction::Host { address, port: None }));
-            };
-            if !s.source_port && real_port != mapped_port {
-                return Err("static NAT that translates the destination port".into());
-            }
-            (s.source_port, Some(real_port), Some(mapped_port))
+/// Lists every address of an IPv4 pool in the engine's order, up to `MAX_POOL_ADDRESSES`.
+fn pool_addresses(pool: &[AddrRange]) -> Result<Vec<Ipv4Addr>, String> {
+    let mut addresses = Vec::new();
+    for range in pool {
+        let (IpAddr::V4(start), IpAddr::V4(end)) = (range.start, range.end) else {
+            return Err("a dynamic pool with IPv6 addresses".into());
+        };
+        let (start, end) = (u32::from(start), u32::from(end));
+        let count = end.saturating_sub(start) as usize + 1;
+        if addresses.len() + count > MAX_POOL_ADDRESSES {
+            return Err(format!("a dynamic pool of several ranges with more than {MAX_POOL_ADDRESSES} addresses"));
         }
-    };
-    let port = if source_port && real_port != mapped_port { mapped_port } else { None };
-    let mut lowered = source_only(rule, ClearRoute::Plain, packet.clone(), SourceAction::Host { address, port });
-
-    // The reverse direction of a destination-port service only carries replies, which
-    // conntrack translates.
-    if inbound && (rule.service.is_none() || source_port) {
-        let service = packet.service.map(|s| ServiceMatch {
-            protocol: s.protocol,
-            source_port: false,
-            ports: PortRange::single(mapped_port.unwrap_or(s.ports.start)),
-        });
-        let port = if real_port != mapped_port { real_port } else { None };
-        lowered.destination = Some(DestinationNat {
-            origin: rule.origin.clone(),
-            packet: PacketMatch {
-                sources: packet.destinations,
-                destinations: vec![AddrRange::host(IpAddr::V4(address))],
-                service,
-            },
-            action: DestinationAction::Host { address: real, port },
-        });
+        addresses.extend((start..=end).map(Ipv4Addr::from));
     }
-    Ok(lowered)
+    Ok(addresses)
 }
 
-fn source_only(rule: &NatRule, route: ClearRoute, packet: PacketMatch, action: SourceAction) -> Lowered {
-    Lowered { source: Some(SourceNat { origin: rule.origin.clone(), route, packet, action }), destination: None }
+/// Returns the port a service rewrites to, `None` when the ports stay. The engine maps a port
+/// at its offset within the real range onto the mapped range, wrapping around, so a
+/// single real or mapped port always yields the first mapped port.
+fn port_translation(service: &NatService) -> Result<Option<u16>, String> {
+    if service.real == service.mapped {
+        return Ok(None);
+    }
+    if single_port(&service.real).is_some() || single_port(&service.mapped).is_some() {
+        return Ok(Some(service.mapped.start));
+    }
+    Err(format!(
+        "the service maps port range {}-{} onto range {}-{}; the kernel rules keep the offset within a range only for one port",
+        service.real.start, service.real.end, service.mapped.start, service.mapped.end
+    ))
+}
+
+/// Derives the forward destination rewrite of a rule from its `destination static
+/// MAPPED REAL` clause and the destination port of its service.
+fn forward_destination(rule: &NatRule, port: Option<u16>) -> Result<Option<DestinationAction>, String> {
+    let address = match &rule.destination {
+        None => None,
+        Some((mapped, real)) if mapped == real => None,
+        // Every mapped destination lands on the one real address, as the engine wraps.
+        Some((_, real)) if single_host(real).is_some() => single_host(real).map(|address| DestinationAction::Host { address, port: None }),
+        Some((mapped, real)) => match (single_prefix(mapped), single_prefix(real)) {
+            (Some(mapped), Some(real)) if mapped.len == real.len => Some(DestinationAction::Prefix { mapped, real }),
+            _ => return Err("twice NAT whose destination maps between ranges that are not one host or one prefix of equal length each".into()),
+        },
+    };
+    match (address, port) {
+        (None, None) => Ok(None),
+        (None, Some(port)) => Ok(Some(DestinationAction::Port { port })),
+        (Some(DestinationAction::Host { address, .. }), port) => Ok(Some(DestinationAction::Host { address, port })),
+        (Some(prefix), None) => Ok(Some(prefix)),
+        (Some(_), Some(_)) => Err("twice NAT that maps a destination prefix and translates the destination port".into()),
+    }
+}
+
+/// Derives the reverse direction of a rule from its destination clause, `None` when the
+/// kernel cannot map the real destinations back onto the mapped ones.
+fn reverse_of(rule: &NatRule) -> Option<Reverse> {
+    let Some((mapped, real)) = &rule.destination else {
+        return Some(Reverse { peers: Vec::new(), source: None });
+    };
+    let peers = any_to_empty(real);
+    if mapped == real {
+        return Some(Reverse { peers, source: None });
+    }
+    // Every real destination lands on the one mapped address, as the engine wraps, and
+    // one real destination lands on the first mapped address.
+    let first_mapped = match mapped.first() {
+        Some(AddrRange { start: IpAddr::V4(first), .. }) => Some(*first),
+        _ => None,
+    };
+    if let (Some(address), true) = (first_mapped, single_host(mapped).is_some() || single_host(real).is_some()) {
+        return Some(Reverse { peers, source: Some(SourceAction::Host { address, port: None }) });
+    }
+    match (single_prefix(real), single_prefix(mapped)) {
+        (Some(real), Some(mapped)) if real.len == mapped.len => Some(Reverse { peers, source: Some(SourceAction::Prefix { real, mapped }) }),
+        // `forward_destination` rejects these rules before the reverse matters.
+        _ => None,
+    }
+}
+
+/// True when the rule's service matches the destination port, so that its reverse
+/// direction carries replies only, which conntrack translates.
+fn ports_of_replies(rule: &NatRule) -> bool {
+    rule.service.as_ref().is_some_and(|s| !s.source_port)
+}
+
+/// Returns the port match of a reverse statement: a source-port service seen from the
+/// peer.
+fn inbound_service(rule: &NatRule) -> Option<ServiceMatch> {
+    rule.service.as_ref().map(|s| ServiceMatch { protocol: s.protocol, source_port: false, ports: s.mapped })
+}
+
+/// Builds the reverse of static NAT of one host for connections opened from the mapped
+/// side, when `reverse` admits them.
+fn static_host_inbound(rule: &NatRule, in_device: &str, reverse: Option<Reverse>, real: Ipv4Addr, address: Ipv4Addr) -> Option<DestinationNat> {
+    let reverse = reverse?;
+    if ports_of_replies(rule) {
+        return None;
+    }
+    // `port_translation` accepted the service, so a changed port maps onto the first
+    // real port.
+    let port = rule.service.as_ref().filter(|s| s.real != s.mapped).map(|s| s.real.start);
+    Some(DestinationNat {
+        origin: rule.origin.clone(),
+        in_device: in_device.to_string(),
+        packet: PacketMatch { sources: reverse.peers, destinations: vec![AddrRange::host(IpAddr::V4(address))], service: inbound_service(rule) },
+        action: Some(DestinationAction::Host { address: real, port }),
+        source: reverse.source,
+    })
 }
 
 fn service_match(service: &NatService) -> Result<ServiceMatch, String> {
@@ -390,7 +569,7 @@ mod tests {
     fn plan(rules: Vec<NatRule>) -> ClearPlan {
         let mut config = guide_config();
         config.nat_rules = rules;
-        ClearPlan::from_policy(&config, "eth1", "rampart0")
+        ClearPlan::from_policy_with(&config, "eth1", "rampart0", &fixture_devices)
     }
 
     #[test]
@@ -455,8 +634,16 @@ mod tests {
     }
 
     #[test]
-    fn dynamic_split_pool_unsupported() {
-        let pool = NatMapped::Addresses(vec![net("203.0.113.64/30"), net("203.0.113.80/30")]);
+    fn dynamic_split_pool_lists_addresses() {
+        let pool = NatMapped::Addresses(vec![net("203.0.113.64/31"), net("203.0.113.80/31")]);
+        let p = plan(vec![dynamic_rule("10.10.0.0/16", pool)]);
+        let addresses = ["203.0.113.64", "203.0.113.65", "203.0.113.80", "203.0.113.81"].map(v4).to_vec();
+        assert_eq!(p.source_nat[0].action, SourceAction::PoolSet { addresses });
+    }
+
+    #[test]
+    fn dynamic_huge_split_pool_unsupported() {
+        let pool = NatMapped::Addresses(vec![net("198.18.0.0/22"), net("203.0.113.80/31")]);
         let p = plan(vec![dynamic_rule("10.10.0.0/16", pool)]);
         assert_eq!(p.unsupported.len(), 1);
     }
@@ -465,7 +652,7 @@ mod tests {
     fn static_host_both_directions() {
         let p = plan(vec![static_rule("10.10.1.100/32", "203.0.113.100/32")]);
         assert_eq!(p.source_nat[0].action, SourceAction::Host { address: v4("203.0.113.100"), port: None });
-        assert_eq!(p.destination_nat[0].action, DestinationAction::Host { address: v4("10.10.1.100"), port: None });
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::Host { address: v4("10.10.1.100"), port: None }));
     }
 
     #[test]
@@ -474,7 +661,7 @@ mod tests {
         let real = Prefix { addr: v4("10.10.1.0"), len: 24 };
         let mapped = Prefix { addr: v4("203.0.113.0"), len: 24 };
         assert_eq!(p.source_nat[0].action, SourceAction::Prefix { real, mapped });
-        assert_eq!(p.destination_nat[0].action, DestinationAction::Prefix { mapped, real });
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::Prefix { mapped, real }));
     }
 
     #[test]
@@ -490,7 +677,7 @@ mod tests {
         rule.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange::single(80), mapped: PortRange::single(8080) });
         let p = plan(vec![rule]);
         assert_eq!(p.source_nat[0].action, SourceAction::Host { address: v4("203.0.113.100"), port: Some(8080) });
-        assert_eq!(p.destination_nat[0].action, DestinationAction::Host { address: v4("10.10.1.100"), port: Some(80) });
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::Host { address: v4("10.10.1.100"), port: Some(80) }));
         assert_eq!(p.destination_nat[0].packet.service.as_ref().map(|s| s.ports), Some(PortRange::single(8080)));
     }
 
@@ -504,10 +691,134 @@ mod tests {
     }
 
     #[test]
-    fn twice_nat_destination_unsupported() {
+    fn twice_nat_destination_prefix() {
         let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
         rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.0/24")]));
+        let p = plan(vec![rule]);
+        let mapped = Prefix { addr: v4("192.168.50.0"), len: 24 };
+        let real = Prefix { addr: v4("198.18.50.0"), len: 24 };
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::Prefix { mapped, real }));
+        assert_eq!(p.source_nat[0].packet.destinations, vec![net("192.168.50.0/24")]);
+    }
+
+    #[test]
+    fn twice_nat_reverse_maps_peer() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.0/24")]));
+        let p = plan(vec![rule]);
+        let real = Prefix { addr: v4("198.18.50.0"), len: 24 };
+        let mapped = Prefix { addr: v4("192.168.50.0"), len: 24 };
+        assert_eq!(p.destination_nat[0].source, Some(SourceAction::Prefix { real, mapped }));
+        assert_eq!(p.destination_nat[0].packet.sources, vec![net("198.18.50.0/24")]);
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::Host { address: v4("10.10.1.100"), port: None }));
+    }
+
+    #[test]
+    fn twice_nat_identity_reverse_source_only() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        rule.service = None;
+        rule.destination = Some((vec![net("192.168.50.9/32")], vec![net("198.18.50.9/32")]));
+        let p = plan(vec![rule]);
+        assert_eq!(p.destination_nat[0].action, None);
+        assert_eq!(p.destination_nat[0].source, Some(SourceAction::Host { address: v4("192.168.50.9"), port: None }));
+        assert_eq!(p.destination_nat[0].packet.destinations, vec![net("10.10.0.0/16")]);
+    }
+
+    #[test]
+    fn twice_nat_reverse_one_real_peer() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.9/32")]));
+        let p = plan(vec![rule]);
+        assert_eq!(p.destination_nat[0].source, Some(SourceAction::Host { address: v4("192.168.50.0"), port: None }));
+    }
+
+    #[test]
+    fn twice_nat_many_to_one_host() {
+        let mut rule = after_auto_pat(52);
+        rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.5/32")]));
+        let p = plan(vec![rule]);
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::Host { address: v4("198.18.50.5"), port: None }));
+    }
+
+    #[test]
+    fn twice_nat_unequal_prefixes_unsupported() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.0/25")]));
         assert_eq!(plan(vec![rule]).unsupported.len(), 1);
+    }
+
+    #[test]
+    fn twice_nat_prefix_with_port_unsupported() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.0/24")]));
+        if let Some(service) = rule.service.as_mut() {
+            service.mapped = PortRange::single(8080);
+        }
+        assert_eq!(plan(vec![rule]).unsupported.len(), 1);
+    }
+
+    #[test]
+    fn twice_nat_host_with_port() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        rule.destination = Some((vec![net("192.168.50.9/32")], vec![net("198.18.50.9/32")]));
+        if let Some(service) = rule.service.as_mut() {
+            service.mapped = PortRange::single(8080);
+        }
+        let p = plan(vec![rule]);
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::Host { address: v4("198.18.50.9"), port: Some(8080) }));
+    }
+
+    #[test]
+    fn service_destination_port_range_to_one() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        if let Some(service) = rule.service.as_mut() {
+            service.real = PortRange { start: 8000, end: 8099 };
+            service.mapped = PortRange::single(80);
+        }
+        let p = plan(vec![rule]);
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::Port { port: 80 }));
+        assert_eq!(p.source_nat[0].packet.service.as_ref().map(|s| s.ports), Some(PortRange { start: 8000, end: 8099 }));
+    }
+
+    #[test]
+    fn service_range_to_range_unsupported() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        if let Some(service) = rule.service.as_mut() {
+            service.real = PortRange { start: 8000, end: 8009 };
+            service.mapped = PortRange { start: 9000, end: 9009 };
+        }
+        assert_eq!(plan(vec![rule]).unsupported.len(), 1);
+    }
+
+    #[test]
+    fn service_equal_ranges_match_only() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        if let Some(service) = rule.service.as_mut() {
+            service.real = PortRange { start: 8000, end: 8009 };
+            service.mapped = service.real;
+        }
+        let p = plan(vec![rule]);
+        assert_eq!(p.source_nat[0].destination, None);
+        assert_eq!(p.source_nat[0].action, SourceAction::Keep);
+    }
+
+    #[test]
+    fn identity_source_port_translation() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        if let Some(service) = rule.service.as_mut() {
+            service.source_port = true;
+            service.mapped = PortRange::single(8080);
+        }
+        assert_eq!(plan(vec![rule]).source_nat[0].action, SourceAction::Port { port: 8080 });
+    }
+
+    #[test]
+    fn static_destination_port_forward_only() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.service = Some(NatService { protocol: PROTO_TCP, source_port: false, real: PortRange::single(80), mapped: PortRange::single(8080) });
+        let p = plan(vec![rule]);
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::Port { port: 8080 }));
+        assert!(p.destination_nat.is_empty());
     }
 
     #[test]
@@ -519,10 +830,31 @@ mod tests {
     }
 
     #[test]
-    fn other_mapped_interface_unsupported() {
+    fn other_mapped_interface_device() {
         let mut rule = after_auto_pat(7);
         rule.mapped_interface = Some("dmz".to_string());
         let p = plan(vec![rule]);
+        assert_eq!(p.source_nat[0].out_device, "eth2");
+    }
+
+    #[test]
+    fn other_mapped_interface_static_address() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.mapped_interface = Some("dmz".to_string());
+        rule.mapped_source = NatMapped::Interface;
+        rule.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange::single(22), mapped: PortRange::single(2222) });
+        let p = plan(vec![rule]);
+        assert_eq!(p.source_nat[0].action, SourceAction::Host { address: v4("172.16.5.1"), port: Some(2222) });
+        assert_eq!(p.destination_nat[0].in_device, "eth2");
+    }
+
+    #[test]
+    fn mapped_interface_without_device_unsupported() {
+        let mut config = guide_config();
+        let mut rule = after_auto_pat(7);
+        rule.mapped_interface = Some("dmz".to_string());
+        config.nat_rules = vec![rule];
+        let p = ClearPlan::from_policy_with(&config, "eth1", "rampart0", &|_| None);
         assert_eq!(p.unsupported.first().map(|u| u.origin.line), Some(7));
     }
 

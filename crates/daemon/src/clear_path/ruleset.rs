@@ -2,12 +2,17 @@
 //!
 //! Four chains in `table ip rampart`:
 //! - `zone_prerouting` and `zone_output` put every packet on the outside side of the
-//!   daemon into the plan's conntrack zone, before conntrack sees it (priority raw);
-//! - `nat_prerouting` applies the destination NAT of static rules to connections
-//!   opened from the outside;
-//! - `nat_postrouting` applies the source NAT toward the outside device. Statements
-//!   for the main TUN device and for the PAT device each keep the ASA's rule order.
-//!   Identity NAT is an `accept`, which ends the chain with the addresses unchanged.
+//!   daemon (TUN devices and mapped devices) into the plan's conntrack zone, before
+//!   conntrack sees it (priority raw);
+//! - `nat_prerouting` recognizes, for packets from the TUN devices, the rule the engine
+//!   chose: one statement per rule in the engine's order sets the connection's mark to
+//!   `CONNTRACK_MARK` plus the statement's index and applies the rule's destination
+//!   rewrite, or accepts, which ends the chain. When rules map to several devices, a
+//!   statement also requires the route to the destination to leave through its rule's
+//!   device (`fib daddr oifname`). For packets arriving on a mapped device
+//!   it applies the destination NAT of static rules to connections opened from there;
+//! - `nat_postrouting` applies the source NAT of the marked rule toward its mapped
+//!   device. Identity NAT is an `accept`, which keeps the addresses.
 //!
 //! Each NAT statement has a counter. The kernel runs NAT chains for the first packet of
 //! a connection only, so the counters count connections per configuration line.
@@ -28,6 +33,14 @@ pub const TABLE: &str = "rampart";
 /// The PAT port range of the ASA.
 const PAT_PORTS: &str = "1024-65535";
 
+/// Base of the conntrack marks that carry the engine's rule choice from prerouting to
+/// postrouting: statement `i` of `ClearPlan::source_nat` sets mark `CONNTRACK_MARK + i`.
+/// Destination statement `j` sets `CONNTRACK_MARK + REVERSE_MARK + j`.
+pub const CONNTRACK_MARK: u32 = 0x5241_0000;
+
+/// Offset of the marks of connections opened from the mapped side.
+pub const REVERSE_MARK: u32 = 0x8000;
+
 /// Renders the script that replaces `table ip rampart` with the plan's rules in one
 /// transaction: the first line creates the table when it is missing, so that the
 /// delete that follows cannot fail.
@@ -38,30 +51,61 @@ pub fn render(plan: &ClearPlan) -> String {
     let _ = writeln!(out, "delete table ip {TABLE}");
     let _ = writeln!(out, "table ip {TABLE} {{");
 
+    let mapped_devices = plan.mapped_devices();
     let mut devices = vec![quote(&plan.outside_dev), quote(&plan.tun_dev), quote(&plan.pat_dev)];
+    devices.extend(mapped_devices.iter().map(|d| quote(d)));
     // Without a PAT device the plan names the TUN device twice; a set holds it once.
-    devices.dedup();
-    let zone_devices = set(&devices);
+    let mut unique: Vec<String> = Vec::new();
+    for device in devices {
+        if !unique.contains(&device) {
+            unique.push(device);
+        }
+    }
+    let outputs: Vec<String> = mapped_devices.iter().map(|d| quote(d)).collect();
     chain_header(&mut out, "zone_prerouting", "filter", "prerouting", "raw");
-    let _ = writeln!(out, "\t\tiifname {zone_devices} ct zone set {}", plan.zone);
+    let _ = writeln!(out, "\t\tiifname {} ct zone set {}", set(&unique), plan.zone);
     let _ = writeln!(out, "\t}}");
     chain_header(&mut out, "zone_output", "filter", "output", "raw");
-    let _ = writeln!(out, "\t\toifname {} ct zone set {}", quote(&plan.outside_dev), plan.zone);
+    let _ = writeln!(out, "\t\toifname {} ct zone set {}", set(&outputs), plan.zone);
     let _ = writeln!(out, "\t}}");
 
     chain_header(&mut out, "nat_prerouting", "nat", "prerouting", "dstnat");
-    for statement in &plan.destination_nat {
-        destination_nat(&mut out, plan, statement);
+    // With several mapped devices the engine's choice depends on the egress interface,
+    // which the route lookup after this chain decides.
+    let match_route = mapped_devices.len() > 1;
+    for (index, statement) in plan.source_nat.iter().enumerate() {
+        rule_choice(&mut out, plan, statement, mark(index), match_route);
+    }
+    for (index, statement) in plan.destination_nat.iter().enumerate() {
+        destination_nat(&mut out, statement, reverse_mark(index));
     }
     let _ = writeln!(out, "\t}}");
 
     chain_header(&mut out, "nat_postrouting", "nat", "postrouting", "srcnat");
-    for statement in &plan.source_nat {
-        source_nat(&mut out, plan, statement);
+    for (index, statement) in plan.source_nat.iter().enumerate() {
+        source_nat(&mut out, statement, mark(index));
+    }
+    for (index, statement) in plan.destination_nat.iter().enumerate() {
+        reverse_source_nat(&mut out, statement, reverse_mark(index));
     }
     let _ = writeln!(out, "\t}}");
     let _ = writeln!(out, "}}");
     out
+}
+
+/// Formats the mark of source statement `index`.
+fn mark(index: usize) -> String {
+    // A configuration has far fewer than 32,768 NAT rules, so the sum stays below the
+    // reverse marks. Saturation keeps a larger index from reaching them.
+    let index = u32::try_from(index).unwrap_or(u32::MAX).min(REVERSE_MARK - 1);
+    format!("{:#010x}", CONNTRACK_MARK + index)
+}
+
+/// Formats the mark of destination statement `index`, for connections opened from the
+/// mapped side.
+fn reverse_mark(index: usize) -> String {
+    let index = u32::try_from(index).unwrap_or(u32::MAX).min(REVERSE_MARK - 1);
+    format!("{:#010x}", CONNTRACK_MARK + REVERSE_MARK + index)
 }
 
 fn chain_header(out: &mut String, name: &str, kind: &str, hook: &str, priority: &str) {
@@ -69,13 +113,40 @@ fn chain_header(out: &mut String, name: &str, kind: &str, hook: &str, priority: 
     let _ = writeln!(out, "\t\ttype {kind} hook {hook} priority {priority}; policy accept;");
 }
 
-fn source_nat(out: &mut String, plan: &ClearPlan, statement: &SourceNat) {
+/// Writes the statement that recognizes the rule the engine chose, by matching the
+/// packet as it came out of the TUN device, in the engine's order. It stores the choice in the
+/// connection's mark for `source_nat` and applies the rule's destination rewrite
+/// before the route lookup. The first match ends the chain. With `match_route` the
+/// statement also requires that the route to the destination leaves through the
+/// rule's mapped device. A rule that translates the destination address is exempt,
+/// because the engine sends such a packet to the rule's mapped interface ("NAT divert").
+fn rule_choice(out: &mut String, plan: &ClearPlan, statement: &SourceNat, mark: String, match_route: bool) {
     let device = match statement.route {
         ClearRoute::Pat => &plan.pat_dev,
         ClearRoute::Plain => &plan.tun_dev,
     };
-    let prefix = format!("iifname {} oifname {}{}", quote(device), quote(&plan.outside_dev), packet_match(&statement.packet));
+    let diverted = matches!(statement.destination, Some(DestinationAction::Host { .. } | DestinationAction::Prefix { .. }));
+    let route = if match_route && !diverted { format!(" fib daddr oifname {}", quote(&statement.out_device)) } else { String::new() };
+    let prefix = format!("iifname {}{}{route} counter ct mark set {mark}", quote(device), packet_match(&statement.packet));
     origin_comment(out, &statement.origin);
+    match &statement.destination {
+        None => {
+            let _ = writeln!(out, "\t\t{prefix} accept");
+        }
+        Some(action) => {
+            let _ = writeln!(out, "\t\t{prefix} {}", dnat(action));
+        }
+    }
+}
+
+/// Writes the source translation of the rule whose mark the connection carries.
+fn source_nat(out: &mut String, statement: &SourceNat, mark: String) {
+    origin_comment(out, &statement.origin);
+    let mut prefix = format!("ct mark {mark} oifname {}", quote(&statement.out_device));
+    // A port in a NAT statement needs the transport protocol matched in the same rule.
+    if let Some(service) = &statement.packet.service {
+        let _ = write!(prefix, " meta l4proto {}", protocol_name(service.protocol));
+    }
     // A port range needs a TCP or UDP match in the same rule; other protocols (ICMP
     // keeps its identifier) get the address translation alone.
     let with_ports = |out: &mut String, action: &str, ports: &str| {
@@ -90,10 +161,17 @@ fn source_nat(out: &mut String, plan: &ClearPlan, statement: &SourceNat) {
         SourceAction::Keep => {
             let _ = writeln!(out, "\t\t{prefix} counter accept");
         }
+        SourceAction::Port { port } => {
+            let _ = writeln!(out, "\t\t{prefix} counter snat to :{port}");
+        }
         SourceAction::Masquerade => with_ports(out, "masquerade", &format!(" to :{PAT_PORTS}")),
         SourceAction::Pat { address } => with_ports(out, &format!("snat to {address}"), &format!(":{PAT_PORTS}")),
         SourceAction::Pool { start, end } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat to {start}-{end} persistent");
+        }
+        SourceAction::PoolSet { addresses } => {
+            let elements: Vec<String> = addresses.iter().enumerate().map(|(i, a)| format!("{i} : {a}")).collect();
+            let _ = writeln!(out, "\t\t{prefix} counter snat to jhash ip saddr mod {} map {{ {} }}", addresses.len(), elements.join(", "));
         }
         SourceAction::Host { address, port } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat to {address}{}", port_suffix(*port));
@@ -104,17 +182,52 @@ fn source_nat(out: &mut String, plan: &ClearPlan, statement: &SourceNat) {
     }
 }
 
-fn destination_nat(out: &mut String, plan: &ClearPlan, statement: &DestinationNat) {
-    let prefix = format!("iifname {}{}", quote(&plan.outside_dev), packet_match(&statement.packet));
+/// Writes the statement for connections opened from the mapped side. It marks the
+/// connection only when postrouting has a source rewrite for it.
+fn destination_nat(out: &mut String, statement: &DestinationNat, mark: String) {
+    let mut prefix = format!("iifname {}{} counter", quote(&statement.in_device), packet_match(&statement.packet));
+    if statement.source.is_some() {
+        let _ = write!(prefix, " ct mark set {mark}");
+    }
     origin_comment(out, &statement.origin);
     match &statement.action {
-        DestinationAction::Host { address, port } => {
-            let _ = writeln!(out, "\t\t{prefix} counter dnat to {address}{}", port_suffix(*port));
+        Some(action) => {
+            let _ = writeln!(out, "\t\t{prefix} {}", dnat(action));
         }
-        DestinationAction::Prefix { mapped, real } => {
-            let _ = writeln!(out, "\t\t{prefix} counter dnat ip prefix to ip daddr map {{ {mapped} : {real} }}");
+        None => {
+            let _ = writeln!(out, "\t\t{prefix} accept");
         }
     }
+}
+
+/// Writes the source rewrite of a connection opened from the mapped side: the peer's
+/// address becomes the mapped destination of a twice NAT rule. The connection leaves
+/// through the real interface, which the mark implies.
+fn reverse_source_nat(out: &mut String, statement: &DestinationNat, mark: String) {
+    let Some(source) = &statement.source else { return };
+    origin_comment(out, &statement.origin);
+    match source {
+        SourceAction::Host { address, .. } => {
+            let _ = writeln!(out, "\t\tct mark {mark} counter snat to {address}");
+        }
+        SourceAction::Prefix { real, mapped } => {
+            let _ = writeln!(out, "\t\tct mark {mark} counter snat ip prefix to ip saddr map {{ {real} : {mapped} }}");
+        }
+        // `reverse_of` produces host and prefix rewrites only.
+        _ => {}
+    }
+}
+
+fn dnat(action: &DestinationAction) -> String {
+    match action {
+        DestinationAction::Host { address, port } => format!("dnat to {address}{}", port_suffix(*port)),
+        DestinationAction::Prefix { mapped, real } => format!("dnat ip prefix to ip daddr map {{ {mapped} : {real} }}"),
+        DestinationAction::Port { port } => format!("dnat to :{port}"),
+    }
+}
+
+fn protocol_name(protocol: u8) -> &'static str {
+    if protocol == PROTO_TCP { "tcp" } else { "udp" }
 }
 
 /// The ` ip saddr ... ip daddr ... tcp dport ...` part of a rule, with a leading space.
@@ -127,7 +240,7 @@ fn packet_match(packet: &PacketMatch) -> String {
         let _ = write!(out, " ip daddr {}", addresses(&packet.destinations));
     }
     if let Some(service) = &packet.service {
-        let protocol = if service.protocol == PROTO_TCP { "tcp" } else { "udp" };
+        let protocol = protocol_name(service.protocol);
         let side = if service.source_port { "sport" } else { "dport" };
         let _ = write!(out, " {protocol} {side} {}", ports(&service.ports));
     }
@@ -184,7 +297,7 @@ mod tests {
     fn rendered(rules: Vec<rampart_policy::model::NatRule>) -> String {
         let mut config = guide_config();
         config.nat_rules = rules;
-        render(&ClearPlan::from_policy(&config, "eth1", "rampart0"))
+        render(&ClearPlan::from_policy_with(&config, "eth1", "rampart0", &fixture_devices))
     }
 
     #[test]
@@ -203,16 +316,22 @@ table ip rampart {
 \t}
 \tchain nat_prerouting {
 \t\ttype nat hook prerouting priority dstnat; policy accept;
+\t\t# line 50: nat (inside,outside) source static flow_traffic flow_traffic service http http
+\t\tiifname \"rampart0\" ip saddr 10.10.0.0/16 tcp dport 80 counter ct mark set 0x52410000 accept
+\t\t# line 51: nat (inside,outside) source static flow_traffic flow_traffic service https https
+\t\tiifname \"rampart0\" ip saddr 10.10.0.0/16 tcp dport 443 counter ct mark set 0x52410001 accept
+\t\t# line 52: nat (inside,outside) after-auto source dynamic any interface
+\t\tiifname \"rampart0p\" counter ct mark set 0x52410002 accept
 \t}
 \tchain nat_postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
 \t\t# line 50: nat (inside,outside) source static flow_traffic flow_traffic service http http
-\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.0.0/16 tcp dport 80 counter accept
+\t\tct mark 0x52410000 oifname \"eth1\" meta l4proto tcp counter accept
 \t\t# line 51: nat (inside,outside) source static flow_traffic flow_traffic service https https
-\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.0.0/16 tcp dport 443 counter accept
+\t\tct mark 0x52410001 oifname \"eth1\" meta l4proto tcp counter accept
 \t\t# line 52: nat (inside,outside) after-auto source dynamic any interface
-\t\tiifname \"rampart0p\" oifname \"eth1\" meta l4proto { tcp, udp } counter masquerade to :1024-65535
-\t\tiifname \"rampart0p\" oifname \"eth1\" counter masquerade
+\t\tct mark 0x52410002 oifname \"eth1\" meta l4proto { tcp, udp } counter masquerade to :1024-65535
+\t\tct mark 0x52410002 oifname \"eth1\" counter masquerade
 \t}
 }
 ";
@@ -226,15 +345,17 @@ table ip rampart {
         let text = rendered(vec![rule]);
         let expected_dnat = "\t\t# line 10: nat (inside,outside) static 203.0.113.100/32\n\
 \t\tiifname \"eth1\" ip daddr 203.0.113.100 tcp dport 8080 counter dnat to 10.10.1.100:80\n";
-        let expected_snat = "\t\tiifname \"rampart0\" oifname \"eth1\" ip saddr 10.10.1.100 tcp sport 80 counter snat to 203.0.113.100:8080\n";
+        let expected_choice = "\t\tiifname \"rampart0\" ip saddr 10.10.1.100 tcp sport 80 counter ct mark set 0x52410000 accept\n";
+        let expected_snat = "\t\tct mark 0x52410000 oifname \"eth1\" meta l4proto tcp counter snat to 203.0.113.100:8080\n";
         assert!(text.contains(expected_dnat), "{text}");
+        assert!(text.contains(expected_choice), "{text}");
         assert!(text.contains(expected_snat), "{text}");
     }
 
     #[test]
     fn render_static_subnet_maps_prefix() {
         let text = rendered(vec![static_rule("10.10.1.0/24", "203.0.113.0/24")]);
-        let snat = "ip saddr 10.10.1.0/24 counter snat ip prefix to ip saddr map { 10.10.1.0/24 : 203.0.113.0/24 }";
+        let snat = "ct mark 0x52410000 oifname \"eth1\" counter snat ip prefix to ip saddr map { 10.10.1.0/24 : 203.0.113.0/24 }";
         let dnat = "ip daddr 203.0.113.0/24 counter dnat ip prefix to ip daddr map { 203.0.113.0/24 : 10.10.1.0/24 }";
         assert!(text.contains(snat), "{text}");
         assert!(text.contains(dnat), "{text}");
@@ -243,7 +364,15 @@ table ip rampart {
     #[test]
     fn render_pool_persistent() {
         let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/28")]))]);
-        let expected = "iifname \"rampart0p\" oifname \"eth1\" ip saddr 10.10.0.0/16 counter snat to 203.0.113.64-203.0.113.79 persistent";
+        assert!(text.contains("iifname \"rampart0p\" ip saddr 10.10.0.0/16 counter ct mark set 0x52410000 accept"), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to 203.0.113.64-203.0.113.79 persistent"), "{text}");
+    }
+
+    #[test]
+    fn render_pool_set_hashes_source() {
+        let pool = NatMapped::Addresses(vec![net("203.0.113.64/31"), net("203.0.113.80/32")]);
+        let text = rendered(vec![dynamic_rule("10.10.0.0/16", pool)]);
+        let expected = "counter snat to jhash ip saddr mod 3 map { 0 : 203.0.113.64, 1 : 203.0.113.65, 2 : 203.0.113.80 }";
         assert!(text.contains(expected), "{text}");
     }
 
@@ -251,7 +380,89 @@ table ip rampart {
     fn render_pat_address_splits_protocols() {
         let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.60/32")]))]);
         assert!(text.contains("meta l4proto { tcp, udp } counter snat to 203.0.113.60:1024-65535\n"), "{text}");
-        assert!(text.contains("ip saddr 10.10.0.0/16 counter snat to 203.0.113.60\n"), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to 203.0.113.60\n"), "{text}");
+    }
+
+    #[test]
+    fn render_twice_nat_destination_host() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.destination = Some((vec![net("198.51.100.50/32")], vec![net("198.18.50.5/32")]));
+        let text = rendered(vec![rule]);
+        let choice = "iifname \"rampart0\" ip saddr 10.10.1.100 ip daddr 198.51.100.50 counter ct mark set 0x52410000 dnat to 198.18.50.5\n";
+        assert!(text.contains(choice), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to 203.0.113.100\n"), "{text}");
+    }
+
+    #[test]
+    fn render_twice_nat_destination_prefix() {
+        let mut rule = after_auto_pat(52);
+        rule.destination = Some((vec![net("198.51.100.0/24")], vec![net("198.18.50.0/24")]));
+        let text = rendered(vec![rule]);
+        let choice = "counter ct mark set 0x52410000 dnat ip prefix to ip daddr map { 198.51.100.0/24 : 198.18.50.0/24 }\n";
+        assert!(text.contains(choice), "{text}");
+    }
+
+    #[test]
+    fn render_twice_nat_reverse() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.destination = Some((vec![net("198.51.100.50/32")], vec![net("198.18.50.5/32")]));
+        let text = rendered(vec![rule]);
+        let dnat = "iifname \"eth1\" ip saddr 198.18.50.5 ip daddr 203.0.113.100 counter ct mark set 0x52418000 dnat to 10.10.1.100\n";
+        assert!(text.contains(dnat), "{text}");
+        assert!(text.contains("\t\tct mark 0x52418000 counter snat to 198.51.100.50\n"), "{text}");
+    }
+
+    #[test]
+    fn render_static_reverse_unmarked() {
+        let text = rendered(vec![static_rule("10.10.1.100/32", "203.0.113.100/32")]);
+        assert!(text.contains("iifname \"eth1\" ip daddr 203.0.113.100 counter dnat to 10.10.1.100\n"), "{text}");
+    }
+
+    #[test]
+    fn render_service_destination_port() {
+        let mut rule = identity_service_nat(80, 50, "http");
+        if let Some(service) = rule.service.as_mut() {
+            service.mapped = PortRange::single(8080);
+        }
+        let text = rendered(vec![rule]);
+        let choice = "iifname \"rampart0\" ip saddr 10.10.0.0/16 tcp dport 80 counter ct mark set 0x52410000 dnat to :8080\n";
+        assert!(text.contains(choice), "{text}");
+    }
+
+    #[test]
+    fn render_other_mapped_device() {
+        let mut rule = after_auto_pat(52);
+        rule.mapped_interface = Some("dmz".to_string());
+        let text = rendered(vec![rule]);
+        assert!(text.contains("iifname { \"eth1\", \"rampart0\", \"rampart0p\", \"eth2\" } ct zone set 21057"), "{text}");
+        assert!(text.contains("oifname { \"eth1\", \"eth2\" } ct zone set 21057"), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth2\" counter masquerade\n"), "{text}");
+    }
+
+    #[test]
+    fn render_several_devices_match_route() {
+        let mut rule = after_auto_pat(53);
+        rule.mapped_interface = Some("dmz".to_string());
+        let text = rendered(vec![rule, after_auto_pat(52)]);
+        assert!(text.contains("iifname \"rampart0p\" fib daddr oifname \"eth2\" counter ct mark set 0x52410000 accept"), "{text}");
+        assert!(text.contains("iifname \"rampart0p\" fib daddr oifname \"eth1\" counter ct mark set 0x52410001 accept"), "{text}");
+    }
+
+    #[test]
+    fn render_diverted_skips_route() {
+        let mut dmz = after_auto_pat(53);
+        dmz.mapped_interface = Some("dmz".to_string());
+        let mut twice = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        twice.destination = Some((vec![net("198.51.100.50/32")], vec![net("198.18.50.5/32")]));
+        let text = rendered(vec![twice, dmz]);
+        assert!(text.contains("ip daddr 198.51.100.50 counter ct mark set 0x52410000 dnat to 198.18.50.5"), "{text}");
+    }
+
+    #[test]
+    fn render_marks_follow_order() {
+        let rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), after_auto_pat(52)];
+        let text = rendered(rules);
+        assert!(text.contains("iifname \"rampart0p\" counter ct mark set 0x52410001 accept"), "{text}");
     }
 
     #[test]
