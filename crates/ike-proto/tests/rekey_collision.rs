@@ -136,8 +136,50 @@ fn settle(sim: &mut Sim) {
     });
 }
 
-fn is_rekey_request(p: &Packet) -> bool {
-    p.ike_exchange() == Some((CREATE_CHILD_SA, false))
+type PacketMatch = fn(&Packet) -> bool;
+
+fn edge_rekey_request(p: &Packet) -> bool {
+    p.from.ip() == EDGE1 && p.ike_exchange() == Some((CREATE_CHILD_SA, false))
+}
+
+fn branch_rekey_request(p: &Packet) -> bool {
+    p.from.ip() == BRANCH && p.ike_exchange() == Some((CREATE_CHILD_SA, false))
+}
+
+fn edge_rekey_response(p: &Packet) -> bool {
+    p.from.ip() == EDGE1 && p.ike_exchange() == Some((CREATE_CHILD_SA, true))
+}
+
+fn branch_informational_request(p: &Packet) -> bool {
+    p.from.ip() == BRANCH && p.ike_exchange() == Some((INFORMATIONAL, false))
+}
+
+fn informational_request(p: &Packet) -> bool {
+    p.ike_exchange() == Some((INFORMATIONAL, false))
+}
+
+/// Holds back the first packet that each rule matches by the rule's delay.
+fn delay_first(sim: &mut Sim, rules: Vec<(PacketMatch, Duration)>) {
+    let mut done = vec![false; rules.len()];
+    sim.net.delay = Some(Box::new(move |p| {
+        for (i, (matches, delay)) in rules.iter().enumerate() {
+            if !done[i] && matches(p) {
+                done[i] = true;
+                return *delay;
+            }
+        }
+        Duration::ZERO
+    }));
+}
+
+/// Drops the first packet that `matches` selects.
+fn drop_first(sim: &mut Sim, matches: PacketMatch) {
+    let mut dropped = false;
+    sim.net.filter = Some(Box::new(move |p| {
+        let hit = !dropped && matches(p);
+        dropped |= hit;
+        hit
+    }));
 }
 
 #[test]
@@ -180,15 +222,7 @@ fn collision_edge_request_delayed() {
     // rekey, whatever the nonces say.
     for (seed, branch_wins) in [(204, true), (205, false)] {
         let mut sim = two_children(seed);
-        let mut delayed = false;
-        sim.net.delay = Some(Box::new(move |p| {
-            if p.from.ip() == EDGE1 && is_rekey_request(p) && !delayed {
-                delayed = true;
-                Duration::from_secs(3)
-            } else {
-                Duration::ZERO
-            }
-        }));
+        delay_first(&mut sim, vec![(edge_rekey_request, Duration::from_secs(3))]);
         rekey_both(&mut sim, branch_wins);
         settle(&mut sim);
         sim.run_for(Duration::from_secs(10));
@@ -204,21 +238,13 @@ fn collision_edge_request_refused_temporarily() {
     // branch answers TEMPORARY_FAILURE, and the edge keeps the branch's new SA.
     for (seed, branch_wins) in [(222, true), (223, false)] {
         let mut sim = two_children(seed);
-        let mut delayed = [false; 2];
-        sim.net.delay = Some(Box::new(move |p| {
-            if p.from.ip() == EDGE1 && is_rekey_request(p) && !delayed[0] {
-                delayed[0] = true;
-                Duration::from_secs(2)
-            } else if p.from.ip() == BRANCH
-                && p.ike_exchange() == Some((INFORMATIONAL, false))
-                && !delayed[1]
-            {
-                delayed[1] = true;
-                Duration::from_secs(3)
-            } else {
-                Duration::ZERO
-            }
-        }));
+        delay_first(
+            &mut sim,
+            vec![
+                (edge_rekey_request, Duration::from_secs(2)),
+                (branch_informational_request, Duration::from_secs(3)),
+            ],
+        );
         rekey_both(&mut sim, branch_wins);
         settle(&mut sim);
         assert_one_sa(&sim);
@@ -239,15 +265,10 @@ fn collision_branch_request_delayed_past_delete() {
     // request arrives on an SA the edge is deleting or has deleted.
     for (seed, branch_wins) in [(206, true), (207, false)] {
         let mut sim = two_children(seed);
-        let mut delayed = false;
-        sim.net.delay = Some(Box::new(move |p| {
-            if p.from.ip() == BRANCH && is_rekey_request(p) && !delayed {
-                delayed = true;
-                Duration::from_secs(3)
-            } else {
-                Duration::ZERO
-            }
-        }));
+        delay_first(
+            &mut sim,
+            vec![(branch_rekey_request, Duration::from_secs(3))],
+        );
         rekey_both(&mut sim, branch_wins);
         settle(&mut sim);
         sim.run_for(Duration::from_secs(10));
@@ -262,14 +283,7 @@ fn collision_response_retransmitted() {
     // retransmits and the edge answers from its response cache.
     for (seed, branch_wins) in [(208, true), (209, false)] {
         let mut sim = two_children(seed);
-        let mut dropped = false;
-        sim.net.filter = Some(Box::new(move |p| {
-            let hit = p.from.ip() == EDGE1
-                && p.ike_exchange() == Some((CREATE_CHILD_SA, true))
-                && !dropped;
-            dropped |= hit;
-            hit
-        }));
+        drop_first(&mut sim, edge_rekey_response);
         rekey_both(&mut sim, branch_wins);
         settle(&mut sim);
         assert_one_sa(&sim);
@@ -283,12 +297,7 @@ fn collision_delete_dropped() {
     // redundant SA. Its retransmission completes the rekey.
     for (seed, branch_wins) in [(210, true), (211, false)] {
         let mut sim = two_children(seed);
-        let mut dropped = false;
-        sim.net.filter = Some(Box::new(move |p| {
-            let hit = p.ike_exchange() == Some((INFORMATIONAL, false)) && !dropped;
-            dropped |= hit;
-            hit
-        }));
+        drop_first(&mut sim, informational_request);
         rekey_both(&mut sim, branch_wins);
         settle(&mut sim);
         assert_one_sa(&sim);

@@ -91,7 +91,7 @@ pub struct Packet {
 }
 
 impl Packet {
-    /// The exchange type and Response flag from the IKE header, or None for a
+    /// Returns the exchange type and Response flag from the IKE header, or None for a
     /// NAT-T keepalive or a datagram too short for the header (RFC 7296 3.1).
     pub fn ike_exchange(&self) -> Option<(u8, bool)> {
         if self.keepalive {
@@ -218,6 +218,9 @@ pub struct Sim {
     pub nodes: Vec<Node>,
     pub net: Network,
     pub nat: Option<Nat>,
+    /// More NATs, for several nodes behind one public address; give each a distinct
+    /// `port_offset` so replies find their node.
+    pub more_nats: Vec<Nat>,
 }
 
 impl Sim {
@@ -227,6 +230,7 @@ impl Sim {
             nodes: Vec::new(),
             net: Network::new(seed),
             nat: None,
+            more_nats: Vec::new(),
         }
     }
 
@@ -268,10 +272,10 @@ impl Sim {
                     payload: t.payload,
                     keepalive: t.keepalive,
                 };
-                if let Some(nat) = self.nat
-                    && nat.node == i
-                    && packet.from.ip() == nat.private
-                {
+                let nat = self
+                    .nats()
+                    .find(|n| n.node == i && packet.from.ip() == n.private);
+                if let Some(nat) = nat {
                     packet.from = SocketAddr::new(
                         nat.public,
                         packet.from.port().wrapping_add(nat.port_offset),
@@ -283,9 +287,17 @@ impl Sim {
     }
 
     fn deliver(&mut self, mut packet: Packet) {
-        if let Some(nat) = self.nat
-            && packet.to.ip() == nat.public
-        {
+        // With several NATs on one public address, the port selects the NAT.
+        let to = packet.to;
+        let unmapped = |n: &Nat| {
+            let port = to.port().wrapping_sub(n.port_offset);
+            n.public == to.ip() && (port == 500 || port == 4500)
+        };
+        let nat = self
+            .nats()
+            .find(|n| unmapped(n))
+            .or_else(|| self.nats().find(|n| n.public == to.ip()));
+        if let Some(nat) = nat {
             packet.to =
                 SocketAddr::new(nat.private, packet.to.port().wrapping_sub(nat.port_offset));
         }
@@ -305,6 +317,10 @@ impl Sim {
         self.nodes[i]
             .engine
             .handle_datagram(self.now, packet.to, packet.from, &packet.payload);
+    }
+
+    fn nats(&self) -> impl Iterator<Item = Nat> + '_ {
+        self.nat.iter().chain(self.more_nats.iter()).copied()
     }
 
     /// Advances to the next packet or timer no later than `deadline`. Returns false

@@ -496,8 +496,6 @@ impl Engine {
         });
     }
 
-    /// INITIAL_CONTACT: the peer lost its state, so every other IKE SA with it goes
-    /// (RFC 7296 section 2.4).
     /// Removes the other IKE SAs between the same pair of authenticated identities: an
     /// INITIAL_CONTACT notify asserts that the new SA is the only one between them
     /// (RFC 7296 section 2.4). Addresses do not count, so several tunnels from one

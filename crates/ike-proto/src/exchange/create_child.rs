@@ -648,8 +648,8 @@ impl Engine {
             );
             return;
         };
-        // A rekey of ours in flight collides with this one. Both are answered
-        // normally, and the lowest nonce decides which new SA survives once ours
+        // A rekey of ours in flight collides with this one. Both get a normal
+        // response, and the lowest nonce decides which new SA survives once ours
         // completes (RFC 7296 section 2.8.2).
         let collision = sa.rekeying_ike();
         let exchange = KeyExchange::generate(chosen.dh, self.random.as_mut())
@@ -682,7 +682,7 @@ impl Engine {
         self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, reply);
         self.sas.insert(spi_r, new_sa);
         if collision {
-            info!(target: "ike", "{tag} simultaneous IKE SA rekey: answered the peer's, the lowest nonce decides when ours completes");
+            info!(target: "ike", "{tag} simultaneous IKE SA rekey: responded to the peer's, the lowest nonce decides when ours completes");
             sa.rekey_collision = Some((spi_r, lowest(&nonce_i, &nonce_r)));
             return;
         }
