@@ -778,6 +778,9 @@ impl Engine {
             &shared,
             !lost,
         ) else {
+            // Our new SA could not be built; the peer's, if any, replaces the SA.
+            sa.rekey_collision = collision;
+            self.adopt_collision(sa);
             return;
         };
         self.sas.insert(req.new_spi, new_sa);
