@@ -1,5 +1,6 @@
 //! CREATE_CHILD_SA (RFC 7296 section 1.3): more Child SAs, Child SA rekeys with the
-//! simultaneous-rekey rule of section 2.8.1, and IKE SA rekeys (section 2.18).
+//! simultaneous-rekey rule of section 2.8.1, and IKE SA rekeys (section 2.18) with
+//! the simultaneous-rekey rule of section 2.8.2.
 
 use std::time::{Duration, Instant};
 
