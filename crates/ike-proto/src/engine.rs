@@ -517,7 +517,7 @@ impl Engine {
     /// set up.
     pub(crate) fn ike_sa_of(&self, peer: usize) -> Option<u64> {
         // The new SAs of a simultaneous rekey are left out until one of them wins,
-        // and so is a redundant one about to be deleted.
+        // and so is the peer's redundant one after ours won.
         let undecided = |spi: u64| {
             self.sas.values().any(|o| {
                 o.rekey_collision.as_ref().is_some_and(|c| c.0 == spi)
@@ -525,10 +525,7 @@ impl Engine {
             })
         };
         let live = |sa: &&IkeSa| {
-            sa.peer == peer
-                && sa.state != State::Deleting
-                && !sa.tasks.contains(&Task::DeleteIke)
-                && !undecided(sa.local_spi())
+            sa.peer == peer && sa.state != State::Deleting && !undecided(sa.local_spi())
         };
         // After an IKE SA rekey the old SA lingers until its Delete completes, so
         // the newest established SA wins.

@@ -798,9 +798,13 @@ impl Engine {
                 info!(target: "ike", "{tag} simultaneous IKE SA rekey lost, deleting our redundant {:016x} and keeping the peer's {theirs:016x}", req.new_spi);
                 sa.successor = Some(theirs);
                 self.hand_over_children(sa);
-                if let Some(redundant) = self.sas.get_mut(&req.new_spi) {
+                // The Delete goes out at once, so that the redundant SA is in the
+                // Deleting state before any new work could pick it.
+                if let Some(mut redundant) = self.sas.remove(&req.new_spi) {
                     redundant.rekey_at = None;
                     redundant.queue(Task::DeleteIke);
+                    self.kick(&mut redundant, Some(now));
+                    self.sas.insert(req.new_spi, redundant);
                 }
             }
             Some((theirs, _)) => {
