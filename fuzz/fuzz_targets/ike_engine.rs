@@ -66,6 +66,7 @@ fn config() -> IkeConfig {
         cookie_threshold: 10,
         fragmentation: true,
         fragment_mtu: 1280,
+        force_udp_encap: false,
     }
 }
 

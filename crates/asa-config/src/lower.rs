@@ -461,6 +461,7 @@ pub(crate) fn ike(cfg: &Config) -> IkeConfig {
         fragmentation: true,
         // The ASA's default `crypto ikev2 fragmentation mtu` is 576 octets.
         fragment_mtu: 576,
+        force_udp_encap: false,
     }
 }
 

@@ -143,6 +143,7 @@ mod tests {
             cookie_threshold: 10,
             fragmentation: true,
             fragment_mtu: 1280,
+            force_udp_encap: false,
         };
         let engine = Engine::new(ike.clone(), Box::new(TestRandom::new(1)), Instant::now());
         let policy = PolicyState::new(PolicyConfig::default(), &ike, 0).unwrap();

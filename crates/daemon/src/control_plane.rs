@@ -227,7 +227,7 @@ impl ControlPlane {
     /// SIGHUP: reread the configuration. On errors the running configuration stays.
     fn reload(&mut self, now: Instant) {
         tracing::info!(config = %self.options.config.display(), "reloading the configuration");
-        let loaded = match config::load(&self.options.config) {
+        let loaded = match config::load(&self.options) {
             Ok(loaded) => loaded,
             Err(e) => {
                 tracing::error!(error = %e, "reload failed; the running configuration stays in force");

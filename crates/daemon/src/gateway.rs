@@ -35,7 +35,7 @@ pub fn run(options: Options) -> Result<(), Error> {
     if !missing.is_empty() {
         return Err(Error::Privilege { missing: missing.join(" and ") });
     }
-    let LoadedConfig { policy, ike } = config::load(&options.config)?;
+    let LoadedConfig { policy, ike } = config::load(&options)?;
     let outside = outside_address(&policy, &ike)?;
     let policy_state = PolicyState::new(policy.clone(), &ike, 0)
         .map_err(|e| Error::Setup(format!("the configuration's policy does not compile: {e}")))?;

@@ -98,6 +98,7 @@ fn config(peers: Vec<PeerConfig>) -> IkeConfig {
         cookie_threshold: usize::MAX,
         fragmentation: false,
         fragment_mtu: 1280,
+        force_udp_encap: false,
     }
 }
 

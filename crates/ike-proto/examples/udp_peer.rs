@@ -122,6 +122,7 @@ fn main() {
         cookie_threshold: 50,
         fragmentation: true,
         fragment_mtu: 1280,
+        force_udp_encap: false,
     };
     let seconds: u64 = args[9].parse().expect("seconds");
     let initiate = args.get(10).is_some_and(|a| a == "initiate");

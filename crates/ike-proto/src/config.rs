@@ -206,7 +206,10 @@ pub struct RetransmitConfig {
 impl Default for RetransmitConfig {
     fn default() -> Self {
         // Five tries from 1 s (1+2+4+8+16 s) give up after about 31 s.
-        RetransmitConfig { initial_timeout: Duration::from_secs(1), max_tries: 5 }
+        RetransmitConfig {
+            initial_timeout: Duration::from_secs(1),
+            max_tries: 5,
+        }
     }
 }
 
@@ -221,4 +224,13 @@ pub struct IkeConfig {
     pub fragmentation: bool,
     /// Maximum IKE message size on the wire before fragmentation, in octets.
     pub fragment_mtu: usize,
+    /// Encapsulate ESP in UDP even when no NAT is in the path, as strongSwan's
+    /// `encap = yes` does. IKE_SA_INIT then carries a NAT_DETECTION_SOURCE_IP of
+    /// random octets (the initiator's request, the responder's response), which
+    /// matches no real address, so the peer believes this node is behind a NAT and
+    /// encapsulates too (RFC 7296 section 2.23). This node treats a NAT as detected
+    /// on its own side: IKE moves to UDP 4500 with the non-ESP marker, Child SAs are
+    /// UDP-encapsulated and NAT-T keepalives are sent. `show crypto ikev2 sa` reports
+    /// the faked NAT as local. Off by default.
+    pub force_udp_encap: bool,
 }

@@ -99,7 +99,8 @@ impl Engine {
             ExchangeType::IKE_AUTH if sa.state == State::Connecting && !sa.initiator => {
                 self.auth_process_r(sa, now, header.message_id, payloads)
             }
-            ExchangeType::CREATE_CHILD_SA if sa.is_established() => {
+            // A Deleting SA still responds, with TEMPORARY_FAILURE (RFC 7296 2.25).
+            ExchangeType::CREATE_CHILD_SA if sa.is_established() || sa.state == State::Deleting => {
                 self.create_child_process_r(sa, now, header.message_id, payloads)
             }
             ExchangeType::INFORMATIONAL if sa.keys.is_some() => {

@@ -299,6 +299,24 @@ impl Engine {
         self.start_ike_sa(now, peer, children);
     }
 
+    /// Starts a rekey of `peer`'s IKE SA now, as reaching its soft lifetime does
+    /// (RFC 7296 section 2.18). Does nothing without an established SA or while one
+    /// is already being replaced.
+    pub fn rekey_ike(&mut self, now: Instant, peer: usize) {
+        let Some(spi) = self.ike_sa_of(peer) else {
+            return;
+        };
+        let Some(mut sa) = self.sas.remove(&spi) else {
+            return;
+        };
+        if sa.is_established() && !sa.retiring() && !sa.rekeying_ike() {
+            sa.rekey_at = None;
+            sa.queue(Task::RekeyIke);
+        }
+        self.kick(&mut sa, Some(now));
+        self.finish(sa);
+    }
+
     /// Brings up every peer's IKE SA and all its children now.
     pub fn initiate_all(&mut self, now: Instant) {
         for peer in 0..self.config.peers.len() {
@@ -498,7 +516,17 @@ impl Engine {
     /// Returns the SA to use for `peer`: the newest established one, else one being
     /// set up.
     pub(crate) fn ike_sa_of(&self, peer: usize) -> Option<u64> {
-        let live = |sa: &&IkeSa| sa.peer == peer && sa.state != State::Deleting;
+        // The new SAs of a simultaneous rekey are left out until one of them wins,
+        // and so is the peer's redundant one after ours won.
+        let undecided = |spi: u64| {
+            self.sas.values().any(|o| {
+                o.rekey_collision.as_ref().is_some_and(|c| c.0 == spi)
+                    || o.await_redundant.is_some_and(|a| a.0 == spi)
+            })
+        };
+        let live = |sa: &&IkeSa| {
+            sa.peer == peer && sa.state != State::Deleting && !undecided(sa.local_spi())
+        };
         // After an IKE SA rekey the old SA lingers until its Delete completes, so
         // the newest established SA wins.
         self.sas
@@ -703,6 +731,15 @@ impl Engine {
                 reason: reason.to_string(),
             });
         }
+        // The winner of a simultaneous rekey deletes the old SA once the peer's
+        // redundant SA is gone (RFC 7296 section 2.8.2).
+        let spi = sa.local_spi();
+        for old in self.sas.values_mut() {
+            if old.await_redundant.is_some_and(|(r, _)| r == spi) {
+                old.await_redundant = None;
+                old.queue(Task::DeleteIke);
+            }
+        }
         if sa.established.is_some() {
             info!(target: "ike", "{} IKE SA deleted: {reason}", self.tag(sa));
             self.events.push_back(Event::IkeSaDown {
@@ -753,7 +790,9 @@ impl Engine {
                     self.create_child_build_i(sa, now, child, Some(spi_in));
                 }
             }
-            Task::RekeyIke => self.rekey_ike_build_i(sa, now),
+            // An SA replaced by the peer's rekey is not rekeyed again.
+            Task::RekeyIke if !sa.retiring() => self.rekey_ike_build_i(sa, now),
+            Task::RekeyIke => {}
             Task::Dpd => self.informational_build_i(sa, now, Pending::Dpd),
             // Sent even when the SA is already gone locally (expired); a peer that
             // no longer has the SPI replies with an empty response.

@@ -214,6 +214,15 @@ pub(crate) struct IkeSa {
     /// exchange still running on this SA creates move there (RFC 7296 section 2.18:
     /// children belong to the new IKE SA).
     pub successor: Option<u64>,
+    /// Local SPI of the IKE SA that the peer's rekey of this SA created while our own
+    /// rekey of it was in flight, and the lowest nonce of the peer's exchange. Which
+    /// of the two new SAs survives is decided when our exchange ends (RFC 7296
+    /// section 2.8.2); until then the Child SAs stay here.
+    pub rekey_collision: Option<(u64, Vec<u8>)>,
+    /// After a simultaneous rekey that our exchange won: the local SPI of the peer's
+    /// redundant new IKE SA, and the deadline for the peer to delete it. This old SA
+    /// is deleted once the redundant one is gone, as strongSwan does.
+    pub await_redundant: Option<(u64, Instant)>,
 }
 
 impl IkeSa {
@@ -261,6 +270,8 @@ impl IkeSa {
             reassembly: None,
             dead: false,
             successor: None,
+            rekey_collision: None,
+            await_redundant: None,
         }
     }
 
@@ -280,6 +291,20 @@ impl IkeSa {
         self.state == State::Established
     }
 
+    /// True while an IKE SA rekey of ours on this SA awaits its response.
+    pub fn rekeying_ike(&self) -> bool {
+        matches!(
+            self.outstanding.as_ref().map(|r| &r.pending),
+            Some(Pending::RekeyIke(_))
+        )
+    }
+
+    /// True once this SA was replaced by a rekey, is being replaced by a simultaneous
+    /// one, or is being deleted: no new work starts on it (RFC 7296 section 2.25).
+    pub fn retiring(&self) -> bool {
+        self.successor.is_some() || self.rekey_collision.is_some() || self.state == State::Deleting
+    }
+
     /// Queues a task unless an equal one is already waiting.
     pub fn queue(&mut self, task: Task) {
         if !self.tasks.contains(&task) {
@@ -294,14 +319,7 @@ impl IkeSa {
     pub fn state_name(&self) -> &'static str {
         match self.state {
             State::Connecting => "CONNECTING",
-            State::Established
-                if matches!(
-                    self.outstanding.as_ref().map(|r| &r.pending),
-                    Some(Pending::RekeyIke(_))
-                ) =>
-            {
-                "REKEYING"
-            }
+            State::Established if self.rekeying_ike() => "REKEYING",
             State::Established => "READY",
             State::Deleting => "DELETING",
         }

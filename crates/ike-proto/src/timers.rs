@@ -29,6 +29,7 @@ impl Engine {
             }
             deadlines.extend(sa.rekey_at);
             deadlines.extend(sa.keepalive_at);
+            deadlines.extend(sa.await_redundant.map(|a| a.1));
             deadlines.extend(
                 sa.children
                     .iter()
@@ -70,6 +71,16 @@ impl Engine {
             && now >= sa.last_recv + interval
         {
             sa.queue(Task::Dpd);
+        }
+        if let Some((redundant, at)) = sa.await_redundant
+            && now >= at
+        {
+            warn!(target: "ike", "{} the peer did not delete its redundant IKE SA {redundant:016x} in time, deleting it and the old SA", self.tag(sa));
+            sa.await_redundant = None;
+            if let Some(r) = self.sas.get_mut(&redundant) {
+                r.queue(Task::DeleteIke);
+            }
+            sa.queue(Task::DeleteIke);
         }
         if sa.rekey_at.is_some_and(|t| now >= t) {
             sa.rekey_at = None;

@@ -157,6 +157,80 @@ fn handshake_no_nat_uses_esp() {
     assert_eq!(k, (false, 0));
 }
 
+/// Branch (node 0) and edge (node 1) with `force_udp_encap` set on one of them only.
+fn forced_encap(seed: u64, forced: usize) -> rampart_testkit::Sim {
+    let mut sim = rampart_testkit::Sim::new(seed);
+    let mut configs = [
+        ike_config(vec![branch_peer()]),
+        ike_config(vec![edge_peer(EDGE1, "edge-key", "branch-key")]),
+    ];
+    configs[forced].force_udp_encap = true;
+    let [branch, edge] = configs;
+    sim.add_node(branch, vec![BRANCH], seed + 1);
+    sim.add_node(edge, vec![EDGE1], seed + 2);
+    sim.call(0, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(65));
+    sim
+}
+
+/// (udp_encap, local port, remote port) of node `n`'s first Child SA.
+fn first_child_path(sim: &rampart_testkit::Sim, n: usize) -> Option<(bool, u16, u16)> {
+    sim.nodes[n].events.iter().find_map(|e| {
+        if let Event::ChildSaUp(k) = e {
+            Some((k.udp_encap, k.local.port(), k.remote.port()))
+        } else {
+            None
+        }
+    })
+}
+
+#[test]
+fn force_encap_responder_only() {
+    let sim = forced_encap(6, 1);
+    assert_eq!(first_child_path(&sim, 0), Some((true, 4500, 4500)));
+    assert_eq!(first_child_path(&sim, 1), Some((true, 4500, 4500)));
+}
+
+#[test]
+fn force_encap_initiator_only() {
+    let sim = forced_encap(7, 0);
+    assert_eq!(first_child_path(&sim, 0), Some((true, 4500, 4500)));
+    assert_eq!(first_child_path(&sim, 1), Some((true, 4500, 4500)));
+}
+
+#[test]
+fn force_encap_ike_auth_on_4500() {
+    let sim = forced_encap(8, 1);
+    // IKE_SA_INIT goes to port 500; everything after it uses 4500 on both sides.
+    let ports = |n: usize| -> Vec<u16> {
+        sim.nodes[n]
+            .sent
+            .iter()
+            .filter(|t| !t.keepalive)
+            .map(|t| t.remote.port())
+            .collect()
+    };
+    assert_eq!(ports(0).first(), Some(&500));
+    assert!(
+        ports(0).iter().skip(1).all(|p| *p == 4500),
+        "{:?}",
+        ports(0)
+    );
+    assert!(
+        ports(1).iter().skip(1).all(|p| *p == 4500),
+        "{:?}",
+        ports(1)
+    );
+}
+
+#[test]
+fn force_encap_keepalives_from_forcing_side() {
+    let sim = forced_encap(9, 1);
+    let keepalives = |n: usize| sim.nodes[n].sent.iter().filter(|t| t.keepalive).count();
+    assert!(keepalives(1) >= 3, "{} keepalives", keepalives(1));
+    assert_eq!(keepalives(0), 0);
+}
+
 #[test]
 fn handshake_invalid_ke_retry() {
     let mut sim = pair(6);

@@ -346,6 +346,96 @@ fn initial_contact_only_first_sa() {
     assert_pairs(&sim, 1);
 }
 
+/// A branch behind the NAT at 198.51.100.77 with its own identity and LAN.
+fn natted_branch(private: std::net::IpAddr, fqdn: &str, lan: u8) -> PeerConfig {
+    let mut p = branch_peer();
+    p.local_addr = private;
+    p.local_identity = rampart_ike::config::LocalIdentity::Hostname(fqdn.into());
+    p.remotes.truncate(1);
+    p.children = vec![child(
+        net([198, 18, lan, 0], [198, 18, lan, 255]),
+        TrafficSelector::any_v4(),
+    )];
+    p
+}
+
+#[test]
+fn initial_contact_spares_other_identity() {
+    // Two branches with different identities sit behind one NAT address and use the
+    // edge's single crypto map entry for that address. A restart of one sends
+    // INITIAL_CONTACT, which removes only that identity's old IKE SA (RFC 7296
+    // section 2.4).
+    init_tracing();
+    let public: std::net::IpAddr = "198.51.100.77".parse().unwrap_or_else(|_| unreachable!());
+    let site1: std::net::IpAddr = "198.18.0.1".parse().unwrap_or_else(|_| unreachable!());
+    let site2: std::net::IpAddr = "198.18.0.2".parse().unwrap_or_else(|_| unreachable!());
+    let mut edge = edge_peer(EDGE1, "edge-key", "branch-key");
+    edge.remotes[0].addr = public;
+    edge.remotes[0].peer_id_validate = rampart_ike::config::PeerIdValidate::NoCheck;
+    edge.children = (1..=2)
+        .map(|lan| {
+            child(
+                TrafficSelector::any_v4(),
+                net([198, 18, lan, 0], [198, 18, lan, 255]),
+            )
+        })
+        .collect();
+    let one = natted_branch(site1, "site1.example.com", 1);
+    let two = natted_branch(site2, "site2.example.com", 2);
+    let mut sim = Sim::new(230);
+    sim.add_node(ike_config(vec![edge]), vec![EDGE1], 231);
+    sim.add_node(ike_config(vec![one.clone()]), vec![site1], 232);
+    sim.add_node(ike_config(vec![two]), vec![site2], 233);
+    for (node, private, port_offset) in [(1, site1, 10000), (2, site2, 20000)] {
+        sim.more_nats.push(rampart_testkit::Nat {
+            node,
+            private,
+            public,
+            port_offset,
+        });
+    }
+    sim.call(1, |e, now| e.initiate_all(now));
+    sim.call(2, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+    let sas = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 2, "edge SAs before the restart {sas:#?}");
+    let kept = sas
+        .iter()
+        .find(|s| s.remote_id == "site2.example.com")
+        .map(|s| (s.spi_i, s.spi_r, s.children[0].spi_in));
+    let old = sas
+        .iter()
+        .find(|s| s.remote_id == "site1.example.com")
+        .map(|s| (s.spi_i, s.spi_r));
+    assert!(kept.is_some(), "no SA of site2 {sas:#?}");
+    assert!(old.is_some(), "no SA of site1 {sas:#?}");
+
+    sim.restart_node(1, ike_config(vec![one]), 234);
+    sim.call(1, |e, now| e.initiate_all(now));
+    sim.run_for(Duration::from_secs(5));
+
+    let sas = sim.nodes[0].engine.ike_sas(sim.now);
+    assert_eq!(sas.len(), 2, "edge SAs after the restart {sas:#?}");
+    let now_site2 = sas
+        .iter()
+        .find(|s| s.remote_id == "site2.example.com")
+        .map(|s| (s.spi_i, s.spi_r, s.children[0].spi_in));
+    assert_eq!(now_site2, kept, "site2's SA changed");
+    let now_site1 = sas
+        .iter()
+        .find(|s| s.remote_id == "site1.example.com")
+        .map(|s| (s.spi_i, s.spi_r));
+    assert!(now_site1.is_some(), "site1 did not reconnect");
+    assert_ne!(now_site1, old, "site1's old SA survived INITIAL_CONTACT");
+    let site2_child = kept.map(|k| k.2);
+    let site2_removed = sim.nodes[0]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ChildSaDown { spi_in, .. } if Some(*spi_in) == site2_child));
+    assert!(!site2_removed, "site2's Child SA was removed");
+    assert_eq!(sim.nodes[2].engine.ike_sas(sim.now).len(), 1);
+}
+
 #[test]
 fn reconfigure_unchanged_keeps_sas() {
     let mut sim = sim_with(

@@ -8,9 +8,11 @@
 //! so a failing run replays exactly.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use rampart_crypto::random::TestRandom;
+use rampart_crypto::random::{Random, TestRandom};
 use rampart_ike::config::IkeConfig;
 use rampart_ike::{Engine, Event, Transmit};
 
@@ -37,6 +39,48 @@ impl SimRng {
     }
 }
 
+/// Octets in an IKE nonce as the engine sends it.
+const NONCE_LEN: usize = 32;
+
+/// A handle that fixes the first octet of a node's 32-octet random fills while it is
+/// set. That is the engine's nonce length, so a test decides which node's nonces sort
+/// lowest, as a simultaneous rekey needs (RFC 7296 section 2.8). MODP and ECP-256
+/// private keys have the same length and get the octet too, which keeps them valid
+/// for the MODP groups, but can push an ECP-256 key past the group order for 0xFF.
+#[derive(Clone, Debug, Default)]
+pub struct NonceLead(Arc<AtomicU16>);
+
+impl NonceLead {
+    /// Sets the first octet of the following 32-octet fills, or stops fixing it.
+    pub fn set(&self, lead: Option<u8>) {
+        let v = lead.map_or(0, |b| 0x100 | u16::from(b));
+        self.0.store(v, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<u8> {
+        let v = self.0.load(Ordering::Relaxed);
+        // Bit 8 marks a set value; the low octet is the value itself.
+        (v & 0x100 != 0).then_some((v & 0xff) as u8)
+    }
+}
+
+/// The seeded test random source with a [`NonceLead`] applied.
+struct SteeredRandom {
+    inner: TestRandom,
+    lead: NonceLead,
+}
+
+impl Random for SteeredRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        self.inner.fill(buf);
+        if buf.len() == NONCE_LEN
+            && let Some(b) = self.lead.get()
+        {
+            buf[0] = b;
+        }
+    }
+}
+
 /// A datagram on the simulated wire, with addresses as seen on the wire.
 #[derive(Clone, Debug)]
 pub struct Packet {
@@ -46,8 +90,22 @@ pub struct Packet {
     pub keepalive: bool,
 }
 
+impl Packet {
+    /// Returns the exchange type and Response flag from the IKE header, or None for a
+    /// NAT-T keepalive or a datagram too short for the header (RFC 7296 3.1).
+    pub fn ike_exchange(&self) -> Option<(u8, bool)> {
+        if self.keepalive {
+            return None;
+        }
+        let exchange = *self.payload.get(18)?;
+        let flags = *self.payload.get(19)?;
+        Some((exchange, flags & 0x20 != 0))
+    }
+}
+
 pub type PacketFilter = Box<dyn FnMut(&Packet) -> bool>;
 pub type PacketTamper = Box<dyn FnMut(&mut Packet)>;
+pub type PacketDelay = Box<dyn FnMut(&Packet) -> Duration>;
 
 /// Network impairments; all default to a perfect network with 1 ms latency.
 pub struct Network {
@@ -60,6 +118,9 @@ pub struct Network {
     pub filter: Option<PacketFilter>,
     /// Called on every packet before it is queued; may rewrite it in flight.
     pub tamper: Option<PacketTamper>,
+    /// Extra delay for single packets, added to latency and jitter; delaying one
+    /// packet lets later ones overtake it.
+    pub delay: Option<PacketDelay>,
     rng: SimRng,
     in_flight: Vec<(Instant, u64, Packet)>,
     sequence: u64,
@@ -74,6 +135,7 @@ impl Network {
             jitter: Duration::ZERO,
             filter: None,
             tamper: None,
+            delay: None,
             rng: SimRng::new(seed),
             in_flight: Vec::new(),
             sequence: 0,
@@ -98,7 +160,8 @@ impl Network {
             } else {
                 self.rng.next_u64() % (self.jitter.as_micros() as u64 + 1)
             };
-            let at = now + self.latency + Duration::from_micros(jitter);
+            let extra = self.delay.as_mut().map_or(Duration::ZERO, |d| d(&packet));
+            let at = now + self.latency + Duration::from_micros(jitter) + extra;
             self.sequence += 1;
             self.in_flight.push((at, self.sequence, packet.clone()));
         }
@@ -139,6 +202,15 @@ pub struct Node {
     pub sent: Vec<Transmit>,
     /// Set to stop delivering to and from this node (a crashed or silent peer).
     pub down: bool,
+    /// Fixes the first octet of this node's nonces; kept across restarts.
+    pub nonce_lead: NonceLead,
+}
+
+fn steered(seed: u64, lead: &NonceLead) -> Box<dyn Random> {
+    Box::new(SteeredRandom {
+        inner: TestRandom::new(seed),
+        lead: lead.clone(),
+    })
 }
 
 pub struct Sim {
@@ -146,6 +218,9 @@ pub struct Sim {
     pub nodes: Vec<Node>,
     pub net: Network,
     pub nat: Option<Nat>,
+    /// More NATs, for several nodes behind one public address; give each a distinct
+    /// `port_offset` so replies find their node.
+    pub more_nats: Vec<Nat>,
 }
 
 impl Sim {
@@ -155,25 +230,29 @@ impl Sim {
             nodes: Vec::new(),
             net: Network::new(seed),
             nat: None,
+            more_nats: Vec::new(),
         }
     }
 
     /// Adds an engine with a deterministic random source; returns its index.
     pub fn add_node(&mut self, config: IkeConfig, addrs: Vec<IpAddr>, seed: u64) -> usize {
-        let engine = Engine::new(config, Box::new(TestRandom::new(seed)), self.now);
+        let nonce_lead = NonceLead::default();
+        let engine = Engine::new(config, steered(seed, &nonce_lead), self.now);
         self.nodes.push(Node {
             engine,
             addrs,
             events: Vec::new(),
             sent: Vec::new(),
             down: false,
+            nonce_lead,
         });
         self.nodes.len() - 1
     }
 
     /// Replaces node `i`'s engine with a fresh one, as after a restart.
     pub fn restart_node(&mut self, i: usize, config: IkeConfig, seed: u64) {
-        self.nodes[i].engine = Engine::new(config, Box::new(TestRandom::new(seed)), self.now);
+        let random = steered(seed, &self.nodes[i].nonce_lead);
+        self.nodes[i].engine = Engine::new(config, random, self.now);
         self.nodes[i].down = false;
     }
 
@@ -193,10 +272,10 @@ impl Sim {
                     payload: t.payload,
                     keepalive: t.keepalive,
                 };
-                if let Some(nat) = self.nat
-                    && nat.node == i
-                    && packet.from.ip() == nat.private
-                {
+                let nat = self
+                    .nats()
+                    .find(|n| n.node == i && packet.from.ip() == n.private);
+                if let Some(nat) = nat {
                     packet.from = SocketAddr::new(
                         nat.public,
                         packet.from.port().wrapping_add(nat.port_offset),
@@ -208,9 +287,17 @@ impl Sim {
     }
 
     fn deliver(&mut self, mut packet: Packet) {
-        if let Some(nat) = self.nat
-            && packet.to.ip() == nat.public
-        {
+        // With several NATs on one public address, the port selects the NAT.
+        let to = packet.to;
+        let unmapped = |n: &Nat| {
+            let port = to.port().wrapping_sub(n.port_offset);
+            n.public == to.ip() && (port == 500 || port == 4500)
+        };
+        let nat = self
+            .nats()
+            .find(|n| unmapped(n))
+            .or_else(|| self.nats().find(|n| n.public == to.ip()));
+        if let Some(nat) = nat {
             packet.to =
                 SocketAddr::new(nat.private, packet.to.port().wrapping_sub(nat.port_offset));
         }
@@ -230,6 +317,10 @@ impl Sim {
         self.nodes[i]
             .engine
             .handle_datagram(self.now, packet.to, packet.from, &packet.payload);
+    }
+
+    fn nats(&self) -> impl Iterator<Item = Nat> + '_ {
+        self.nat.iter().chain(self.more_nats.iter()).copied()
     }
 
     /// Advances to the next packet or timer no later than `deadline`. Returns false

@@ -16,6 +16,58 @@ use crate::identity;
 use crate::proposal;
 use crate::sa::{ChildRequest, IkeSa, Pending, State, Task};
 
+impl Engine {
+    /// Verifies the peer's AUTH payload with the remote pre-shared key and checks its
+    /// identity against peer-id-validate (RFC 7296 section 2.15). The peer signs its
+    /// own IKE_SA_INIT message, our nonce and prf(SK_p, ID'): the initiator signs the
+    /// request, Nr and SK_pi, the responder the response, Ni and SK_pr. Returns the
+    /// peer's identity, the reason for refusing it, or None when the SA has no keys or
+    /// tunnel-group.
+    fn verify_peer_auth(
+        &self,
+        sa: &IkeSa,
+        id: &IdRepr,
+        auth: &AuthRepr,
+    ) -> Option<Result<Option<Identity>, String>> {
+        let remote = self.remote_config(sa)?;
+        let keys = sa.keys.as_ref()?;
+        // The peer is the original initiator exactly when we are not.
+        let (label, message, nonce, sk_p) = if sa.initiator {
+            ("IDr", &sa.init.response, &sa.init.nonce_i, &keys.sk_pr)
+        } else {
+            ("IDi", &sa.init.request, &sa.init.nonce_r, &keys.sk_pi)
+        };
+        let authentic = auth.method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE
+            && verify_psk_auth(
+                keys.prf,
+                remote.remote_psk.as_bytes(),
+                message,
+                nonce,
+                sk_p,
+                &id.to_body(),
+                &auth.data,
+            );
+        let peer_identity = identity::from_wire(id);
+        if !authentic {
+            return Some(Err(format!(
+                "AUTH from {} ({label} {}) does not verify with the remote pre-shared key of tunnel-group {}",
+                sa.remote,
+                identity::describe(id),
+                remote.tunnel_group
+            )));
+        }
+        if !identity::validate(remote, peer_identity.as_ref()) {
+            return Some(Err(format!(
+                "{label} {} from {} fails peer-id-validate of tunnel-group {}",
+                identity::describe(id),
+                sa.remote,
+                remote.tunnel_group
+            )));
+        }
+        Some(Ok(peer_identity))
+    }
+}
+
 fn find_id_i(payloads: &[Payload]) -> Option<&IdRepr> {
     payloads.iter().find_map(|p| {
         if let Payload::IdI(i) = p {
@@ -132,73 +184,38 @@ impl Engine {
             sa.dead = true;
             return;
         };
-        if !self.select_peer_by_identity(sa, id_i) {
-            let reason = format!(
+        let verdict = if self.select_peer_by_identity(sa, id_i) {
+            self.verify_peer_auth(sa, id_i, auth)
+        } else {
+            Some(Err(format!(
                 "IDi {} from {} matches no crypto map entry",
                 identity::describe(id_i),
                 sa.remote
-            );
-            warn!(target: "ike", "{tag} authentication failed: {reason}");
-            self.failure(sa, &reason);
-            self.send_response(
-                sa,
-                ExchangeType::IKE_AUTH,
-                mid,
-                vec![Payload::notify(
-                    NotifyType::AUTHENTICATION_FAILED,
-                    Vec::new(),
-                )],
-            );
-            sa.dead = true;
-            return;
-        }
+            )))
+        };
+        let peer_identity = match verdict {
+            Some(Ok(id)) => id,
+            Some(Err(reason)) => {
+                warn!(target: "ike", "{tag} authentication failed: {reason}");
+                self.failure(sa, &reason);
+                self.send_response(
+                    sa,
+                    ExchangeType::IKE_AUTH,
+                    mid,
+                    vec![Payload::notify(
+                        NotifyType::AUTHENTICATION_FAILED,
+                        Vec::new(),
+                    )],
+                );
+                sa.dead = true;
+                return;
+            }
+            None => return,
+        };
         let Some(remote) = self.remote_config(sa).cloned() else {
             return;
         };
         let Some(keys) = sa.keys.as_ref() else { return };
-        let peer_identity = identity::from_wire(id_i);
-        let authentic = auth.method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE
-            && verify_psk_auth(
-                keys.prf,
-                remote.remote_psk.as_bytes(),
-                &sa.init.request,
-                &sa.init.nonce_r,
-                &keys.sk_pi,
-                &id_i.to_body(),
-                &auth.data,
-            );
-        let reason = if !authentic {
-            Some(format!(
-                "AUTH from {} (IDi {}) does not verify with the remote pre-shared key of tunnel-group {}",
-                sa.remote,
-                identity::describe(id_i),
-                remote.tunnel_group
-            ))
-        } else if !identity::validate(&remote, peer_identity.as_ref()) {
-            Some(format!(
-                "IDi {} from {} fails peer-id-validate of tunnel-group {}",
-                identity::describe(id_i),
-                sa.remote,
-                remote.tunnel_group
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            warn!(target: "ike", "{tag} authentication failed: {reason}");
-            self.failure(sa, &reason);
-            self.send_response(
-                sa,
-                ExchangeType::IKE_AUTH,
-                mid,
-                vec![Payload::notify(
-                    NotifyType::AUTHENTICATION_FAILED,
-                    Vec::new(),
-                )],
-            );
-            sa.dead = true;
-            return;
-        }
         let Some(pc) = self.config.peers.get(sa.peer) else {
             return;
         };
@@ -339,52 +356,24 @@ impl Engine {
             self.ike_sa_failed(sa, now, &reason, true);
             return;
         };
-        let Some(remote) = self.remote_config(sa).cloned() else {
-            return;
+        let peer_identity = match self.verify_peer_auth(sa, id_r, auth) {
+            Some(Ok(id)) => id,
+            Some(Err(reason)) => {
+                warn!(target: "ike", "{tag} authentication failed: {reason}");
+                self.failure(sa, &reason);
+                // The responder believes the SA is up; tell it (RFC 7296 section 2.21.2).
+                self.send_informational_now(
+                    sa,
+                    vec![Payload::notify(
+                        NotifyType::AUTHENTICATION_FAILED,
+                        Vec::new(),
+                    )],
+                );
+                self.ike_sa_failed(sa, now, &reason, true);
+                return;
+            }
+            None => return,
         };
-        let Some(keys) = sa.keys.as_ref() else { return };
-        let peer_identity = identity::from_wire(id_r);
-        let authentic = auth.method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE
-            && verify_psk_auth(
-                keys.prf,
-                remote.remote_psk.as_bytes(),
-                &sa.init.response,
-                &sa.init.nonce_i,
-                &keys.sk_pr,
-                &id_r.to_body(),
-                &auth.data,
-            );
-        let reason = if !authentic {
-            Some(format!(
-                "AUTH from {} (IDr {}) does not verify with the remote pre-shared key of tunnel-group {}",
-                sa.remote,
-                identity::describe(id_r),
-                remote.tunnel_group
-            ))
-        } else if !identity::validate(&remote, peer_identity.as_ref()) {
-            Some(format!(
-                "IDr {} from {} fails peer-id-validate of tunnel-group {}",
-                identity::describe(id_r),
-                sa.remote,
-                remote.tunnel_group
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            warn!(target: "ike", "{tag} authentication failed: {reason}");
-            self.failure(sa, &reason);
-            // The responder believes the SA is up; tell it (RFC 7296 section 2.21.2).
-            self.send_informational_now(
-                sa,
-                vec![Payload::notify(
-                    NotifyType::AUTHENTICATION_FAILED,
-                    Vec::new(),
-                )],
-            );
-            self.ike_sa_failed(sa, now, &reason, true);
-            return;
-        }
         sa.remote_id = peer_identity;
         if let Some(c) = self.peers[sa.peer].contacted.get_mut(sa.remote_index) {
             *c = true;
@@ -507,8 +496,6 @@ impl Engine {
         });
     }
 
-    /// INITIAL_CONTACT: the peer lost its state, so every other IKE SA with it goes
-    /// (RFC 7296 section 2.4).
     /// Removes the other IKE SAs between the same pair of authenticated identities: an
     /// INITIAL_CONTACT notify asserts that the new SA is the only one between them
     /// (RFC 7296 section 2.4). Addresses do not count, so several tunnels from one

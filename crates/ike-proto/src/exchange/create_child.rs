@@ -1,5 +1,6 @@
 //! CREATE_CHILD_SA (RFC 7296 section 1.3): more Child SAs, Child SA rekeys with the
-//! simultaneous-rekey rule of section 2.8.1, and IKE SA rekeys (section 2.18).
+//! simultaneous-rekey rule of section 2.8.1, and IKE SA rekeys (section 2.18) with
+//! the simultaneous-rekey rule of section 2.8.2.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use super::init::{NONCE_LEN, error_notify, find_notify, valid_nonce};
 use crate::engine::{Engine, KEEPALIVE_INTERVAL};
 use crate::event::Event;
 use crate::proposal::{self, Reject};
-use crate::sa::{ChildRequest, IkeRekeyRequest, IkeSa, Pending, SaKeys, State, Task};
+use crate::sa::{ChildRequest, ChildSa, IkeRekeyRequest, IkeSa, Pending, SaKeys, State, Task};
 
 /// Child SAs per IKE SA, as the ASA and Zscaler allow: one per crypto-ACL entry, at
 /// most 8. Rekeys do not count because they replace an SA.
@@ -23,6 +24,11 @@ pub(crate) const MAX_CHILDREN: usize = 8;
 /// Delays before trying a refused or colliding rekey again, see `rekey_retry`.
 const REKEY_RETRY: Duration = Duration::from_secs(10);
 const REKEY_RETRY_INITIATOR: Duration = Duration::from_secs(2);
+/// How long the winner of a simultaneous IKE SA rekey waits for the peer to delete
+/// its redundant new SA before deleting that SA and the old one itself. The peer's
+/// Delete goes out as soon as its own exchange completes, so this covers several
+/// retransmissions.
+pub(crate) const REDUNDANT_DELETE_WAIT: Duration = Duration::from_secs(30);
 
 fn lowest<'a>(a: &'a [u8], b: &'a [u8]) -> Vec<u8> {
     if a <= b { a.to_vec() } else { b.to_vec() }
@@ -83,9 +89,24 @@ impl Engine {
     /// Schedules another try of a failed rekey; the old SA keeps running meanwhile.
     fn rekey_later(&mut self, sa: &mut IkeSa, spi_in: u32, now: Instant) {
         let delay = self.rekey_retry(sa);
-        if let Some(c) = sa.child_by_spi_in(spi_in) {
+        self.with_child(sa, spi_in, |c| {
             c.rekeying = false;
             c.rekey_at = now + delay;
+        });
+    }
+
+    /// Applies `f` to the Child SA with inbound SPI `spi_in`, on `sa` or on its
+    /// successor when an IKE SA rekey moved the Child SA there while one of its own
+    /// exchanges was running on `sa`.
+    fn with_child(&mut self, sa: &mut IkeSa, spi_in: u32, f: impl FnOnce(&mut ChildSa)) {
+        if let Some(c) = sa.child_by_spi_in(spi_in) {
+            f(c);
+        } else if let Some(c) = sa
+            .successor
+            .and_then(|s| self.sas.get_mut(&s))
+            .and_then(|n| n.child_by_spi_in(spi_in))
+        {
+            f(c);
         }
     }
 
@@ -213,9 +234,7 @@ impl Engine {
     /// (RFC 7296 section 2.8.1).
     fn resolve_rekey(&mut self, sa: &mut IkeSa, old: u32, new_spi: u32) {
         let tag = self.tag(sa);
-        if let Some(c) = sa.child_by_spi_in(old) {
-            c.replaced = true;
-        }
+        self.with_child(sa, old, |c| c.replaced = true);
         let mine = sa
             .children
             .iter()
@@ -273,6 +292,18 @@ impl Engine {
                 .is_some_and(|p| p.protocol_id == ProtocolId::IKE)
         }) {
             self.rekey_ike_process_r(sa, now, mid, payloads);
+            return;
+        }
+        // No Child SA is created or rekeyed on an IKE SA that is being rekeyed or
+        // deleted; the peer retries on the new IKE SA (RFC 7296 section 2.25).
+        if sa.rekeying_ike() || sa.retiring() {
+            info!(target: "chd", "{tag} CREATE_CHILD_SA from {} refused with TEMPORARY_FAILURE: the IKE SA is being rekeyed or deleted", sa.remote);
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                reply_error(NotifyType::TEMPORARY_FAILURE, Vec::new()),
+            );
             return;
         }
         let Some(nonce_i) = find_nonce(&payloads).filter(|n| valid_nonce(n)).cloned() else {
@@ -460,7 +491,9 @@ impl Engine {
     }
 
     /// Builds the IKE SA that replaces `old`: keys from the old SK_d (RFC 7296 2.18),
-    /// children moved over, timers started.
+    /// timers started, and, when `adopt` is set, the Child SAs and queued Child SA work
+    /// moved over. A simultaneous rekey leaves them on `old` until the surviving SA is
+    /// known.
     #[allow(clippy::too_many_arguments)]
     fn rekeyed_sa(
         &mut self,
@@ -473,6 +506,7 @@ impl Engine {
         nonce_i: &[u8],
         nonce_r: &[u8],
         shared: &[u8],
+        adopt: bool,
     ) -> Option<IkeSa> {
         let keys = old.keys.as_ref()?;
         let result = rekey_skeyseed(keys.prf, &keys.sk_d, shared, nonce_i, nonce_r)
@@ -506,19 +540,21 @@ impl Engine {
         sa.nat_local = old.nat_local;
         sa.nat_remote = old.nat_remote;
         sa.frag_supported = old.frag_supported;
-        sa.children = std::mem::take(&mut old.children);
         let mut j = [0u8; 1];
         self.random.fill(&mut j);
         sa.rekey_at = Some(now + super::child::rekey_delay(chosen.lifetime, j[0]));
         if sa.nat_local {
             sa.keepalive_at = Some(now + KEEPALIVE_INTERVAL);
         }
-        // Queued child work moves along; IKE-level tasks of the old SA end with it.
-        sa.tasks = old
-            .tasks
-            .drain(..)
-            .filter(|t| !matches!(t, Task::RekeyIke | Task::Dpd | Task::DeleteIke))
-            .collect();
+        if adopt {
+            // Queued child work moves along; IKE-level tasks of the old SA end with it.
+            sa.children = std::mem::take(&mut old.children);
+            sa.tasks = old
+                .tasks
+                .drain(..)
+                .filter(|t| !matches!(t, Task::RekeyIke | Task::Dpd | Task::DeleteIke))
+                .collect();
+        }
         info!(target: "ike", "{} IKE SA rekeyed, replacing {:016x}_i {:016x}_r", self.tag(&sa), old.spi_i, old.spi_r);
         let name = self
             .config
@@ -541,6 +577,19 @@ impl Engine {
         payloads: Vec<Payload>,
     ) {
         let tag = self.tag(sa);
+        // An SA that we already rekeyed or are deleting is not rekeyed again; this
+        // is also the answer when our own rekey completed before the peer's request
+        // arrived (RFC 7296 sections 2.8.2 and 2.25.2).
+        if sa.retiring() {
+            info!(target: "ike", "{tag} IKE SA rekey from {} refused with TEMPORARY_FAILURE: the SA is already rekeyed or being deleted", sa.remote);
+            self.send_response(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                mid,
+                vec![Payload::notify(NotifyType::TEMPORARY_FAILURE, Vec::new())],
+            );
+            return;
+        }
         let proposals = self
             .config
             .peers
@@ -600,20 +649,10 @@ impl Engine {
             );
             return;
         };
-        // A rekey of ours in flight collides with this one. Replying with
-        // TEMPORARY_FAILURE makes the peer retry after its own jittered delay.
-        if matches!(
-            sa.outstanding.as_ref().map(|r| &r.pending),
-            Some(Pending::RekeyIke(_))
-        ) {
-            self.send_response(
-                sa,
-                ExchangeType::CREATE_CHILD_SA,
-                mid,
-                vec![Payload::notify(NotifyType::TEMPORARY_FAILURE, Vec::new())],
-            );
-            return;
-        }
+        // A rekey of ours in flight collides with this one. Both get a normal
+        // response, and the lowest nonce decides which new SA survives once ours
+        // completes (RFC 7296 section 2.8.2).
+        let collision = sa.rekeying_ike();
         let exchange = KeyExchange::generate(chosen.dh, self.random.as_mut())
             .and_then(|ours| ours.compute_shared(&ke.data).map(|s| (ours, s)));
         let Ok((ours, shared)) = exchange else {
@@ -629,23 +668,28 @@ impl Engine {
         let nonce_r = self.random_bytes(NONCE_LEN);
         let spi_r = self.new_ike_spi();
         let Some(new_sa) = self.rekeyed_sa(
-            sa, now, chosen, false, spi_i, spi_r, &nonce_i, &nonce_r, &shared,
+            sa, now, chosen, false, spi_i, spi_r, &nonce_i, &nonce_r, &shared, !collision,
         ) else {
             return;
         };
         let reply = vec![
             Payload::Sa(proposal::ike_reply(&chosen, Some(spi_r))),
-            Payload::Nonce(nonce_r),
+            Payload::Nonce(nonce_r.clone()),
             Payload::Ke(KeRepr {
                 dh_group: chosen.dh.transform_id(),
                 data: ours.public_value().to_vec(),
             }),
         ];
         self.send_response(sa, ExchangeType::CREATE_CHILD_SA, mid, reply);
+        self.sas.insert(spi_r, new_sa);
+        if collision {
+            info!(target: "ike", "{tag} simultaneous IKE SA rekey: responded to the peer's, the lowest nonce decides when ours completes");
+            sa.rekey_collision = Some((spi_r, lowest(&nonce_i, &nonce_r)));
+            return;
+        }
         // The old SA stays until the peer deletes it.
         sa.rekey_at = None;
         sa.successor = Some(spi_r);
-        self.sas.insert(spi_r, new_sa);
     }
 
     pub(crate) fn rekey_ike_process_i(
@@ -673,6 +717,10 @@ impl Engine {
             }
         }
         if let Some(n) = error_notify(&payloads) {
+            if self.adopt_collision(sa) {
+                info!(target: "ike", "{tag} IKE SA rekey refused by {} with {}, the peer's simultaneous rekey replaces the SA", sa.remote, n.notify_type);
+                return;
+            }
             warn!(target: "ike", "{tag} IKE SA rekey rejected by {} with {}, retrying later", sa.remote, n.notify_type);
             sa.rekey_at = Some(now + self.rekey_retry(sa));
             return;
@@ -702,10 +750,23 @@ impl Engine {
             _ => None,
         };
         let Some((chosen, spi_r, nonce_r, shared)) = valid else {
+            if self.adopt_collision(sa) {
+                warn!(target: "ike", "{tag} invalid IKE SA rekey response from {}, the peer's simultaneous rekey replaces the SA", sa.remote);
+                return;
+            }
             warn!(target: "ike", "{tag} invalid IKE SA rekey response from {}, retrying later", sa.remote);
             sa.rekey_at = Some(now + self.rekey_retry(sa));
             return;
         };
+        // The peer's new SA counts only while it lives: a peer that lost the
+        // collision may have deleted it before our response arrived.
+        let collision = sa.rekey_collision.take().filter(|(spi, _)| {
+            self.sas
+                .get(spi)
+                .is_some_and(|o| o.state != State::Deleting)
+        });
+        let ours = lowest(&req.nonce, &nonce_r);
+        let lost = collision.as_ref().is_some_and(|(_, theirs)| ours < *theirs);
         let Some(new_sa) = self.rekeyed_sa(
             sa,
             now,
@@ -716,12 +777,58 @@ impl Engine {
             &req.nonce,
             &nonce_r,
             &shared,
+            !lost,
         ) else {
+            // Our new SA could not be built; the peer's, if any, replaces the SA.
+            sa.rekey_collision = collision;
+            self.adopt_collision(sa);
             return;
         };
-        sa.successor = Some(req.new_spi);
         self.sas.insert(req.new_spi, new_sa);
-        sa.queue(Task::DeleteIke);
+        match collision {
+            None => {
+                sa.successor = Some(req.new_spi);
+                sa.queue(Task::DeleteIke);
+            }
+            // The SA created with the lowest of the four nonces is redundant, and
+            // the node that initiated its exchange deletes it; the other new SA
+            // inherits the Child SAs (RFC 7296 section 2.8.2). The initiator of the
+            // surviving exchange deletes the old SA.
+            Some((theirs, _)) if lost => {
+                info!(target: "ike", "{tag} simultaneous IKE SA rekey lost, deleting our redundant {:016x} and keeping the peer's {theirs:016x}", req.new_spi);
+                sa.successor = Some(theirs);
+                self.hand_over_children(sa);
+                // The Delete goes out at once, so that the redundant SA is in the
+                // Deleting state before any new work could pick it.
+                if let Some(mut redundant) = self.sas.remove(&req.new_spi) {
+                    redundant.rekey_at = None;
+                    redundant.queue(Task::DeleteIke);
+                    self.kick(&mut redundant, Some(now));
+                    self.sas.insert(req.new_spi, redundant);
+                }
+            }
+            Some((theirs, _)) => {
+                info!(target: "ike", "{tag} simultaneous IKE SA rekey won, waiting for the peer to delete its redundant {theirs:016x}");
+                sa.successor = Some(req.new_spi);
+                sa.await_redundant = Some((theirs, now + REDUNDANT_DELETE_WAIT));
+            }
+        }
+    }
+
+    /// Hands the SA over to the new IKE SA of the peer's simultaneous rekey when our
+    /// own rekey failed or was refused; the peer then deletes this SA. Returns false
+    /// when there was no such rekey or its SA is gone.
+    pub(crate) fn adopt_collision(&mut self, sa: &mut IkeSa) -> bool {
+        let Some((spi, _)) = sa.rekey_collision.take() else {
+            return false;
+        };
+        if !self.sas.contains_key(&spi) {
+            return false;
+        }
+        sa.successor = Some(spi);
+        sa.rekey_at = None;
+        self.hand_over_children(sa);
+        true
     }
 }
 

@@ -72,6 +72,14 @@ impl Engine {
         }
         if delete_ike {
             info!(target: "ike", "{} IKE SA deleted by peer {}", self.tag(sa), sa.remote);
+            // A Delete of the old SA while our rekey of it is in flight means the
+            // peer's rekey completed without noticing ours: its new SA inherits the
+            // Child SAs and our rekey is forgotten (RFC 7296 section 2.8.2).
+            if sa.successor.is_none() && self.adopt_collision(sa) {
+                info!(target: "ike", "{} the peer's simultaneous rekey replaces the SA", self.tag(sa));
+            }
+            // Child SAs created on a rekeyed SA after the rekey belong to its successor.
+            self.hand_over_children(sa);
             self.send_response(sa, ExchangeType::INFORMATIONAL, mid, Vec::new());
             self.ike_sa_down(sa, "deleted by peer");
             return;

@@ -126,10 +126,8 @@ impl Engine {
             data: init.ke.public_value().to_vec(),
         }));
         payloads.push(Payload::Nonce(sa.init.nonce_i.clone()));
-        payloads.push(Payload::notify(
-            NotifyType::NAT_DETECTION_SOURCE_IP,
-            detection_hash(sa.spi_i, 0, sa.local),
-        ));
+        let source = self.nat_source_hash(sa.spi_i, 0, sa.local);
+        payloads.push(Payload::notify(NotifyType::NAT_DETECTION_SOURCE_IP, source));
         payloads.push(Payload::notify(
             NotifyType::NAT_DETECTION_DESTINATION_IP,
             detection_hash(sa.spi_i, 0, sa.remote),
@@ -315,6 +313,23 @@ impl Engine {
         }
         if let Some(d) = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP) {
             sa.nat_local = d.data != dst_expected;
+        }
+        // With forced encapsulation our NAT_DETECTION_SOURCE_IP was random, so the
+        // peer detects a NAT on our side. We act as if it were there.
+        if self.config.force_udp_encap {
+            sa.nat_local = true;
+        }
+    }
+
+    /// Returns the data of our NAT_DETECTION_SOURCE_IP: the hash of our address, or
+    /// random octets of the same length when UDP encapsulation is forced, so that the
+    /// peer detects a NAT that is not there (RFC 7296 section 2.23).
+    fn nat_source_hash(&mut self, spi_i: u64, spi_r: u64, local: SocketAddr) -> Vec<u8> {
+        let hash = detection_hash(spi_i, spi_r, local);
+        if self.config.force_udp_encap {
+            self.random_bytes(hash.len())
+        } else {
+            hash
         }
     }
 
@@ -672,6 +687,7 @@ impl Engine {
         sa.frag_supported = self.config.fragmentation
             && find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         self.detect_nat(&mut sa, payloads);
+        let source = self.nat_source_hash(sa.spi_i, sa.spi_r, local);
         let mut reply = vec![
             Payload::Sa(proposal::ike_reply(&chosen, None)),
             Payload::Ke(KeRepr {
@@ -679,10 +695,7 @@ impl Engine {
                 data: ours.public_value().to_vec(),
             }),
             Payload::Nonce(sa.init.nonce_r.clone()),
-            Payload::notify(
-                NotifyType::NAT_DETECTION_SOURCE_IP,
-                detection_hash(sa.spi_i, sa.spi_r, local),
-            ),
+            Payload::notify(NotifyType::NAT_DETECTION_SOURCE_IP, source),
             Payload::notify(
                 NotifyType::NAT_DETECTION_DESTINATION_IP,
                 detection_hash(sa.spi_i, sa.spi_r, remote),

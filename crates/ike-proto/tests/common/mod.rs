@@ -87,6 +87,7 @@ pub fn ike_config(peers: Vec<PeerConfig>) -> IkeConfig {
         cookie_threshold: 100,
         fragmentation: true,
         fragment_mtu: 1280,
+        force_udp_encap: false,
     }
 }
 
