@@ -1,12 +1,11 @@
 //! IKE SA and Child SA state.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rampart_crypto::CryptoError;
 use rampart_crypto::alg::{DhGroup, Encr, Integ, Prf};
-use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::dh::KeyExchange;
 use rampart_crypto::keys::IkeKeys;
 use rampart_wire::ike::ExchangeType;
@@ -26,8 +25,9 @@ pub(crate) enum State {
     Deleting,
 }
 
-/// Key material kept after IKE_AUTH: SK_d for Child SAs and rekeys, and the SK
-/// ciphers. SK_pi/SK_pr are needed only until AUTH is verified.
+/// Key material of an IKE SA: SK_d for Child SAs and rekeys, and the SK keys.
+/// SK_pi/SK_pr are needed only for the AUTH payloads and are wiped once IKE_AUTH is
+/// done (see `IkeSa::release_handshake_state`).
 pub(crate) struct SaKeys {
     pub prf: Prf,
     pub sk_d: Zeroizing<Vec<u8>>,
@@ -45,14 +45,18 @@ impl SaKeys {
         } else {
             (&k.sk_er, &k.sk_ar, &k.sk_ei, &k.sk_ai)
         };
-        let outbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, out_e, out_a)?;
-        let inbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, in_e, in_a)?;
+        let sk = SkCipher::new(
+            chosen.suite.encr,
+            chosen.suite.integ,
+            (out_e, out_a),
+            (in_e, in_a),
+        )?;
         Ok(SaKeys {
             prf: chosen.suite.prf,
             sk_d: k.sk_d.clone(),
             sk_pi: k.sk_pi.clone(),
             sk_pr: k.sk_pr.clone(),
-            sk: SkCipher::new(outbound, inbound),
+            sk,
         })
     }
 }
@@ -264,6 +268,18 @@ impl IkeSa {
         }
     }
 
+    /// Drops what only IKE_SA_INIT and IKE_AUTH need, once IKE_AUTH is done: the
+    /// nonces, the IKE_SA_INIT messages the AUTH payloads sign and SK_pi/SK_pr
+    /// (RFC 7296 section 2.15). Child SAs and rekeys use SK_d and fresh nonces. The
+    /// keys are wiped as they are dropped.
+    pub fn release_handshake_state(&mut self) {
+        self.init = InitMessages::default();
+        if let Some(keys) = self.keys.as_mut() {
+            keys.sk_pi = Zeroizing::new(Vec::new());
+            keys.sk_pr = Zeroizing::new(Vec::new());
+        }
+    }
+
     pub fn local_spi(&self) -> u64 {
         if self.initiator {
             self.spi_i
@@ -347,4 +363,83 @@ impl IkeSa {
                 .collect(),
         }
     }
+}
+
+/// The IKE SAs by our own SPI. Each SA is boxed, so the table's spare slots (a hash
+/// table keeps up to half of them empty after growing) cost a pointer each, not a
+/// whole `IkeSa`. `remove` hands the SA out by value and `insert` boxes it again, so
+/// the exchange code can own an SA while it borrows the engine.
+#[derive(Default)]
+pub(crate) struct IkeSaTable(HashMap<u64, Box<IkeSa>>);
+
+impl IkeSaTable {
+    pub fn insert(&mut self, spi: u64, sa: IkeSa) {
+        self.0.insert(spi, Box::new(sa));
+    }
+
+    pub fn remove(&mut self, spi: &u64) -> Option<IkeSa> {
+        self.0.remove(spi).map(|sa| *sa)
+    }
+
+    pub fn get_mut(&mut self, spi: &u64) -> Option<&mut IkeSa> {
+        self.0.get_mut(spi).map(|sa| &mut **sa)
+    }
+
+    pub fn contains_key(&self, spi: &u64) -> bool {
+        self.0.contains_key(spi)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &u64> {
+        self.0.keys()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &IkeSa> {
+        self.0.values().map(|sa| &**sa)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &IkeSa)> {
+        self.0.iter().map(|(spi, sa)| (spi, &**sa))
+    }
+
+    /// Estimated octets of the table's own allocation: a slot and a control octet per
+    /// bucket, with buckets about 8/7 of the capacity.
+    pub fn table_bytes(&self) -> usize {
+        let buckets = self.0.capacity() * 8 / 7;
+        buckets * (std::mem::size_of::<(u64, Box<IkeSa>)>() + 1)
+    }
+}
+
+/// Octets of heap an IKE SA holds, by component, counted from sizes and capacities
+/// (malloc's per-chunk header and AWS-LC's contexts are not included).
+pub(crate) fn heap_parts(sa: &IkeSa) -> [(&'static str, usize); 7] {
+    let keys = sa.keys.as_ref().map_or(0, |k| k.sk_d.capacity() + k.sk_pi.capacity() + k.sk_pr.capacity());
+    let init = sa.init.nonce_i.capacity() + sa.init.nonce_r.capacity() + sa.init.request.capacity() + sa.init.response.capacity();
+    let last_response = sa.last_response.as_ref().map_or(0, |(_, d)| {
+        d.capacity() * std::mem::size_of::<Vec<u8>>() + d.iter().map(|x| x.capacity()).sum::<usize>()
+    });
+    let children = sa.children.capacity() * std::mem::size_of::<ChildSa>()
+        + sa.children
+            .iter()
+            .map(|c| {
+                (c.local_ts.capacity() + c.remote_ts.capacity()) * std::mem::size_of::<TrafficSelector>()
+                    + c.rekey_of.as_ref().map_or(0, |r| r.2.capacity())
+            })
+            .sum::<usize>();
+    let identity = |id: &Option<Identity>| match id {
+        Some(Identity::Fqdn(s) | Identity::Rfc822(s)) => s.capacity(),
+        Some(Identity::KeyId(k)) => k.capacity(),
+        _ => 0,
+    };
+    let ids = identity(&sa.local_id) + identity(&sa.remote_id);
+    let requests = sa.tasks.capacity() * std::mem::size_of::<Task>()
+        + sa.outstanding.as_ref().map_or(0, |r| r.datagrams.iter().map(|d| d.capacity()).sum());
+    [
+        ("IKE SA struct", std::mem::size_of::<IkeSa>()),
+        ("raw keys (SK_d, SK_pi, SK_pr)", keys),
+        ("IKE_SA_INIT nonces and messages", init),
+        ("cached last response", last_response),
+        ("Child SAs", children),
+        ("identities", ids),
+        ("queued tasks, outstanding request", requests),
+    ]
 }

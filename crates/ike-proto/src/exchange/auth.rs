@@ -278,6 +278,7 @@ impl Engine {
             }
         }
         self.send_response(sa, ExchangeType::IKE_AUTH, mid, reply);
+        sa.release_handshake_state();
     }
 
     /// Confirms the crypto map entry of a responder SA. An entry chosen by address
@@ -409,6 +410,7 @@ impl Engine {
                 sa.queue(Task::CreateChild(c));
             }
         }
+        sa.release_handshake_state();
     }
 
     /// Installs the first child from the IKE_AUTH response, or records its rejection.
@@ -469,13 +471,11 @@ impl Engine {
         }
     }
 
-    /// Marks the IKE SA established: timers, SA-up event, the signed octets dropped.
+    /// Marks the IKE SA established: timers and the SA-up event.
     fn ike_established(&mut self, sa: &mut IkeSa, now: Instant) {
         sa.state = State::Established;
         sa.established = Some(now);
         sa.last_recv = now;
-        sa.init.request = Vec::new();
-        sa.init.response = Vec::new();
         if let Some(c) = sa.chosen {
             let mut j = [0u8; 1];
             self.random.fill(&mut j);
