@@ -145,7 +145,7 @@ impl Engine {
             let Some(Request {
                 pending: Pending::Init(init),
                 ..
-            }) = sa.outstanding.take()
+            }) = sa.outstanding.take().map(|r| *r)
             else {
                 return;
             };

@@ -613,14 +613,14 @@ impl Engine {
         debug!(target: "ike", "{} sending {} request mid {}", self.tag(sa), exchange, sa.next_mid);
         self.push_datagrams(sa, &datagrams);
         let timeout = self.request_timeout(sa, &pending, 0);
-        sa.outstanding = Some(Request {
+        sa.outstanding = Some(Box::new(Request {
             message_id: sa.next_mid,
             exchange,
             datagrams,
             tries: 1,
             next_at: now + timeout,
             pending,
-        });
+        }));
         sa.next_mid = sa.next_mid.wrapping_add(1);
     }
 

@@ -198,7 +198,8 @@ pub(crate) struct IkeSa {
     pub next_mid: u32,
     /// Message ID expected in the peer's next request.
     pub peer_mid: u32,
-    pub outstanding: Option<Request>,
+    /// Boxed: a `Request` is 232 octets, and an established SA is idle almost always.
+    pub outstanding: Option<Box<Request>>,
     /// Our last response and its message ID, re-sent for a retransmitted request.
     pub last_response: Option<(u32, Vec<Vec<u8>>)>,
     pub tasks: VecDeque<Task>,
