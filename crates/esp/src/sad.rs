@@ -81,13 +81,24 @@ struct ChildEntry {
     outbound: Option<Arc<OutboundSa>>,
     /// Inbound SPIs of this child, oldest first.
     inbound: Vec<u32>,
-    /// Counters of the child that are not tied to one SA: fragmentation, PMTU, send
-    /// errors. They survive rekeys.
-    child_counters: SaCounters,
+    /// Counters of the child that are not tied to one SA. They survive rekeys.
+    child_counters: ChildCounters,
     /// Path MTU of the outer path, 0 when unknown.
     path_mtu: u16,
     /// Highest lifetime state already reported for the current SAs.
     reported: LifetimeState,
+}
+
+/// The child-level counters: fragmentation before encryption and PMTU messages. Only
+/// these five, not a whole `SaCounters` (152 octets), because every Child SA carries
+/// them; `Sad::counters` merges them with the SAs' counters.
+#[derive(Clone, Copy, Debug, Default)]
+struct ChildCounters {
+    pre_frag_successes: u64,
+    pre_frag_failures: u64,
+    fragments_created: u64,
+    pmtus_sent: u64,
+    pmtus_rcvd: u64,
 }
 
 struct InboundEntry {
@@ -153,7 +164,7 @@ impl Sad {
             generation: self.next_generation,
             outbound: Some(Arc::new(out_sa)),
             inbound: vec![in_spi],
-            child_counters: SaCounters::default(),
+            child_counters: ChildCounters::default(),
             path_mtu: 0,
             reported: LifetimeState::Valid,
         };
@@ -363,9 +374,7 @@ impl Sad {
         self.stats.record_drop(direction, reason);
     }
 
-    /// Counters of a child that live outside its SAs (fragmentation, PMTU, errors), for
-    /// the daemon and the MTU checks to update.
-    pub fn child_counters_mut(&mut self, handle: ChildHandle) -> Option<&mut SaCounters> {
+    fn child_counters_mut(&mut self, handle: ChildHandle) -> Option<&mut ChildCounters> {
         self.entry_mut(handle).map(|e| &mut e.child_counters)
     }
 
@@ -433,7 +442,15 @@ impl Sad {
     /// inbound SA and the child-level counters.
     pub fn counters(&self, handle: ChildHandle) -> Option<SaCounters> {
         let entry = self.entry(handle)?;
-        let mut c = entry.child_counters;
+        let child = entry.child_counters;
+        let mut c = SaCounters {
+            pre_frag_successes: child.pre_frag_successes,
+            pre_frag_failures: child.pre_frag_failures,
+            fragments_created: child.fragments_created,
+            pmtus_sent: child.pmtus_sent,
+            pmtus_rcvd: child.pmtus_rcvd,
+            ..SaCounters::default()
+        };
         if let Some(out) = &entry.outbound {
             c += out.counters();
         }
