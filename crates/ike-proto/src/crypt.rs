@@ -55,6 +55,11 @@ impl SkCipher {
         })
     }
 
+    /// Octets of key material held.
+    pub fn key_bytes(&self) -> usize {
+        self.keys.capacity()
+    }
+
     /// Expands the keys of one direction into a cipher for one message.
     fn cipher(&self, inbound: bool) -> Result<SaCipher, CryptoError> {
         let encr_len = self.encr.keymat_len();

@@ -238,7 +238,8 @@ impl Engine {
                         header.message_id,
                         header.response,
                         f.total_fragments,
-                    );
+                    )
+                    .map(Box::new);
                 }
                 let r = sa.reassembly.as_mut()?;
                 let (first, joined) =

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use rampart_crypto::CryptoError;
@@ -9,7 +10,7 @@ use rampart_crypto::alg::{DhGroup, Encr, Integ, Prf};
 use rampart_crypto::dh::KeyExchange;
 use rampart_crypto::keys::IkeKeys;
 use rampart_wire::ike::ExchangeType;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::config::{Identity, TrafficSelector};
 use crate::crypt::{Reassembly, SkCipher};
@@ -26,13 +27,10 @@ pub(crate) enum State {
 }
 
 /// Key material of an IKE SA: SK_d for Child SAs and rekeys, and the SK keys.
-/// SK_pi/SK_pr are needed only for the AUTH payloads and are wiped once IKE_AUTH is
-/// done (see `IkeSa::release_handshake_state`).
+/// SK_pi/SK_pr, needed only for the AUTH payloads, live in [`InitMessages`].
 pub(crate) struct SaKeys {
     pub prf: Prf,
     pub sk_d: Zeroizing<Vec<u8>>,
-    pub sk_pi: Zeroizing<Vec<u8>>,
-    pub sk_pr: Zeroizing<Vec<u8>>,
     pub sk: SkCipher,
 }
 
@@ -54,20 +52,58 @@ impl SaKeys {
         Ok(SaKeys {
             prf: chosen.suite.prf,
             sk_d: k.sk_d.clone(),
-            sk_pi: k.sk_pi.clone(),
-            sk_pr: k.sk_pr.clone(),
             sk,
         })
     }
 }
 
-/// Data from IKE_SA_INIT that IKE_AUTH signs (RFC 7296 section 2.15).
+/// Data from IKE_SA_INIT that IKE_AUTH signs (RFC 7296 section 2.15), and the keys
+/// SK_pi/SK_pr of the AUTH payloads. The keys are wiped on drop.
 #[derive(Default)]
 pub(crate) struct InitMessages {
     pub nonce_i: Vec<u8>,
     pub nonce_r: Vec<u8>,
     pub request: Vec<u8>,
     pub response: Vec<u8>,
+    pub sk_pi: Vec<u8>,
+    pub sk_pr: Vec<u8>,
+}
+
+impl Drop for InitMessages {
+    fn drop(&mut self) {
+        self.sk_pi.zeroize();
+        self.sk_pr.zeroize();
+    }
+}
+
+/// The empty [`InitMessages`] that an SA without handshake data reads.
+static NO_INIT_MESSAGES: InitMessages = InitMessages {
+    nonce_i: Vec::new(),
+    nonce_r: Vec::new(),
+    request: Vec::new(),
+    response: Vec::new(),
+    sk_pi: Vec::new(),
+    sk_pr: Vec::new(),
+};
+
+/// The IKE_SA_INIT data of an SA, kept on the heap only while the SA needs it, so that
+/// an established SA carries one pointer instead of four empty vectors. Reads of an SA
+/// without it see empty fields; the first write allocates it.
+#[derive(Default)]
+pub(crate) struct Handshake(Option<Box<InitMessages>>);
+
+impl Deref for Handshake {
+    type Target = InitMessages;
+
+    fn deref(&self) -> &InitMessages {
+        self.0.as_deref().unwrap_or(&NO_INIT_MESSAGES)
+    }
+}
+
+impl DerefMut for Handshake {
+    fn deref_mut(&mut self) -> &mut InitMessages {
+        self.0.get_or_insert_with(Box::default)
+    }
 }
 
 /// A Child SA to create in a request we sent: what we offered, kept until the reply.
@@ -191,7 +227,7 @@ pub(crate) struct IkeSa {
     pub state: State,
     pub chosen: Option<IkeChosen>,
     pub keys: Option<SaKeys>,
-    pub init: InitMessages,
+    pub init: Handshake,
     pub local_id: Option<Identity>,
     pub remote_id: Option<Identity>,
     /// Message ID of our next request.
@@ -212,7 +248,8 @@ pub(crate) struct IkeSa {
     pub last_recv: Instant,
     pub rekey_at: Option<Instant>,
     pub keepalive_at: Option<Instant>,
-    pub reassembly: Option<Reassembly>,
+    /// Boxed, as `outstanding`: fragments arrive rarely.
+    pub reassembly: Option<Box<Reassembly>>,
     /// Set when the SA is to be removed after the current step.
     pub dead: bool,
     /// Local SPI of the IKE SA that replaced this one in a rekey. Child SAs that an
@@ -246,7 +283,7 @@ impl IkeSa {
             state: State::Connecting,
             chosen: None,
             keys: None,
-            init: InitMessages::default(),
+            init: Handshake::default(),
             local_id: None,
             remote_id: None,
             next_mid: 0,
@@ -271,14 +308,10 @@ impl IkeSa {
 
     /// Drops what only IKE_SA_INIT and IKE_AUTH need, once IKE_AUTH is done: the
     /// nonces, the IKE_SA_INIT messages the AUTH payloads sign and SK_pi/SK_pr
-    /// (RFC 7296 section 2.15). Child SAs and rekeys use SK_d and fresh nonces. The
-    /// keys are wiped as they are dropped.
+    /// (RFC 7296 section 2.15), which are wiped. Child SAs and rekeys use SK_d and
+    /// fresh nonces.
     pub fn release_handshake_state(&mut self) {
-        self.init = InitMessages::default();
-        if let Some(keys) = self.keys.as_mut() {
-            keys.sk_pi = Zeroizing::new(Vec::new());
-            keys.sk_pr = Zeroizing::new(Vec::new());
-        }
+        self.init = Handshake::default();
     }
 
     pub fn local_spi(&self) -> u64 {
@@ -413,8 +446,14 @@ impl IkeSaTable {
 /// Octets of heap an IKE SA holds, by component, counted from sizes and capacities
 /// (malloc's per-chunk header and AWS-LC's contexts are not included).
 pub(crate) fn heap_parts(sa: &IkeSa) -> [(&'static str, usize); 7] {
-    let keys = sa.keys.as_ref().map_or(0, |k| k.sk_d.capacity() + k.sk_pi.capacity() + k.sk_pr.capacity());
-    let init = sa.init.nonce_i.capacity() + sa.init.nonce_r.capacity() + sa.init.request.capacity() + sa.init.response.capacity();
+    let keys = sa.keys.as_ref().map_or(0, |k| k.sk_d.capacity() + k.sk.key_bytes());
+    let init = sa.init.0.as_ref().map_or(0, |i| {
+        std::mem::size_of::<InitMessages>()
+            + [&i.nonce_i, &i.nonce_r, &i.request, &i.response, &i.sk_pi, &i.sk_pr]
+                .iter()
+                .map(|v| v.capacity())
+                .sum::<usize>()
+    });
     let last_response = sa.last_response.as_ref().map_or(0, |(_, d)| {
         d.capacity() * std::mem::size_of::<Vec<u8>>() + d.iter().map(|x| x.capacity()).sum::<usize>()
     });
@@ -436,8 +475,8 @@ pub(crate) fn heap_parts(sa: &IkeSa) -> [(&'static str, usize); 7] {
         + sa.outstanding.as_ref().map_or(0, |r| r.datagrams.iter().map(|d| d.capacity()).sum());
     [
         ("IKE SA struct", std::mem::size_of::<IkeSa>()),
-        ("raw keys (SK_d, SK_pi, SK_pr)", keys),
-        ("IKE_SA_INIT nonces and messages", init),
+        ("raw keys (SK_d, SK_e, SK_a)", keys),
+        ("IKE_SA_INIT data, SK_pi, SK_pr", init),
         ("cached last response", last_response),
         ("Child SAs", children),
         ("identities", ids),

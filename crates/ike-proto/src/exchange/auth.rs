@@ -65,7 +65,7 @@ impl Engine {
             local_psk.as_bytes(),
             &sa.init.request,
             &sa.init.nonce_r,
-            &keys.sk_pi,
+            &sa.init.sk_pi,
             &id.to_body(),
         ) {
             Ok(a) => a,
@@ -163,7 +163,7 @@ impl Engine {
                 remote.remote_psk.as_bytes(),
                 &sa.init.request,
                 &sa.init.nonce_r,
-                &keys.sk_pi,
+                &sa.init.sk_pi,
                 &id_i.to_body(),
                 &auth.data,
             );
@@ -209,7 +209,7 @@ impl Engine {
             remote.local_psk.as_bytes(),
             &sa.init.response,
             &sa.init.nonce_i,
-            &keys.sk_pr,
+            &sa.init.sk_pr,
             &id_r.to_body(),
         ) {
             Ok(a) => a,
@@ -351,7 +351,7 @@ impl Engine {
                 remote.remote_psk.as_bytes(),
                 &sa.init.response,
                 &sa.init.nonce_i,
-                &keys.sk_pr,
+                &sa.init.sk_pr,
                 &id_r.to_body(),
                 &auth.data,
             );
