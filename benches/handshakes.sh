@@ -47,7 +47,7 @@ ip -n "$GEN_NS" link set wan0 up
 MEM_PEERS="${MEM_PEERS:-200}"
 # glibc tunables of both responders in the memory phase. By default the per-thread cache
 # (tcache) is off: it keeps up to 7 freed chunks per size class and thread, which
-# mallinfo counts as in use, so with it the heap figure also holds freed memory.
+# mallinfo counts as in use, so with it the heap figure also counts freed memory.
 # MEM_TUNABLES= keeps glibc's defaults.
 MEM_TUNABLES="${MEM_TUNABLES-glibc.malloc.tcache_count=0}"
 [ "$MEM_PEERS" -le 240 ] || fail "MEM_PEERS must be at most 240 (198.51.100.10-249)"
@@ -66,6 +66,9 @@ HZ=$(getconf CLK_TCK)
 
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# Anonymous part of the resident set (heap, stacks), without the code pages that the
+# first handshakes fault in once.
+anon_kib() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 
 # kept_sas LABEL: the number of IKE SAs in the responder now (swanctl --stats or
 # rampart's control socket), or empty when unknown.
@@ -122,15 +125,16 @@ heap_used() {
 
 # memory_phase LABEL PID: one group-19 handshake from each of MEM_PEERS addresses, each
 # with its own identity, so the responder holds MEM_PEERS IKE SAs. Each new initiator
-# sends INITIAL_CONTACT, after which strongSwan replaces earlier IKE SAs of the same
-# identity and rampart those of the same address. The responder gets 6 s before the
+# sends INITIAL_CONTACT, after which both responders replace earlier IKE SAs of the same
+# identity. The responder gets 6 s before the
 # second reading, in which rampart's control plane returns freed heap to the kernel
-# (every 5 s). Prints "label kept rss_bytes_per_kept_sa heap_bytes_per_kept_sa".
+# (every 5 s). Prints "label kept rss anon heap", the last three in bytes per kept SA.
 memory_phase() {
-  local label="$1" pid="$2" r0 r1 h0 h1 i kept heap
+  local label="$1" pid="$2" r0 r1 a0 a1 h0 h1 i kept heap
   taskset -a -p -c 1 "$pid" >/dev/null
   sleep 1
   r0=$(rss_kib "$pid")
+  a0=$(anon_kib "$pid")
   h0=$(heap_used "$label")
   for ((i = 0; i < MEM_PEERS; i++)); do
     ip netns exec "$GEN_NS" taskset -c 0 "$LOADGEN" --local "198.51.100.$((10 + i))" --target 198.51.100.2 \
@@ -138,11 +142,14 @@ memory_phase() {
   done
   sleep 6
   r1=$(rss_kib "$pid")
+  a1=$(anon_kib "$pid")
   h1=$(heap_used "$label")
   kept=$(kept_sas "$label")
+  kept=${kept:-0}
   heap="-"
-  [ -n "$h0" ] && [ -n "$h1" ] && [ "${kept:-0}" -gt 0 ] && heap=$(( (h1 - h0) / kept ))
-  echo "$label ${kept:-0} $(( ${kept:-0} > 0 ? (r1 - r0) * 1024 / kept : 0 )) $heap" | tee -a "$LAB_STATE/mem.txt"
+  [ -n "$h0" ] && [ -n "$h1" ] && [ "$kept" -gt 0 ] && heap=$(( (h1 - h0) / kept ))
+  echo "$label $kept $(( kept > 0 ? (r1 - r0) * 1024 / kept : 0 )) $(( kept > 0 ? (a1 - a0) * 1024 / kept : 0 )) $heap" |
+    tee -a "$LAB_STATE/mem.txt"
 }
 
 # mem_peers_config CFG: a tunnel group and a crypto map entry for each memory-phase address.
@@ -227,14 +234,15 @@ rate() { awk -v l="$1" -v g="$2" '$1 == l && $2 == g { print $5 }' "$LAB_STATE/r
   awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $1, $2, $3, $4, $5, $6, $10, $7, $8, $9 }' "$LAB_STATE/rows.txt"
   echo
   echo "Memory per IKE SA (with one Child SA): $MEM_PEERS handshakes (group 19) from $MEM_PEERS source"
-  echo "addresses to a freshly started responder; growth of the resident set and of the live heap"
-  echo "(glibc mallinfo: rampart's \`show memory\`, strongSwan's \`swanctl --stats\`) divided by"
-  echo "the IKE SAs held, read 6 s after the last handshake. GLIBC_TUNABLES of both responders:"
+  echo "addresses to a freshly started responder; growth of the resident set, of its anonymous"
+  echo "part (without code pages faulted in by the first handshakes) and of the live heap (glibc"
+  echo "mallinfo: rampart's \`show memory\`, strongSwan's \`swanctl --stats\`) divided by the IKE SAs"
+  echo "held, read 6 s after the last handshake. GLIBC_TUNABLES of both responders:"
   echo "\`${MEM_TUNABLES:-glibc defaults}\`."
   echo
-  echo "| responder | IKE SAs held | resident set bytes per IKE SA | live heap bytes per IKE SA |"
-  echo "|---|---|---|---|"
-  awk '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$LAB_STATE/mem.txt" 2>/dev/null
+  echo "| responder | IKE SAs held | resident set bytes per IKE SA | anonymous resident bytes per IKE SA | live heap bytes per IKE SA |"
+  echo "|---|---|---|---|---|"
+  awk '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$LAB_STATE/mem.txt" 2>/dev/null
   echo
   for g in 14 19; do
     echo "Group $g: rampart / strongSwan handshake rate = $(awk -v a="$(rate rampart $g)" -v b="$(rate strongswan $g)" 'BEGIN { if (a != "" && b > 0) printf "%.2fx", a / b; else print "-" }')."

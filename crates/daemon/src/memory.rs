@@ -12,7 +12,7 @@ pub struct MemoryUsage {
     /// Octets in allocated chunks (`uordblks + hblkhd`): the live heap, with malloc's
     /// per-chunk header.
     pub heap_used: u64,
-    /// Octets malloc holds free in its arenas (`fordblks`): freed memory not yet given
+    /// Octets malloc keeps free in its arenas (`fordblks`): freed memory not yet given
     /// back to the kernel.
     pub heap_free: u64,
     /// Octets of the heap arenas plus mmapped chunks (`arena + hblkhd`).

@@ -7,11 +7,11 @@ use rampart_crypto::CryptoError;
 use rampart_crypto::alg::{Encr, Integ};
 use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::random::Random;
-use zeroize::Zeroizing;
 use rampart_wire::ike::{
     GENERIC_HEADER_LEN, HEADER_LEN, Header, HeaderRepr, Payload, PayloadType, SKF_FIXED_LEN,
     chain_to_vec,
 };
+use zeroize::Zeroizing;
 
 /// The SK keys of an IKE SA (SK_e and SK_a of both directions) and the IV counter for
 /// AES-GCM, whose IVs must never repeat under one key (RFC 5282 section 3.1).
@@ -160,13 +160,22 @@ impl SkCipher {
                     .enumerate()
                     .map(|(i, chunk)| {
                         let next = if i == 0 { first } else { PayloadType::NONE };
-                        self.seal_one(&cipher, random, header, next, chunk, Some((i as u16 + 1, count)))
+                        self.seal_one(
+                            &cipher,
+                            random,
+                            header,
+                            next,
+                            chunk,
+                            Some((i as u16 + 1, count)),
+                        )
                     })
                     .collect()
             }
-            _ => Ok(vec![
-                self.seal_one(&cipher, random, header, first, &plaintext, None)?,
-            ]),
+            _ => {
+                Ok(vec![self.seal_one(
+                    &cipher, random, header, first, &plaintext, None,
+                )?])
+            }
         }
     }
 

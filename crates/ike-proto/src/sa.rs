@@ -399,10 +399,10 @@ impl IkeSa {
     }
 }
 
-/// The IKE SAs by our own SPI. Each SA is boxed, so the table's spare slots (a hash
-/// table keeps up to half of them empty after growing) cost a pointer each, not a
-/// whole `IkeSa`. `remove` hands the SA out by value and `insert` boxes it again, so
-/// the exchange code can own an SA while it borrows the engine.
+/// The IKE SAs by our own SPI. Each SA is boxed, so the table's spare slots (about
+/// half of them right after the table grows) cost a pointer each, not a whole `IkeSa`.
+/// `remove` hands the SA out by value and `insert` boxes it again, so the exchange
+/// code can own an SA while it borrows the engine.
 #[derive(Default)]
 pub(crate) struct IkeSaTable(HashMap<u64, Box<IkeSa>>);
 
@@ -446,22 +446,34 @@ impl IkeSaTable {
 /// Octets of heap an IKE SA holds, by component, counted from sizes and capacities
 /// (malloc's per-chunk header and AWS-LC's contexts are not included).
 pub(crate) fn heap_parts(sa: &IkeSa) -> [(&'static str, usize); 7] {
-    let keys = sa.keys.as_ref().map_or(0, |k| k.sk_d.capacity() + k.sk.key_bytes());
+    let keys = sa
+        .keys
+        .as_ref()
+        .map_or(0, |k| k.sk_d.capacity() + k.sk.key_bytes());
     let init = sa.init.0.as_ref().map_or(0, |i| {
         std::mem::size_of::<InitMessages>()
-            + [&i.nonce_i, &i.nonce_r, &i.request, &i.response, &i.sk_pi, &i.sk_pr]
-                .iter()
-                .map(|v| v.capacity())
-                .sum::<usize>()
+            + [
+                &i.nonce_i,
+                &i.nonce_r,
+                &i.request,
+                &i.response,
+                &i.sk_pi,
+                &i.sk_pr,
+            ]
+            .iter()
+            .map(|v| v.capacity())
+            .sum::<usize>()
     });
     let last_response = sa.last_response.as_ref().map_or(0, |(_, d)| {
-        d.capacity() * std::mem::size_of::<Vec<u8>>() + d.iter().map(|x| x.capacity()).sum::<usize>()
+        d.capacity() * std::mem::size_of::<Vec<u8>>()
+            + d.iter().map(|x| x.capacity()).sum::<usize>()
     });
     let children = sa.children.capacity() * std::mem::size_of::<ChildSa>()
         + sa.children
             .iter()
             .map(|c| {
-                (c.local_ts.capacity() + c.remote_ts.capacity()) * std::mem::size_of::<TrafficSelector>()
+                (c.local_ts.capacity() + c.remote_ts.capacity())
+                    * std::mem::size_of::<TrafficSelector>()
                     + c.rekey_of.as_ref().map_or(0, |r| r.2.capacity())
             })
             .sum::<usize>();
@@ -472,7 +484,9 @@ pub(crate) fn heap_parts(sa: &IkeSa) -> [(&'static str, usize); 7] {
     };
     let ids = identity(&sa.local_id) + identity(&sa.remote_id);
     let requests = sa.tasks.capacity() * std::mem::size_of::<Task>()
-        + sa.outstanding.as_ref().map_or(0, |r| r.datagrams.iter().map(|d| d.capacity()).sum());
+        + sa.outstanding
+            .as_ref()
+            .map_or(0, |r| r.datagrams.iter().map(|d| d.capacity()).sum());
     [
         ("IKE SA struct", std::mem::size_of::<IkeSa>()),
         ("raw keys (SK_d, SK_e, SK_a)", keys),

@@ -408,7 +408,7 @@ impl Engine {
             replaces: p.replaces,
             initiator: p.exchange_initiator,
         }));
-        // Grow by one: a Vec's first push reserves four entries (670 octets here), and
+        // Grow by one: a Vec's first push reserves four entries (672 octets here), and
         // most IKE SAs carry one Child SA, two while a rekey overlaps.
         sa.children.reserve_exact(1);
         sa.children.push(child);
