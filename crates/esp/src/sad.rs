@@ -156,7 +156,8 @@ impl Sad {
         let in_spi = inbound.spi;
         let in_sa = InboundSa::new(inbound, now).map_err(|source| SadError::Crypto { spi: in_spi, source })?;
         let out_spi = outbound.spi;
-        let out_sa = OutboundSa::new(outbound, now).map_err(|source| SadError::Crypto { spi: out_spi, source })?;
+        let mut out_sa = OutboundSa::new(outbound, now).map_err(|source| SadError::Crypto { spi: out_spi, source })?;
+        out_sa.share_selectors(in_sa.info());
 
         self.next_generation = self.next_generation.wrapping_add(1);
         let entry = ChildEntry {
@@ -206,7 +207,11 @@ impl Sad {
     pub fn switch_outbound(&mut self, key: &ChildKey, params: SaParams, now: Instant) -> Result<(), SadError> {
         let index = *self.by_key.get(key).ok_or(SadError::ChildNotFound(*key))?;
         let spi = params.spi;
-        let sa = OutboundSa::new(params, now).map_err(|source| SadError::Crypto { spi, source })?;
+        let mut sa = OutboundSa::new(params, now).map_err(|source| SadError::Crypto { spi, source })?;
+        let newest_inbound = self.children[index as usize].as_ref().and_then(|e| e.inbound.last()).and_then(|spi| self.inbound.get(spi));
+        if let Some(inbound) = newest_inbound {
+            sa.share_selectors(inbound.sa.info());
+        }
         if let Some(entry) = self.children[index as usize].as_mut() {
             let old = entry.outbound.replace(Arc::new(sa)).map(|o| o.spi());
             entry.reported = LifetimeState::Valid;
