@@ -135,8 +135,8 @@ pub struct SaInfo {
     /// Peer address at installation; [`OutboundSa::remote`] follows NAT rebinding.
     pub remote: SocketAddr,
     pub udp_encap: bool,
-    /// Shared between the inbound and the outbound SA of a Child SA when equal (see
-    /// [`OutboundSa::share_selectors`]): each SA pair carries them once.
+    /// Shared between the inbound and the outbound SA of a Child SA when equal, so that
+    /// each SA pair stores them once.
     pub local_ts: Arc<[Selector]>,
     pub remote_ts: Arc<[Selector]>,
     pub lifetime: Lifetime,
