@@ -8,8 +8,8 @@
 # wildcard address on UDP 500 and 4500 so both cannot share one. The responder is pinned to
 # CPU 1 and the generator to CPU 0, so the rate is one responder core's. Also reported:
 # the responder's CPU time per handshake, and its memory per IKE SA: MEM_PEERS (default
-# 200) handshakes from as many source addresses to a fresh responder, resident set
-# growth divided by the IKE SAs it holds.
+# 200) handshakes from as many source addresses to a fresh responder, growth of the
+# resident set and of the live heap divided by the IKE SAs it holds.
 #
 # Usage: benches/handshakes.sh [-s SECONDS] [-c CONCURRENCY] [-o FILE]
 #   defaults: -s 10 -c 8; appends a section to FILE (default BENCHMARKS-draft.md). Root.
@@ -45,6 +45,11 @@ ip -n "$NS" addr add 203.0.113.1/24 dev lo
 ip -n "$GEN_NS" link set wan0 up
 # Sources of the memory phase: one address per IKE SA (see memory_phase).
 MEM_PEERS="${MEM_PEERS:-200}"
+# glibc tunables of both responders in the memory phase. By default the per-thread cache
+# (tcache) is off: it keeps up to 7 freed chunks per size class and thread, which
+# mallinfo counts as in use, so with it the heap figure also counts freed memory.
+# MEM_TUNABLES= keeps glibc's defaults.
+MEM_TUNABLES="${MEM_TUNABLES-glibc.malloc.tcache_count=0}"
 [ "$MEM_PEERS" -le 240 ] || fail "MEM_PEERS must be at most 240 (198.51.100.10-249)"
 for ((i = 0; i < MEM_PEERS; i++)); do ip -n "$GEN_NS" addr add "198.51.100.$((10 + i))/24" dev wan0; done
 ip -n "$NS" link set wan0 up
@@ -61,6 +66,9 @@ HZ=$(getconf CLK_TCK)
 
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# Anonymous part of the resident set (heap, stacks), without the code pages that the
+# first handshakes fault in once.
+anon_kib() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 
 # kept_sas LABEL: the number of IKE SAs in the responder now (swanctl --stats or
 # rampart's control socket), or empty when unknown.
@@ -102,23 +110,46 @@ print(f"{label} {group} {n} {d['failed']} {d['per_second']:.0f} {cpu_ms:.3f} {me
 PY
 }
 
+# heap_used LABEL: the responder's live heap in octets, from glibc's mallinfo: rampart's
+# `show memory` (heap_used), strongSwan's `swanctl --stats` ("mallinfo: ... mmap M, used
+# U", M + U). Empty when unknown.
+heap_used() {
+  if [ "$1" = strongswan ]; then
+    sw swanctl edge1 --stats 2>/dev/null |
+      sed -n 's/^mallinfo: .*mmap \([0-9]*\), used \([0-9]*\).*/\1 \2/p' | awk '{ print $1 + $2 }'
+  else
+    rampart_ctl edge1 "show memory" 2>/dev/null |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["heap_used"])' 2>/dev/null
+  fi
+}
+
 # memory_phase LABEL PID: one group-19 handshake from each of MEM_PEERS addresses, each
 # with its own identity, so the responder holds MEM_PEERS IKE SAs. Each new initiator
-# sends INITIAL_CONTACT, after which strongSwan replaces earlier IKE SAs of the same
-# identity and rampart those of the same address. Prints "label kept bytes_per_kept_sa".
+# sends INITIAL_CONTACT, after which both responders replace earlier IKE SAs of the same
+# identity. The responder gets 6 s before the
+# second reading, in which rampart's control plane returns freed heap to the kernel
+# (every 5 s). Prints "label kept rss anon heap", the last three in bytes per kept SA.
 memory_phase() {
-  local label="$1" pid="$2" r0 r1 i kept
+  local label="$1" pid="$2" r0 r1 a0 a1 h0 h1 i kept heap
   taskset -a -p -c 1 "$pid" >/dev/null
   sleep 1
   r0=$(rss_kib "$pid")
+  a0=$(anon_kib "$pid")
+  h0=$(heap_used "$label")
   for ((i = 0; i < MEM_PEERS; i++)); do
     ip netns exec "$GEN_NS" taskset -c 0 "$LOADGEN" --local "198.51.100.$((10 + i))" --target 198.51.100.2 \
       --group 19 --seconds 5 --max 1 --concurrency 1 --id-offset "$i" >>"$LAB_STATE/$label-mem.json" 2>>"$LAB_STATE/$label-mem.err"
   done
-  sleep 1
+  sleep 6
   r1=$(rss_kib "$pid")
+  a1=$(anon_kib "$pid")
+  h1=$(heap_used "$label")
   kept=$(kept_sas "$label")
-  echo "$label ${kept:-0} $(( ${kept:-0} > 0 ? (r1 - r0) * 1024 / kept : 0 ))" | tee -a "$LAB_STATE/mem.txt"
+  kept=${kept:-0}
+  heap="-"
+  [ -n "$h0" ] && [ -n "$h1" ] && [ "$kept" -gt 0 ] && heap=$(( (h1 - h0) / kept ))
+  echo "$label $kept $(( kept > 0 ? (r1 - r0) * 1024 / kept : 0 )) $(( kept > 0 ? (a1 - a0) * 1024 / kept : 0 )) $heap" |
+    tee -a "$LAB_STATE/mem.txt"
 }
 
 # mem_peers_config CFG: a tunnel group and a crypto map entry for each memory-phase address.
@@ -151,7 +182,7 @@ for group in 14 19; do
     GW_ID=%any EDGE_DPD=0s LOCAL_TS=198.19.0.0/16 sw start edge1 >/dev/null || fail "strongSwan did not start"
   pid=$(cat "$LAB_STATE/edge1/run/charon.pid")
   measure strongswan "$pid" "$group"
-  [ "$group" = 19 ] && { sw stop edge1 >/dev/null; CHARON_EXTRA="$LAB_STATE/charon-bench.conf" IKE_LOG=0 \
+  [ "$group" = 19 ] && { sw stop edge1 >/dev/null; GLIBC_TUNABLES="$MEM_TUNABLES" CHARON_EXTRA="$LAB_STATE/charon-bench.conf" IKE_LOG=0 \
     EDGE_IKE="$ike" EDGE_ESP=aes256gcm16 GW_ID=%any EDGE_DPD=0s LOCAL_TS=198.19.0.0/16 sw start edge1 >/dev/null &&
     memory_phase strongswan "$(cat "$LAB_STATE/edge1/run/charon.pid")"; }
   sw stop edge1 >/dev/null
@@ -175,7 +206,7 @@ for group in 14 19; do
 done
 if [ "$RAMPART_OK" = 1 ]; then
   mem_peers_config "$cfg"
-  start_bg edge1 "$LAB_STATE/rampart-mem.log" env RUST_LOG=warn "$(rampart_bin)" run --config "$cfg" \
+  start_bg edge1 "$LAB_STATE/rampart-mem.log" env GLIBC_TUNABLES="$MEM_TUNABLES" RUST_LOG=warn "$(rampart_bin)" run --config "$cfg" \
     $(rampart_has_flag --control && echo --control "$LAB_STATE/rampart-edge1.sock")
   pid=$BG_PID
   sleep 1
@@ -203,11 +234,15 @@ rate() { awk -v l="$1" -v g="$2" '$1 == l && $2 == g { print $5 }' "$LAB_STATE/r
   awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $1, $2, $3, $4, $5, $6, $10, $7, $8, $9 }' "$LAB_STATE/rows.txt"
   echo
   echo "Memory per IKE SA (with one Child SA): $MEM_PEERS handshakes (group 19) from $MEM_PEERS source"
-  echo "addresses to a freshly started responder; resident set growth divided by the IKE SAs held."
+  echo "addresses to a freshly started responder; growth of the resident set, of its anonymous"
+  echo "part (without code pages faulted in by the first handshakes) and of the live heap (glibc"
+  echo "mallinfo: rampart's \`show memory\`, strongSwan's \`swanctl --stats\`) divided by the IKE SAs"
+  echo "held, read 6 s after the last handshake. GLIBC_TUNABLES of both responders:"
+  echo "\`${MEM_TUNABLES:-glibc defaults}\`."
   echo
-  echo "| responder | IKE SAs held | bytes per IKE SA |"
-  echo "|---|---|---|"
-  awk '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' "$LAB_STATE/mem.txt" 2>/dev/null
+  echo "| responder | IKE SAs held | resident set bytes per IKE SA | anonymous resident bytes per IKE SA | live heap bytes per IKE SA |"
+  echo "|---|---|---|---|---|"
+  awk '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$LAB_STATE/mem.txt" 2>/dev/null
   echo
   for g in 14 19; do
     echo "Group $g: rampart / strongSwan handshake rate = $(awk -v a="$(rate rampart $g)" -v b="$(rate strongswan $g)" 'BEGIN { if (a != "" && b > 0) printf "%.2fx", a / b; else print "-" }')."

@@ -2,7 +2,7 @@
 //! and returns a JSON snapshot, as `show crypto ...` and `clear crypto ...` on an ASA.
 //!
 //! Commands: `show crypto ikev2 sa`, `show crypto ipsec sa`, `show crypto ipsec stats`,
-//! `clear crypto ipsec sa peer ADDR`.
+//! `show memory`, `clear crypto ipsec sa peer ADDR`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::IpAddr;
@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::control_plane::ControlMsg;
 use crate::error::Error;
+use crate::memory::MemoryUsage;
 use crate::shared::Shared;
 
 /// How long a client waits for the control plane's reply.
@@ -40,6 +41,7 @@ pub fn execute(line: &str, now: Instant, engine: &mut Engine, shared: &Shared) -
             stats["tun_write_errors"] = json!(shared.tun_write_errors.load(Ordering::Relaxed));
             stats
         }
+        ["show", "memory"] => show_memory(now, engine),
         ["clear", "crypto", "ipsec", "sa", "peer", addr] => match addr.parse::<IpAddr>() {
             Ok(addr) => {
                 tracing::info!(peer = %addr, "clear crypto ipsec sa peer");
@@ -54,11 +56,28 @@ pub fn execute(line: &str, now: Instant, engine: &mut Engine, shared: &Shared) -
                 "show crypto ikev2 sa",
                 "show crypto ipsec sa",
                 "show crypto ipsec stats",
+                "show memory",
                 "clear crypto ipsec sa peer ADDR"
             ]
         }),
     };
     serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// `show memory`: heap and resident set in octets, as the ASA's `show memory` gives
+/// free, used and total, with the SA counts to divide them by.
+fn show_memory(now: Instant, engine: &Engine) -> serde_json::Value {
+    let usage = MemoryUsage::now();
+    let ike_sas = engine.ike_sas(now);
+    let child_sas: usize = ike_sas.iter().map(|sa| sa.children.len()).sum();
+    json!({
+        "heap_used": usage.heap_used,
+        "heap_free": usage.heap_free,
+        "heap_total": usage.heap_total,
+        "rss": usage.rss,
+        "ike_sas": ike_sas.len(),
+        "child_sas": child_sas,
+    })
 }
 
 fn error_value(e: serde_json::Error) -> serde_json::Value {
@@ -160,7 +179,7 @@ mod tests {
     fn execute_unknown_lists_commands() {
         let reply = run("show running-config");
         assert!(reply["error"].as_str().unwrap().contains("unknown command"));
-        assert_eq!(reply["commands"].as_array().unwrap().len(), 4);
+        assert_eq!(reply["commands"].as_array().unwrap().len(), 5);
     }
 
     #[test]
@@ -179,6 +198,20 @@ mod tests {
     #[test]
     fn execute_ikev2_sa_empty() {
         assert_eq!(run("show crypto ikev2 sa"), serde_json::json!([]));
+    }
+
+    #[test]
+    fn execute_memory_counts_heap() {
+        let reply = run("show memory");
+        assert!(reply["heap_used"].as_u64().unwrap() > 0);
+        assert!(reply["rss"].as_u64().unwrap() > 0);
+    }
+
+    #[test]
+    fn execute_memory_counts_sas() {
+        let reply = run("show memory");
+        assert_eq!(reply["ike_sas"], 0);
+        assert_eq!(reply["child_sas"], 0);
     }
 
     #[test]

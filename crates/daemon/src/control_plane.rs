@@ -12,12 +12,23 @@ use rampart_ike::config::IkeConfig;
 use rampart_ike::{Engine, Event};
 
 use crate::config::{self, LoadedConfig};
+use crate::memory::{self, MemoryUsage};
 use crate::routing::Routing;
 use crate::shared::{PolicyState, Shared};
 use crate::udp::OutsideUdp;
 
 /// Interval of the housekeeping tick: lifetime accounting and sequence-number checks.
 const TICK: Duration = Duration::from_secs(1);
+
+/// Interval between checks for freed heap to give back to the kernel.
+const TRIM_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Growth of the free heap since the last trim above which the control plane calls
+/// `malloc_trim`. A burst of handshakes leaves freed messages, DH values and expanded
+/// keys scattered through the heap, and glibc only returns free memory at the top of
+/// the heap by itself. Free memory in pages that still hold live chunks stays, so the
+/// free heap after a trim is the baseline for the next one.
+const TRIM_MIN_FREE: u64 = 256 * 1024;
 
 /// How long SIGTERM waits for the peers' DELETE responses before tearing down.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
@@ -45,6 +56,9 @@ pub struct ControlPlane {
     /// Inbound bytes already reported to the engine, per inbound SPI.
     reported_bytes: HashMap<u32, u64>,
     generation: u64,
+    next_trim: Instant,
+    /// Free heap left after the last trim.
+    free_after_trim: u64,
 }
 
 impl ControlPlane {
@@ -57,7 +71,7 @@ impl ControlPlane {
         routing: Routing,
         options: crate::Options,
     ) -> ControlPlane {
-        ControlPlane { engine, ike_config, shared, udp, rx, routing, options, reported_bytes: HashMap::new(), generation: 0 }
+        ControlPlane { engine, ike_config, shared, udp, rx, routing, options, reported_bytes: HashMap::new(), generation: 0, next_trim: Instant::now() + TRIM_INTERVAL, free_after_trim: 0 }
     }
 
     /// Gives back the routes and rules for removal after the workers stopped.
@@ -213,6 +227,10 @@ impl ControlPlane {
             (sa.inbound_bytes(), sa.outbound_near_wrap())
         };
         for (spi, total) in bytes {
+            // An SA that carried no traffic gets no entry, so idle tunnels cost nothing.
+            if total == 0 {
+                continue;
+            }
             let reported = self.reported_bytes.entry(spi).or_insert(0);
             if total > *reported {
                 self.engine.child_bytes(now, spi, total - *reported);
@@ -222,6 +240,25 @@ impl ControlPlane {
         for spi in near_wrap {
             self.engine.child_seq_near_wrap(now, spi);
         }
+        if now >= self.next_trim {
+            self.next_trim = now + TRIM_INTERVAL;
+            self.trim_heap();
+        }
+    }
+
+    /// Gives free heap back to the kernel when enough of it accumulated since the last
+    /// trim.
+    fn trim_heap(&mut self) {
+        let before = MemoryUsage::now();
+        if before.heap_free < self.free_after_trim.saturating_add(TRIM_MIN_FREE) {
+            // The free heap also shrinks as it is reused; follow it down.
+            self.free_after_trim = self.free_after_trim.min(before.heap_free);
+            return;
+        }
+        let released = memory::trim();
+        let after = MemoryUsage::now();
+        self.free_after_trim = after.heap_free;
+        tracing::debug!(released, heap_free = before.heap_free, rss_before = before.rss, rss_after = after.rss, "malloc_trim after heap growth");
     }
 
     /// SIGHUP: reread the configuration. On errors the running configuration stays.

@@ -31,6 +31,7 @@ const SOCKET_POLL: Duration = Duration::from_millis(200);
 /// Runs the gateway until SIGTERM or SIGINT. Everything it set up (TUN device, routes,
 /// rules, control socket) is removed before it returns, also on a start-up error.
 pub fn run(options: Options) -> Result<(), Error> {
+    crate::memory::tune_malloc();
     let missing = privilege::missing_capabilities();
     if !missing.is_empty() {
         return Err(Error::Privilege { missing: missing.join(" and ") });

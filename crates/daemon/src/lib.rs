@@ -11,6 +11,7 @@ pub mod control_plane;
 pub mod error;
 pub mod gateway;
 pub mod inbound;
+pub mod memory;
 pub mod nat_t;
 pub mod netlink;
 pub mod options;

@@ -14,20 +14,37 @@ pub struct ReplayWindow {
     size: u32,
     /// Highest sequence number accepted so far; 0 before the first packet.
     top: u32,
-    /// Bit `s % 64` of word `(s / 64) & mask` records sequence number `s`.
+    /// Bit `s % 64` of word `(s / 64) % bitmap.len()` records sequence number `s`.
     bitmap: Box<[u64]>,
-    mask: usize,
+    /// `ceil(2^64 / bitmap.len())`, for the remainder by multiplication in `word`.
+    remainder_magic: u64,
 }
 
 impl ReplayWindow {
     /// Creates a window of `size` packets; 0 disables replay detection.
     ///
-    /// The ring has one word more than the window spans, rounded up to a power of two,
-    /// so the word of `top` is never the word being cleared on a slide.
+    /// The ring has one word more than the window spans, so the word of `top` is never
+    /// the word being cleared on a slide. It is not rounded up to a power of two: every
+    /// inbound SA has one, and rounding would double the 1024-packet default (17 words
+    /// to 32).
     pub fn new(size: u32) -> ReplayWindow {
-        let words = if size == 0 { 1 } else { (size as usize).div_ceil(64) + 1 };
-        let words = words.next_power_of_two();
-        ReplayWindow { size, top: 0, bitmap: vec![0; words].into_boxed_slice(), mask: words - 1 }
+        let words = if size == 0 { 1 } else { size.div_ceil(64) + 1 };
+        ReplayWindow {
+            size,
+            top: 0,
+            bitmap: vec![0; words as usize].into_boxed_slice(),
+            remainder_magic: (u64::MAX / u64::from(words)).wrapping_add(1),
+        }
+    }
+
+    /// Ring index of the word of block `block` (sequence number / 64): `block %
+    /// bitmap.len()` computed as the high half of `(magic * block mod 2^64) * len` with
+    /// `magic = ceil(2^64 / len)`. That is exact for every 32-bit block and ring length
+    /// (checked against `%` in the tests) and keeps a division off the per-packet path.
+    #[inline]
+    fn word(&self, block: u32) -> usize {
+        let low = self.remainder_magic.wrapping_mul(u64::from(block));
+        ((u128::from(low) * self.bitmap.len() as u128) >> 64) as usize
     }
 
     pub fn size(&self) -> u32 {
@@ -41,7 +58,7 @@ impl ReplayWindow {
 
     #[inline]
     fn slot(&self, seq: u32) -> (usize, u64) {
-        ((seq as usize >> 6) & self.mask, 1u64 << (seq & 63))
+        (self.word(seq >> 6), 1u64 << (seq & 63))
     }
 
     /// Checks a sequence number before the ICV is verified, so forged replays cost no
@@ -74,14 +91,14 @@ impl ReplayWindow {
             return;
         }
         if seq > self.top {
-            let old_word = self.top as usize >> 6;
-            let new_word = seq as usize >> 6;
-            let diff = new_word - old_word;
-            if diff > self.mask {
+            let old_block = self.top >> 6;
+            let new_block = seq >> 6;
+            if (new_block - old_block) as usize >= self.bitmap.len() {
                 self.bitmap.fill(0);
             } else {
-                for i in 1..=diff {
-                    self.bitmap[(old_word + i) & self.mask] = 0;
+                for block in old_block + 1..=new_block {
+                    let word = self.word(block);
+                    self.bitmap[word] = 0;
                 }
             }
             self.top = seq;
@@ -154,12 +171,29 @@ mod tests {
     #[test]
     fn replay_slide_clears_stale_bits() {
         let mut w = ReplayWindow::new(1024);
+        // 17 words: one ring length is 1088 sequence numbers, so the word that held
+        // 100 is reused for 100 + 1088.
         assert_eq!(receive(&mut w, 100), Ok(()));
-        // One ring length later, the word that held 100 is reused for 100 + 2048.
-        assert_eq!(receive(&mut w, 100 + 2048 - 64), Ok(()));
-        assert_eq!(w.check(100 + 2048), Ok(()));
-        assert_eq!(receive(&mut w, 100 + 2048), Ok(()));
-        assert_eq!(w.check(2048 + 99), Ok(()));
+        assert_eq!(receive(&mut w, 100 + 1088 - 64), Ok(()));
+        assert_eq!(w.check(100 + 1088), Ok(()));
+        assert_eq!(receive(&mut w, 100 + 1088), Ok(()));
+        assert_eq!(w.check(1088 + 99), Ok(()));
+    }
+
+    #[test]
+    fn replay_word_matches_remainder() {
+        for size in [0u32, 32, 64, 100, 1024, 4000, 1_048_576] {
+            let w = ReplayWindow::new(size);
+            let len = w.bitmap.len() as u32;
+            for block in (0..5000u32).chain([u32::MAX >> 6, (u32::MAX >> 6) - 1, 1 << 20]) {
+                assert_eq!(w.word(block), (block % len) as usize, "size {size} block {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn replay_bitmap_not_rounded() {
+        assert_eq!(ReplayWindow::new(1024).bitmap.len(), 17);
     }
 
     #[test]

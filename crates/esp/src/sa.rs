@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rampart_crypto::alg::{Encr, Integ};
@@ -135,8 +135,10 @@ pub struct SaInfo {
     /// Peer address at installation; [`OutboundSa::remote`] follows NAT rebinding.
     pub remote: SocketAddr,
     pub udp_encap: bool,
-    pub local_ts: Vec<Selector>,
-    pub remote_ts: Vec<Selector>,
+    /// Shared between the inbound and the outbound SA of a Child SA when equal, so that
+    /// each SA pair stores them once.
+    pub local_ts: Arc<[Selector]>,
+    pub remote_ts: Arc<[Selector]>,
     pub lifetime: Lifetime,
     pub installed_at: Instant,
 }
@@ -150,8 +152,8 @@ impl SaInfo {
             local: p.local,
             remote: p.remote,
             udp_encap: p.udp_encap,
-            local_ts: p.local_ts.clone(),
-            remote_ts: p.remote_ts.clone(),
+            local_ts: Arc::from(p.local_ts.as_slice()),
+            remote_ts: Arc::from(p.remote_ts.as_slice()),
             lifetime: p.lifetime,
             installed_at: now,
         }
@@ -249,6 +251,17 @@ impl OutboundSa {
 
     pub fn info(&self) -> &SaInfo {
         &self.info
+    }
+
+    /// Takes the selectors of `inbound` (the other direction of the same Child SA) when
+    /// they equal this SA's, so that the pair stores them once.
+    pub(crate) fn share_selectors(&mut self, inbound: &SaInfo) {
+        if self.info.local_ts == inbound.local_ts {
+            self.info.local_ts = Arc::clone(&inbound.local_ts);
+        }
+        if self.info.remote_ts == inbound.remote_ts {
+            self.info.remote_ts = Arc::clone(&inbound.remote_ts);
+        }
     }
 
     pub fn spi(&self) -> u32 {

@@ -81,13 +81,24 @@ struct ChildEntry {
     outbound: Option<Arc<OutboundSa>>,
     /// Inbound SPIs of this child, oldest first.
     inbound: Vec<u32>,
-    /// Counters of the child that are not tied to one SA: fragmentation, PMTU, send
-    /// errors. They survive rekeys.
-    child_counters: SaCounters,
+    /// Counters of the child that are not tied to one SA. They survive rekeys.
+    child_counters: ChildCounters,
     /// Path MTU of the outer path, 0 when unknown.
     path_mtu: u16,
     /// Highest lifetime state already reported for the current SAs.
     reported: LifetimeState,
+}
+
+/// The child-level counters: fragmentation before encryption and PMTU messages. Only
+/// these five, not a whole `SaCounters` (152 octets), because every Child SA carries
+/// them; `Sad::counters` merges them with the SAs' counters.
+#[derive(Clone, Copy, Debug, Default)]
+struct ChildCounters {
+    pre_frag_successes: u64,
+    pre_frag_failures: u64,
+    fragments_created: u64,
+    pmtus_sent: u64,
+    pmtus_rcvd: u64,
 }
 
 struct InboundEntry {
@@ -145,7 +156,8 @@ impl Sad {
         let in_spi = inbound.spi;
         let in_sa = InboundSa::new(inbound, now).map_err(|source| SadError::Crypto { spi: in_spi, source })?;
         let out_spi = outbound.spi;
-        let out_sa = OutboundSa::new(outbound, now).map_err(|source| SadError::Crypto { spi: out_spi, source })?;
+        let mut out_sa = OutboundSa::new(outbound, now).map_err(|source| SadError::Crypto { spi: out_spi, source })?;
+        out_sa.share_selectors(in_sa.info());
 
         self.next_generation = self.next_generation.wrapping_add(1);
         let entry = ChildEntry {
@@ -153,7 +165,7 @@ impl Sad {
             generation: self.next_generation,
             outbound: Some(Arc::new(out_sa)),
             inbound: vec![in_spi],
-            child_counters: SaCounters::default(),
+            child_counters: ChildCounters::default(),
             path_mtu: 0,
             reported: LifetimeState::Valid,
         };
@@ -195,7 +207,11 @@ impl Sad {
     pub fn switch_outbound(&mut self, key: &ChildKey, params: SaParams, now: Instant) -> Result<(), SadError> {
         let index = *self.by_key.get(key).ok_or(SadError::ChildNotFound(*key))?;
         let spi = params.spi;
-        let sa = OutboundSa::new(params, now).map_err(|source| SadError::Crypto { spi, source })?;
+        let mut sa = OutboundSa::new(params, now).map_err(|source| SadError::Crypto { spi, source })?;
+        let newest_inbound = self.children[index as usize].as_ref().and_then(|e| e.inbound.last()).and_then(|spi| self.inbound.get(spi));
+        if let Some(inbound) = newest_inbound {
+            sa.share_selectors(inbound.sa.info());
+        }
         if let Some(entry) = self.children[index as usize].as_mut() {
             let old = entry.outbound.replace(Arc::new(sa)).map(|o| o.spi());
             entry.reported = LifetimeState::Valid;
@@ -369,9 +385,7 @@ impl Sad {
         self.stats.record_drop(direction, reason);
     }
 
-    /// Counters of a child that live outside its SAs (fragmentation, PMTU, errors), for
-    /// the daemon and the MTU checks to update.
-    pub fn child_counters_mut(&mut self, handle: ChildHandle) -> Option<&mut SaCounters> {
+    fn child_counters_mut(&mut self, handle: ChildHandle) -> Option<&mut ChildCounters> {
         self.entry_mut(handle).map(|e| &mut e.child_counters)
     }
 
@@ -447,7 +461,15 @@ impl Sad {
     /// inbound SA and the child-level counters.
     pub fn counters(&self, handle: ChildHandle) -> Option<SaCounters> {
         let entry = self.entry(handle)?;
-        let mut c = entry.child_counters;
+        let child = entry.child_counters;
+        let mut c = SaCounters {
+            pre_frag_successes: child.pre_frag_successes,
+            pre_frag_failures: child.pre_frag_failures,
+            fragments_created: child.fragments_created,
+            pmtus_sent: child.pmtus_sent,
+            pmtus_rcvd: child.pmtus_rcvd,
+            ..SaCounters::default()
+        };
         if let Some(out) = &entry.outbound {
             c += out.counters();
         }

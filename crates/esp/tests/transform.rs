@@ -391,6 +391,31 @@ fn sad_rekey_make_before_break() {
 }
 
 #[test]
+fn sad_install_shares_selectors() {
+    let g = Encr::AesGcm16 { key_bits: 256 };
+    let mut sad = Sad::new();
+    let handle = sad.install(child_key(), params(SPI_IN, g, None), params(SPI_OUT, g, None), Instant::now()).expect("install");
+    let out = sad.outbound(handle).expect("outbound SA").info();
+    let inbound = sad.inbound_sas(handle).next().expect("inbound SA").info();
+    assert!(std::sync::Arc::ptr_eq(&out.local_ts, &inbound.local_ts));
+    assert!(std::sync::Arc::ptr_eq(&out.remote_ts, &inbound.remote_ts));
+}
+
+#[test]
+fn sad_rekey_shares_selectors() {
+    let g = Encr::AesGcm16 { key_bits: 256 };
+    let now = Instant::now();
+    let mut sad = Sad::new();
+    let key = child_key();
+    let handle = sad.install(key, params(SPI_IN, g, None), params(SPI_OUT, g, None), now).expect("install");
+    sad.rekey(&key, params(SPI_IN + 100, g, None), params(SPI_OUT + 100, g, None), now).expect("rekey");
+    let out = sad.outbound(handle).expect("outbound SA").info();
+    let newest = sad.inbound_sas(handle).find(|sa| sa.spi() == SPI_IN + 100).expect("new inbound SA").info();
+    assert!(std::sync::Arc::ptr_eq(&out.local_ts, &newest.local_ts));
+    assert!(std::sync::Arc::ptr_eq(&out.remote_ts, &newest.remote_ts));
+}
+
+#[test]
 fn sad_removed_child_handle_stale() {
     let g = Encr::AesGcm16 { key_bits: 128 };
     let now = Instant::now();

@@ -4,18 +4,28 @@
 use std::collections::BTreeMap;
 
 use rampart_crypto::CryptoError;
+use rampart_crypto::alg::{Encr, Integ};
 use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::random::Random;
 use rampart_wire::ike::{
     GENERIC_HEADER_LEN, HEADER_LEN, Header, HeaderRepr, Payload, PayloadType, SKF_FIXED_LEN,
     chain_to_vec,
 };
+use zeroize::Zeroizing;
 
-/// The SK cipher pair of an IKE SA and the IV counter for AES-GCM, whose IVs must never
-/// repeat under one key (RFC 5282 section 3.1).
+/// The SK keys of an IKE SA (SK_e and SK_a of both directions) and the IV counter for
+/// AES-GCM, whose IVs must never repeat under one key (RFC 5282 section 3.1).
+///
+/// The keys stay raw, and every message expands them into a [`SaCipher`] that is
+/// dropped after use. Expanded contexts cost about 2.2 KiB per direction for AES-CBC
+/// with HMAC (key schedules and HMAC_CTX), kept for the whole life of the SA, while an
+/// expansion costs microseconds and IKE messages are rare.
 pub(crate) struct SkCipher {
-    pub outbound: SaCipher,
-    pub inbound: SaCipher,
+    encr: Encr,
+    integ: Option<Integ>,
+    /// SK_e and SK_a of what we send, then SK_e and SK_a of what we receive, in one
+    /// allocation of exactly their length. Wiped on drop.
+    keys: Zeroizing<Vec<u8>>,
     iv_counter: u64,
 }
 
@@ -23,16 +33,48 @@ pub(crate) struct SkCipher {
 const MAX_FRAGMENTS: u16 = 64;
 
 impl SkCipher {
-    pub fn new(outbound: SaCipher, inbound: SaCipher) -> SkCipher {
-        SkCipher {
-            outbound,
-            inbound,
-            iv_counter: 0,
+    /// Keeps the keys of both directions after checking that they expand, so that a
+    /// bad key length fails here and not on the first message.
+    pub fn new(
+        encr: Encr,
+        integ: Option<Integ>,
+        outbound: (&[u8], &[u8]),
+        inbound: (&[u8], &[u8]),
+    ) -> Result<SkCipher, CryptoError> {
+        SaCipher::new(encr, integ, outbound.0, outbound.1)?;
+        SaCipher::new(encr, integ, inbound.0, inbound.1)?;
+        let mut keys = Vec::with_capacity(2 * (outbound.0.len() + outbound.1.len()));
+        for part in [outbound.0, outbound.1, inbound.0, inbound.1] {
+            keys.extend_from_slice(part);
         }
+        Ok(SkCipher {
+            encr,
+            integ,
+            keys: Zeroizing::new(keys),
+            iv_counter: 0,
+        })
+    }
+
+    /// Octets of key material held.
+    pub fn key_bytes(&self) -> usize {
+        self.keys.capacity()
+    }
+
+    /// Expands the keys of one direction into a cipher for one message.
+    fn cipher(&self, inbound: bool) -> Result<SaCipher, CryptoError> {
+        let encr_len = self.encr.keymat_len();
+        let half = self.keys.len() / 2;
+        let direction = if inbound {
+            &self.keys[half..]
+        } else {
+            &self.keys[..half]
+        };
+        let (encr_key, integ_key) = direction.split_at(encr_len.min(direction.len()));
+        SaCipher::new(self.encr, self.integ, encr_key, integ_key)
     }
 
     fn write_iv(&mut self, random: &mut dyn Random, iv: &mut [u8]) {
-        if self.outbound.encr().is_aead() {
+        if self.encr.is_aead() {
             self.iv_counter += 1;
             let c = self.iv_counter.to_be_bytes();
             let n = iv.len().min(8);
@@ -46,15 +88,16 @@ impl SkCipher {
     /// `plaintext` with padding, ICV. `fragment` is (number, total) for SKF.
     fn seal_one(
         &mut self,
+        cipher: &SaCipher,
         random: &mut dyn Random,
         header: &HeaderRepr,
         first: PayloadType,
         plaintext: &[u8],
         fragment: Option<(u16, u16)>,
     ) -> Result<Vec<u8>, CryptoError> {
-        let iv_len = self.outbound.iv_len();
-        let icv_len = self.outbound.icv_len();
-        let block = self.outbound.block_len().max(1);
+        let iv_len = cipher.iv_len();
+        let icv_len = cipher.icv_len();
+        let block = cipher.block_len().max(1);
         let pad = (block - (plaintext.len() + 1) % block) % block;
         let fixed = if fragment.is_some() { SKF_FIXED_LEN } else { 0 };
         let aad_len = HEADER_LEN + GENERIC_HEADER_LEN + fixed;
@@ -83,7 +126,7 @@ impl SkCipher {
         buf[body..body + plaintext.len()].copy_from_slice(plaintext);
         // Padding octets are zero; the Pad Length octet follows them.
         buf[body + plaintext.len() + pad] = pad as u8;
-        self.outbound.seal(&mut buf, aad_len)?;
+        cipher.seal(&mut buf, aad_len)?;
         Ok(buf)
     }
 
@@ -97,12 +140,13 @@ impl SkCipher {
         payloads: &[Payload],
         fragment_mtu: Option<usize>,
     ) -> Result<Vec<Vec<u8>>, CryptoError> {
+        let cipher = self.cipher(false)?;
         let (first, plaintext) = chain_to_vec(payloads);
         let overhead = HEADER_LEN
             + GENERIC_HEADER_LEN
-            + self.outbound.iv_len()
-            + self.outbound.icv_len()
-            + self.outbound.block_len()
+            + cipher.iv_len()
+            + cipher.icv_len()
+            + cipher.block_len()
             + 1;
         match fragment_mtu {
             Some(mtu) if overhead + plaintext.len() > mtu => {
@@ -116,13 +160,22 @@ impl SkCipher {
                     .enumerate()
                     .map(|(i, chunk)| {
                         let next = if i == 0 { first } else { PayloadType::NONE };
-                        self.seal_one(random, header, next, chunk, Some((i as u16 + 1, count)))
+                        self.seal_one(
+                            &cipher,
+                            random,
+                            header,
+                            next,
+                            chunk,
+                            Some((i as u16 + 1, count)),
+                        )
                     })
                     .collect()
             }
-            _ => Ok(vec![
-                self.seal_one(random, header, first, &plaintext, None)?,
-            ]),
+            _ => {
+                Ok(vec![self.seal_one(
+                    &cipher, random, header, first, &plaintext, None,
+                )?])
+            }
         }
     }
 
@@ -135,7 +188,7 @@ impl SkCipher {
             .checked_sub(body_len)
             .ok_or_else(|| CryptoError::InvalidLength("SK payload".into()))?;
         let mut buf = data.to_vec();
-        let range = self.inbound.open(&mut buf, aad_len)?;
+        let range = self.cipher(true)?.open(&mut buf, aad_len)?;
         let plain = &buf[range];
         let pad = *plain
             .last()
@@ -203,7 +256,6 @@ impl Reassembly {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rampart_crypto::alg::{Encr, Integ};
     use rampart_crypto::random::TestRandom;
     use rampart_wire::ike::{ExchangeType, MessageRepr, NotifyType};
 
@@ -212,14 +264,8 @@ mod tests {
         let ka = integ.map(|i| vec![9u8; i.key_len()]).unwrap_or_default();
         let kb = vec![8u8; encr.keymat_len()];
         let kc = integ.map(|i| vec![6u8; i.key_len()]).unwrap_or_default();
-        let a = SkCipher::new(
-            SaCipher::new(encr, integ, &ke, &ka).unwrap(),
-            SaCipher::new(encr, integ, &kb, &kc).unwrap(),
-        );
-        let b = SkCipher::new(
-            SaCipher::new(encr, integ, &kb, &kc).unwrap(),
-            SaCipher::new(encr, integ, &ke, &ka).unwrap(),
-        );
+        let a = SkCipher::new(encr, integ, (&ke, &ka), (&kb, &kc)).unwrap();
+        let b = SkCipher::new(encr, integ, (&kb, &kc), (&ke, &ka)).unwrap();
         (a, b)
     }
 

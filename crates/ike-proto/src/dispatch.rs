@@ -146,7 +146,7 @@ impl Engine {
             let Some(Request {
                 pending: Pending::Init(init),
                 ..
-            }) = sa.outstanding.take()
+            }) = sa.outstanding.take().map(|r| *r)
             else {
                 return;
             };
@@ -239,7 +239,8 @@ impl Engine {
                         header.message_id,
                         header.response,
                         f.total_fragments,
-                    );
+                    )
+                    .map(Box::new);
                 }
                 let r = sa.reassembly.as_mut()?;
                 let (first, joined) =

@@ -1,16 +1,16 @@
 //! IKE SA and Child SA state.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use rampart_crypto::CryptoError;
 use rampart_crypto::alg::{DhGroup, Encr, Integ, Prf};
-use rampart_crypto::cipher::SaCipher;
 use rampart_crypto::dh::KeyExchange;
 use rampart_crypto::keys::IkeKeys;
 use rampart_wire::ike::ExchangeType;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::config::{Identity, TrafficSelector};
 use crate::crypt::{Reassembly, SkCipher};
@@ -26,13 +26,11 @@ pub(crate) enum State {
     Deleting,
 }
 
-/// Key material kept after IKE_AUTH: SK_d for Child SAs and rekeys, and the SK
-/// ciphers. SK_pi/SK_pr are needed only until AUTH is verified.
+/// Key material of an IKE SA: SK_d for Child SAs and rekeys, and the SK keys.
+/// SK_pi/SK_pr, needed only for the AUTH payloads, live in [`InitMessages`].
 pub(crate) struct SaKeys {
     pub prf: Prf,
     pub sk_d: Zeroizing<Vec<u8>>,
-    pub sk_pi: Zeroizing<Vec<u8>>,
-    pub sk_pr: Zeroizing<Vec<u8>>,
     pub sk: SkCipher,
 }
 
@@ -45,25 +43,67 @@ impl SaKeys {
         } else {
             (&k.sk_er, &k.sk_ar, &k.sk_ei, &k.sk_ai)
         };
-        let outbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, out_e, out_a)?;
-        let inbound = SaCipher::new(chosen.suite.encr, chosen.suite.integ, in_e, in_a)?;
+        let sk = SkCipher::new(
+            chosen.suite.encr,
+            chosen.suite.integ,
+            (out_e, out_a),
+            (in_e, in_a),
+        )?;
         Ok(SaKeys {
             prf: chosen.suite.prf,
             sk_d: k.sk_d.clone(),
-            sk_pi: k.sk_pi.clone(),
-            sk_pr: k.sk_pr.clone(),
-            sk: SkCipher::new(outbound, inbound),
+            sk,
         })
     }
 }
 
-/// Data from IKE_SA_INIT that IKE_AUTH signs (RFC 7296 section 2.15).
+/// Data from IKE_SA_INIT that IKE_AUTH signs (RFC 7296 section 2.15), and the keys
+/// SK_pi/SK_pr of the AUTH payloads. The keys are wiped on drop.
 #[derive(Default)]
 pub(crate) struct InitMessages {
     pub nonce_i: Vec<u8>,
     pub nonce_r: Vec<u8>,
     pub request: Vec<u8>,
     pub response: Vec<u8>,
+    pub sk_pi: Vec<u8>,
+    pub sk_pr: Vec<u8>,
+}
+
+impl Drop for InitMessages {
+    fn drop(&mut self) {
+        self.sk_pi.zeroize();
+        self.sk_pr.zeroize();
+    }
+}
+
+/// The empty [`InitMessages`] that an SA without handshake data reads.
+static NO_INIT_MESSAGES: InitMessages = InitMessages {
+    nonce_i: Vec::new(),
+    nonce_r: Vec::new(),
+    request: Vec::new(),
+    response: Vec::new(),
+    sk_pi: Vec::new(),
+    sk_pr: Vec::new(),
+};
+
+/// The IKE_SA_INIT data of an SA, kept on the heap only while the SA needs it, so that
+/// an established SA carries one pointer instead of four empty vectors. Reads of an SA
+/// without it see empty fields; the first write allocates it.
+#[derive(Default)]
+pub(crate) struct Handshake(Option<Box<InitMessages>>);
+
+impl Deref for Handshake {
+    type Target = InitMessages;
+
+    fn deref(&self) -> &InitMessages {
+        self.0.as_deref().unwrap_or(&NO_INIT_MESSAGES)
+    }
+}
+
+impl DerefMut for Handshake {
+    fn deref_mut(&mut self) -> &mut InitMessages {
+        self.0.get_or_insert_with(Box::default)
+    }
 }
 
 /// A Child SA to create in a request we sent: what we offered, kept until the reply.
@@ -187,14 +227,15 @@ pub(crate) struct IkeSa {
     pub state: State,
     pub chosen: Option<IkeChosen>,
     pub keys: Option<SaKeys>,
-    pub init: InitMessages,
+    pub init: Handshake,
     pub local_id: Option<Identity>,
     pub remote_id: Option<Identity>,
     /// Message ID of our next request.
     pub next_mid: u32,
     /// Message ID expected in the peer's next request.
     pub peer_mid: u32,
-    pub outstanding: Option<Request>,
+    /// Boxed: a `Request` is 232 octets, and an established SA is idle almost always.
+    pub outstanding: Option<Box<Request>>,
     /// Our last response and its message ID, re-sent for a retransmitted request.
     pub last_response: Option<(u32, Vec<Vec<u8>>)>,
     pub tasks: VecDeque<Task>,
@@ -207,7 +248,8 @@ pub(crate) struct IkeSa {
     pub last_recv: Instant,
     pub rekey_at: Option<Instant>,
     pub keepalive_at: Option<Instant>,
-    pub reassembly: Option<Reassembly>,
+    /// Boxed, as `outstanding`: fragments arrive rarely.
+    pub reassembly: Option<Box<Reassembly>>,
     /// Set when the SA is to be removed after the current step.
     pub dead: bool,
     /// Local SPI of the IKE SA that replaced this one in a rekey. Child SAs that an
@@ -250,7 +292,7 @@ impl IkeSa {
             state: State::Connecting,
             chosen: None,
             keys: None,
-            init: InitMessages::default(),
+            init: Handshake::default(),
             local_id: None,
             remote_id: None,
             next_mid: 0,
@@ -273,6 +315,14 @@ impl IkeSa {
             rekey_collision: None,
             await_redundant: None,
         }
+    }
+
+    /// Drops what only IKE_SA_INIT and IKE_AUTH need, once IKE_AUTH is done: the
+    /// nonces, the IKE_SA_INIT messages the AUTH payloads sign and SK_pi/SK_pr
+    /// (RFC 7296 section 2.15), which are wiped. Child SAs and rekeys use SK_d and
+    /// fresh nonces.
+    pub fn release_handshake_state(&mut self) {
+        self.init = Handshake::default();
     }
 
     pub fn local_spi(&self) -> u64 {
@@ -365,4 +415,111 @@ impl IkeSa {
                 .collect(),
         }
     }
+}
+
+/// The IKE SAs by our own SPI. Each SA is boxed, so the table's spare slots (about
+/// half of them right after the table grows) cost a pointer each, not a whole `IkeSa`.
+/// `remove` hands the SA out by value and `insert` boxes it again, so the exchange
+/// code can own an SA while it borrows the engine.
+#[derive(Default)]
+pub(crate) struct IkeSaTable(HashMap<u64, Box<IkeSa>>);
+
+impl IkeSaTable {
+    pub fn insert(&mut self, spi: u64, sa: IkeSa) {
+        self.0.insert(spi, Box::new(sa));
+    }
+
+    pub fn remove(&mut self, spi: &u64) -> Option<IkeSa> {
+        self.0.remove(spi).map(|sa| *sa)
+    }
+
+    pub fn get(&self, spi: &u64) -> Option<&IkeSa> {
+        self.0.get(spi).map(|sa| &**sa)
+    }
+
+    pub fn get_mut(&mut self, spi: &u64) -> Option<&mut IkeSa> {
+        self.0.get_mut(spi).map(|sa| &mut **sa)
+    }
+
+    pub fn contains_key(&self, spi: &u64) -> bool {
+        self.0.contains_key(spi)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &u64> {
+        self.0.keys()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &IkeSa> {
+        self.0.values().map(|sa| &**sa)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut IkeSa> {
+        self.0.values_mut().map(|sa| &mut **sa)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &IkeSa)> {
+        self.0.iter().map(|(spi, sa)| (spi, &**sa))
+    }
+
+    /// Estimated octets of the table's own allocation: a slot and a control octet per
+    /// bucket, with buckets about 8/7 of the capacity.
+    pub fn table_bytes(&self) -> usize {
+        let buckets = self.0.capacity() * 8 / 7;
+        buckets * (std::mem::size_of::<(u64, Box<IkeSa>)>() + 1)
+    }
+}
+
+/// Octets of heap an IKE SA holds, by component, counted from sizes and capacities
+/// (malloc's per-chunk header and AWS-LC's contexts are not included).
+pub(crate) fn heap_parts(sa: &IkeSa) -> [(&'static str, usize); 7] {
+    let keys = sa
+        .keys
+        .as_ref()
+        .map_or(0, |k| k.sk_d.capacity() + k.sk.key_bytes());
+    let init = sa.init.0.as_ref().map_or(0, |i| {
+        std::mem::size_of::<InitMessages>()
+            + [
+                &i.nonce_i,
+                &i.nonce_r,
+                &i.request,
+                &i.response,
+                &i.sk_pi,
+                &i.sk_pr,
+            ]
+            .iter()
+            .map(|v| v.capacity())
+            .sum::<usize>()
+    });
+    let last_response = sa.last_response.as_ref().map_or(0, |(_, d)| {
+        d.capacity() * std::mem::size_of::<Vec<u8>>()
+            + d.iter().map(|x| x.capacity()).sum::<usize>()
+    });
+    let children = sa.children.capacity() * std::mem::size_of::<ChildSa>()
+        + sa.children
+            .iter()
+            .map(|c| {
+                (c.local_ts.capacity() + c.remote_ts.capacity())
+                    * std::mem::size_of::<TrafficSelector>()
+                    + c.rekey_of.as_ref().map_or(0, |r| r.2.capacity())
+            })
+            .sum::<usize>();
+    let identity = |id: &Option<Identity>| match id {
+        Some(Identity::Fqdn(s) | Identity::Rfc822(s)) => s.capacity(),
+        Some(Identity::KeyId(k)) => k.capacity(),
+        _ => 0,
+    };
+    let ids = identity(&sa.local_id) + identity(&sa.remote_id);
+    let requests = sa.tasks.capacity() * std::mem::size_of::<Task>()
+        + sa.outstanding
+            .as_ref()
+            .map_or(0, |r| r.datagrams.iter().map(|d| d.capacity()).sum());
+    [
+        ("IKE SA struct", std::mem::size_of::<IkeSa>()),
+        ("raw keys (SK_d, SK_e, SK_a)", keys),
+        ("IKE_SA_INIT data, SK_pi, SK_pr", init),
+        ("cached last response", last_response),
+        ("Child SAs", children),
+        ("identities", ids),
+        ("queued tasks, outstanding request", requests),
+    ]
 }

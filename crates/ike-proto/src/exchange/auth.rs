@@ -33,9 +33,9 @@ impl Engine {
         let keys = sa.keys.as_ref()?;
         // The peer is the original initiator exactly when we are not.
         let (label, message, nonce, sk_p) = if sa.initiator {
-            ("IDr", &sa.init.response, &sa.init.nonce_i, &keys.sk_pr)
+            ("IDr", &sa.init.response, &sa.init.nonce_i, &sa.init.sk_pr)
         } else {
-            ("IDi", &sa.init.request, &sa.init.nonce_r, &keys.sk_pi)
+            ("IDi", &sa.init.request, &sa.init.nonce_r, &sa.init.sk_pi)
         };
         let authentic = auth.method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE
             && verify_psk_auth(
@@ -117,7 +117,7 @@ impl Engine {
             local_psk.as_bytes(),
             &sa.init.request,
             &sa.init.nonce_r,
-            &keys.sk_pi,
+            &sa.init.sk_pi,
             &id.to_body(),
         ) {
             Ok(a) => a,
@@ -226,7 +226,7 @@ impl Engine {
             remote.local_psk.as_bytes(),
             &sa.init.response,
             &sa.init.nonce_i,
-            &keys.sk_pr,
+            &sa.init.sk_pr,
             &id_r.to_body(),
         ) {
             Ok(a) => a,
@@ -295,6 +295,7 @@ impl Engine {
             }
         }
         self.send_response(sa, ExchangeType::IKE_AUTH, mid, reply);
+        sa.release_handshake_state();
     }
 
     /// Confirms the crypto map entry of a responder SA. An entry chosen by address
@@ -398,6 +399,7 @@ impl Engine {
                 sa.queue(Task::CreateChild(c));
             }
         }
+        sa.release_handshake_state();
     }
 
     /// Installs the first child from the IKE_AUTH response, or records its rejection.
@@ -458,13 +460,11 @@ impl Engine {
         }
     }
 
-    /// Marks the IKE SA established: timers, SA-up event, the signed octets dropped.
+    /// Marks the IKE SA established: timers and the SA-up event.
     fn ike_established(&mut self, sa: &mut IkeSa, now: Instant) {
         sa.state = State::Established;
         sa.established = Some(now);
         sa.last_recv = now;
-        sa.init.request = Vec::new();
-        sa.init.response = Vec::new();
         if let Some(c) = sa.chosen {
             let mut j = [0u8; 1];
             self.random.fill(&mut j);

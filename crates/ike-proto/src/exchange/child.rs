@@ -408,6 +408,9 @@ impl Engine {
             replaces: p.replaces,
             initiator: p.exchange_initiator,
         }));
+        // Grow by one: a Vec's first push reserves four entries (672 octets here), and
+        // most IKE SAs carry one Child SA, two while a rekey overlaps.
+        sa.children.reserve_exact(1);
         sa.children.push(child);
         true
     }

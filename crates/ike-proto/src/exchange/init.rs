@@ -353,9 +353,11 @@ impl Engine {
                     sa.spi_r,
                 )
             })
-            .and_then(|k| SaKeys::new(&chosen, &k, initiator));
+            .and_then(|k| SaKeys::new(&chosen, &k, initiator).map(|keys| (keys, k)));
         match result {
-            Ok(keys) => {
+            Ok((keys, k)) => {
+                sa.init.sk_pi = k.sk_pi.to_vec();
+                sa.init.sk_pr = k.sk_pr.to_vec();
                 sa.keys = Some(keys);
                 sa.chosen = Some(chosen);
                 true
@@ -678,11 +680,13 @@ impl Engine {
             remote,
             now,
         );
-        sa.init = InitMessages {
+        *sa.init = InitMessages {
             nonce_i: nonce_i.to_vec(),
             nonce_r: self.random_bytes(NONCE_LEN),
             request: data.to_vec(),
             response: Vec::new(),
+            sk_pi: Vec::new(),
+            sk_pr: Vec::new(),
         };
         sa.frag_supported = self.config.fragmentation
             && find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
