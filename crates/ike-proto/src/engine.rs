@@ -212,7 +212,14 @@ impl Engine {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        let spis: Vec<u64> = self.sas.keys().copied().collect();
+        // Only SAs with a timer due, or already dead, need work: taking every SA out
+        // of the table and back would cost an allocation each with thousands of SAs.
+        let spis: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.dead || self.sa_deadline(sa).is_some_and(|t| t <= now))
+            .map(|(spi, _)| *spi)
+            .collect();
         for spi in spis {
             let Some(mut sa) = self.sas.remove(&spi) else {
                 continue;

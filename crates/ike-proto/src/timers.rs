@@ -10,41 +10,39 @@ use crate::event::{Event, Transmit};
 use crate::sa::{IkeSa, Pending, State, Task};
 
 impl Engine {
+    /// Returns the earliest timer of `sa`: every condition `sa_timers` and `kick` act on
+    /// has its deadline here, so `handle_timeout` can skip SAs with nothing due. Runs for
+    /// every SA on every `poll_timeout`, so it allocates nothing.
     pub(crate) fn sa_deadline(&self, sa: &IkeSa) -> Option<Instant> {
-        let mut deadlines = Vec::with_capacity(6);
+        let mut earliest: Option<Instant> = None;
+        let mut consider = |t: Instant| earliest = Some(earliest.map_or(t, |e| e.min(t)));
         if let Some(r) = &sa.outstanding {
-            deadlines.push(r.next_at);
+            consider(r.next_at);
         }
         if sa.state == State::Connecting && !sa.initiator {
-            deadlines.push(sa.created + HALF_OPEN_TIMEOUT);
+            consider(sa.created + HALF_OPEN_TIMEOUT);
         }
         if sa.is_established() {
             if sa.outstanding.is_none() && !sa.tasks.is_empty() {
-                deadlines.push(sa.last_recv);
+                consider(sa.last_recv);
             }
             if let Some(interval) = self.remote_config(sa).and_then(|r| r.dpd.interval)
                 && sa.outstanding.is_none()
             {
-                deadlines.push(sa.last_recv + interval);
+                consider(sa.last_recv + interval);
             }
-            deadlines.extend(sa.rekey_at);
-            deadlines.extend(sa.keepalive_at);
-            deadlines.extend(sa.await_redundant.map(|a| a.1));
-            deadlines.extend(
-                sa.children
-                    .iter()
-                    .filter(|c| !c.rekeying && !c.replaced)
-                    .map(|c| c.rekey_at),
-            );
-            deadlines.extend(
-                sa.children
-                    .iter()
-                    .filter(|c| !c.replaced)
-                    .map(|c| c.established + c.lifetime),
-            );
-            deadlines.extend(Self::ike_expiry(sa));
+            sa.rekey_at.into_iter().for_each(&mut consider);
+            sa.keepalive_at.into_iter().for_each(&mut consider);
+            sa.await_redundant.map(|a| a.1).into_iter().for_each(&mut consider);
+            for child in sa.children.iter().filter(|c| !c.replaced) {
+                if !child.rekeying {
+                    consider(child.rekey_at);
+                }
+                consider(child.established + child.lifetime);
+            }
+            Self::ike_expiry(sa).into_iter().for_each(&mut consider);
         }
-        deadlines.into_iter().min()
+        earliest
     }
 
     /// Returns when the IKE SA's lifetime ends, unless its Delete is already queued.
