@@ -89,7 +89,8 @@ mod tests {
     fn usage_counts_allocation() {
         let before = MemoryUsage::now();
         // 4 MiB, far above what tests running in parallel allocate and free meanwhile.
-        let block = vec![1u8; 4 << 20];
+        // black_box keeps an optimized build from removing the unused allocation.
+        let block = std::hint::black_box(vec![1u8; 4 << 20]);
         let after = MemoryUsage::now();
         assert!(after.heap_used >= before.heap_used + (2 << 20), "{before:?} -> {after:?}");
         drop(block);
