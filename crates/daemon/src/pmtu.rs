@@ -41,6 +41,10 @@ pub const PMTU_AGING: Duration = Duration::from_secs(600);
 /// inner packet.
 pub const MIN_PMTU: u16 = 576;
 
+/// Shortest packet the gateway sends on the outside: an IPv4 header and the 8 octets of
+/// a UDP header or of an ESP header (SPI and sequence number).
+const MIN_QUOTED_LEN: u16 = 28;
+
 /// Minimum time between two log lines about ignored ICMP errors.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -93,6 +97,9 @@ pub enum Ignored {
     AboveInterface(u16),
     /// The quoted packet would have fit the reported MTU, so the error is stale or forged.
     NotTooBig { mtu: u16, quoted_len: u16 },
+    /// The quoted packet's total length is shorter than an IPv4 and a UDP or ESP header
+    /// or longer than the outside interface's MTU: the gateway never sent such a packet.
+    BadQuotedLength(u16),
     /// No Child SA sent the quoted packet.
     UnknownSa,
 }
@@ -150,7 +157,12 @@ pub fn check_mtu(error: &FragNeeded, interface_mtu: u16) -> Result<u16, Ignored>
     if error.mtu > interface_mtu {
         return Err(Ignored::AboveInterface(error.mtu));
     }
-    if error.quoted_len != 0 && error.quoted_len <= error.mtu {
+    // The quoted length is checked before the MTU against it, so that a forged length
+    // of 0 cannot pass as "too big for the MTU".
+    if error.quoted_len < MIN_QUOTED_LEN || error.quoted_len > interface_mtu {
+        return Err(Ignored::BadQuotedLength(error.quoted_len));
+    }
+    if error.quoted_len <= error.mtu {
         return Err(Ignored::NotTooBig { mtu: error.mtu, quoted_len: error.quoted_len });
     }
     Ok(error.mtu)
@@ -651,6 +663,21 @@ mod tests {
     #[test]
     fn check_mtu_packet_fit() {
         assert_eq!(checked(1300, 1200), Err(Ignored::NotTooBig { mtu: 1300, quoted_len: 1200 }));
+    }
+
+    #[test]
+    fn check_mtu_quoted_len_zero() {
+        assert_eq!(checked(1300, 0), Err(Ignored::BadQuotedLength(0)));
+    }
+
+    #[test]
+    fn check_mtu_quoted_len_above_interface() {
+        assert_eq!(checked(1300, 9000), Err(Ignored::BadQuotedLength(9000)));
+    }
+
+    #[test]
+    fn check_mtu_quoted_len_below_headers() {
+        assert_eq!(checked(600, 27), Err(Ignored::BadQuotedLength(27)));
     }
 
     #[test]
