@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Forged and malformed packets on the outside, sent from edge1's namespace with a raw
-# socket (interop/relay/forge.py): ESP in UDP 4500 and plain ESP with unknown SPIs,
-# truncated ESP, a non-ESP marker before a short IKE header, replays of edge1's real ESP
-# packets, and ICMP fragmentation-needed errors that quote packets gw never sent. gw
-# counts the drops in `show crypto ipsec stats`, keeps forwarding, and changes its path
-# MTU only for the valid error.
+# socket (interop/relay/forge.py). They are ESP in UDP 4500 and plain ESP with unknown
+# SPIs, truncated ESP, a non-ESP marker before a short IKE header, a flood of
+# IKE_SA_INIT requests, replays of edge1's real ESP packets, and ICMP
+# fragmentation-needed errors that quote packets gw never sent. gw counts the drops in
+# `show crypto ipsec stats`, keeps forwarding, and changes its path MTU only for the
+# valid error.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_begin outside
@@ -65,7 +66,24 @@ expect "truncated ESP is counted as truncated" [ "$((truncated1 - truncated0))" 
 expect "rampart survives the junk" rampart_alive gw
 expect "the tunnel forwards after the junk" ping_srv "$HOST_ADDR" 3
 
-# 2. Replays of edge1's ESP packets: every one is dropped by the anti-replay window.
+# 2. IKE_SA_INIT requests with random SPIs flood UDP 500 and 4500 for 5 s. The control plane's
+# queue is bounded, so rampart's memory stays flat and control commands get replies.
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$(rampart_pid gw)/status"; }
+rss0=$(rss)
+start_bg edge1 "$LAB_STATE/ike-flood.txt" timeout 20 python3 "$FORGE" ike --src "$EDGE1" --dst "$GW" --seconds 5
+flood=$BG_PID
+sleep 3
+t0=$(now_ms)
+rampart_ctl gw "show crypto ipsec stats" >"$LAB_STATE/stats-ike-flood.json"
+t1=$(now_ms)
+rss1=$(rss)
+stop_pid "$flood" 10
+log "IKE flood: RSS ${rss0} -> ${rss1} kB, show answered in $((t1 - t0)) ms"
+expect "show answers within 2 s during an IKE flood" [ "$((t1 - t0))" -lt 2000 ]
+expect "rampart's RSS grows by less than 64 MB during an IKE flood" [ "$((rss1 - rss0))" -lt 65536 ]
+expect "the tunnel forwards after the IKE flood" ping_srv "$HOST_ADDR" 3
+
+# 3. Replays of edge1's ESP packets: every one is dropped by the anti-replay window.
 replay0=$(drops replay-duplicate)
 rampart_ctl gw "show crypto ipsec stats" >"$LAB_STATE/stats-before-replay.json"
 rampart_ctl gw "show crypto ipsec sa" >"$LAB_STATE/sa-before-replay.json"
@@ -82,7 +100,7 @@ log "drops: replay-duplicate +$((replay1 - replay0)) of ${count:-0} replayed"
 expect "the replays were sent" [ "${count:-0}" -ge 5 ]
 expect "every replay is counted as replay-duplicate" [ "$((replay1 - replay0))" -ge "${count:-1}" ]
 
-# 3. Fragmentation-needed errors: only the one quoting a packet of ours lowers the MTU.
+# 4. Fragmentation-needed errors: only the one quoting a packet of ours lowers the MTU.
 spi=$(child_field outbound_spi)
 [ -n "$spi" ] && [ "$spi" != None ] || fail "no child to edge1 in show crypto ipsec sa"
 expect "the child uses ESP in UDP (strongSwan kernel-libipsec)" [ "$(child_field udp_encap)" = True ]

@@ -80,6 +80,26 @@ def junk(args):
     print(" ".join("%s=%d" % kv for kv in sent.items()))
 
 
+def ike(args):
+    """Sends IKE_SA_INIT requests with random SPIs and a malformed SA payload to UDP 500
+    and to UDP 4500 behind the non-ESP marker."""
+    rng = random.Random(args.seed)
+    sock = raw_sender()
+    sent = 0
+    end = time.monotonic() + args.seconds
+    while time.monotonic() < end:
+        for _ in range(64):
+            body = bytes(rng.getrandbits(8) for _ in range(8)) * (args.size // 8)
+            # IKE header (RFC 7296 section 3.1): SPIs, next payload SA (33), version 2.0,
+            # exchange IKE_SA_INIT (34), flags Initiator, message ID 0, length.
+            header = struct.pack("!8s8sBBBBII", rng.randbytes(8), b"\0" * 8, 33, 0x20, 34, 0x08, 0,
+                                 28 + len(body))
+            message = header + body
+            sent += send(sock, ipv4(17, args.src, args.dst, udp(args.sport, 500, message)))
+            sent += send(sock, ipv4(17, args.src, args.dst, udp(args.sport, 4500, b"\0\0\0\0" + message)))
+    print("ike sent=%d" % sent)
+
+
 def replay(args):
     """Sniffs ESP-in-UDP packets from src to dst on dev and sends each once more."""
     # Only ETH_P_ALL sockets see outgoing packets. CPython converts the bind protocol to
@@ -142,6 +162,13 @@ def main():
     j.add_argument("--dst", required=True)
     j.add_argument("--seconds", type=float, default=3.0)
     j.add_argument("--seed", type=int, default=27)
+    k = sub.add_parser("ike")
+    k.add_argument("--src", required=True)
+    k.add_argument("--dst", required=True)
+    k.add_argument("--sport", type=int, default=40000)
+    k.add_argument("--size", type=int, default=1024)
+    k.add_argument("--seconds", type=float, default=3.0)
+    k.add_argument("--seed", type=int, default=27)
     r = sub.add_parser("replay")
     r.add_argument("--dev", required=True)
     r.add_argument("--src", required=True)
@@ -160,7 +187,7 @@ def main():
     i.add_argument("--proto", choices=["udp", "esp"], default="udp")
     i.add_argument("--short", action="store_true", help="quote only 8 bytes after the IP header")
     args = parser.parse_args()
-    return {"junk": junk, "replay": replay, "icmp": icmp}[args.mode](args) or 0
+    return {"junk": junk, "ike": ike, "replay": replay, "icmp": icmp}[args.mode](args) or 0
 
 
 if __name__ == "__main__":
