@@ -88,7 +88,7 @@ replay0=$(drops replay-duplicate)
 rampart_ctl gw "show crypto ipsec stats" >"$LAB_STATE/stats-before-replay.json"
 rampart_ctl gw "show crypto ipsec sa" >"$LAB_STATE/sa-before-replay.json"
 ping_bg 8
-replayed=$(nx edge1 timeout 20 python3 "$FORGE" replay --dev wan0 --src "$EDGE1" --dst "$GW" --count 10 --seconds 8)
+replayed=$(nx edge1 timeout 20 python3 "$FORGE" replay --dev wan0 --src "$EDGE1" --dst "$GW" --count 6 --seconds 8)
 log "replay: $replayed"
 stop_pid "$PING_PID" 10
 sleep 0.5
