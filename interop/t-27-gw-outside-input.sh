@@ -114,6 +114,7 @@ rejected "a quoted packet that fit" --mtu 1300 --spi "$spi" --quoted-len 1200
 rejected "a quoted length of 0" --mtu 1300 --spi "$spi" --quoted-len 0
 rejected "a quoted packet above the interface MTU" --mtu 1300 --spi "$spi" --quoted-len 9000
 rejected "a packet to edge2" --peer 198.51.100.3 --mtu 1300 --spi "$spi"
+rejected "8 bytes of UDP without the SPI" --mtu 1300 --spi "$spi" --short
 expect "no forged error counted as PMTU received" [ "$(child_field pmtus_rcvd)" = 0 ]
 forged_icmp --mtu 1300 --spi "$spi"
 expect "the valid error lowers the path MTU to 1300" wait_for 5 "path MTU 1300" path_mtu_is 1300

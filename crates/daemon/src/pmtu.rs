@@ -4,8 +4,9 @@
 //! returns ICMP "fragmentation needed" (type 3, code 4) with its next-hop MTU. The
 //! listener accepts the error only when the quoted packet is one of ours. It must go
 //! from our outside address to the child's peer, as plain ESP with the child's
-//! outbound SPI or as UDP from port 4500 to the peer's NAT-T port. It records the lower MTU on the
-//! matching child with `Sad::record_pmtu_received`. `SaTables::egress` then sizes inner packets for it, so
+//! outbound SPI or as UDP from port 4500 to the peer's NAT-T port with that SPI behind
+//! the UDP header. It records the lower MTU on the matching child with
+//! `Sad::record_pmtu_received`. `SaTables::egress` then sizes inner packets for it, so
 //! the outbound worker fragments before encryption or, with DF set, returns
 //! fragmentation-needed with the reduced MTU to the inside host.
 //!
@@ -183,12 +184,12 @@ pub fn matching_children(sa: &SaTables, error: &FragNeeded, interface_mtu: u16) 
         let to_peer = |remote: &SocketAddr| remote.ip() == IpAddr::V4(error.destination);
         let matched = match error.transport {
             QuotedTransport::Esp { spi } => !info.udp_encap && spi == out.spi() && remotes.iter().any(to_peer),
-            // Without a quoted SPI (a short quote, or IKE behind the non-ESP marker) the
-            // ports identify the child's UDP flow, whose packets share one path.
+            // The SPI is required: addresses and ports alone are public, so any host
+            // could forge a short quote with them, while the SPI travels only on the path.
             QuotedTransport::Udp { source_port, destination_port, spi } => {
                 info.udp_encap
                     && source_port == NAT_T_PORT
-                    && spi.is_none_or(|spi| spi == out.spi())
+                    && spi == Some(out.spi())
                     && remotes.iter().any(|r| to_peer(r) && r.port() == destination_port)
             }
         };
@@ -569,7 +570,12 @@ mod tests {
 
     #[test]
     fn match_udp_quote_without_spi() {
-        assert_eq!(matches(&tables(true), &quoted_udp(4500, 4500, 0xc0ffee01)[..28]), 1);
+        assert_eq!(matches(&tables(true), &quoted_udp(4500, 4500, 0xc0ffee01)[..28]), 0);
+    }
+
+    #[test]
+    fn match_udp_ike_marker() {
+        assert_eq!(matches(&tables(true), &quoted_udp(4500, 4500, 0)), 0);
     }
 
     #[test]
