@@ -2,7 +2,8 @@
 # Forged and malformed packets on the outside, sent from edge1's namespace with a raw
 # socket (interop/relay/forge.py). They are ESP in UDP 4500 and plain ESP with unknown
 # SPIs, truncated ESP, a non-ESP marker before a short IKE header, a flood of
-# IKE_SA_INIT requests, replays of edge1's real ESP packets, and ICMP
+# IKE_SA_INIT requests, replays of edge1's real ESP packets, ESP with gw's SPI and a
+# forged ICV, and ICMP
 # fragmentation-needed errors that quote packets gw never sent. gw counts the drops in
 # `show crypto ipsec stats`, keeps forwarding, and changes its path MTU only for the
 # valid error.
@@ -100,7 +101,27 @@ log "drops: replay-duplicate +$((replay1 - replay0)) of ${count:-0} replayed"
 expect "the replays were sent" [ "${count:-0}" -ge 5 ]
 expect "every replay is counted as replay-duplicate" [ "$((replay1 - replay0))" -ge "${count:-1}" ]
 
-# 4. Fragmentation-needed errors: only the one quoting a packet of ours lowers the MTU.
+# 4. ESP with gw's real inbound SPI, sequence numbers far ahead and a forged ICV: the
+# packets fail authentication and must not move the anti-replay window (RFC 4303
+# section 3.4.3), or edge1's next genuine packets would be dropped as too old.
+spi_in=$(rampart_ctl gw "show crypto ipsec sa" | python3 -c '
+import json, sys
+for c in json.load(sys.stdin).get("children", []):
+    if c.get("remote", "").startswith(sys.argv[1] + ":") and c.get("inbound"):
+        print(c["inbound"][0]["spi"]); break' "$EDGE1")
+[ -n "$spi_in" ] || fail "no inbound SPI from edge1 in show crypto ipsec sa"
+auth0=$(drops authentication-failed)
+short0=$(drops truncated)
+forged=$(nx edge1 timeout 20 python3 "$FORGE" forged-esp --src "$EDGE1" --dst "$GW" --spi "$spi_in" --count 200)
+sleep 0.5
+auth1=$(drops authentication-failed)
+short1=$(drops truncated)
+log "forged ESP to SPI $spi_in: $forged; drops: authentication-failed +$((auth1 - auth0)), truncated +$((short1 - short0))"
+expect "every forged ICV is counted (150 of 200)" [ "$((auth1 - auth0))" -ge 150 ]
+expect "every forged ESP packet too short for its ICV is counted (50 of 200)" [ "$((short1 - short0))" -ge 50 ]
+expect "the tunnel forwards after forged sequence numbers" ping_srv "$HOST_ADDR" 3
+
+# 5. Fragmentation-needed errors: only the one quoting a packet of ours lowers the MTU.
 spi=$(child_field outbound_spi)
 [ -n "$spi" ] && [ "$spi" != None ] || fail "no child to edge1 in show crypto ipsec sa"
 expect "the child uses ESP in UDP (strongSwan kernel-libipsec)" [ "$(child_field udp_encap)" = True ]

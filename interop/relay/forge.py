@@ -80,6 +80,20 @@ def junk(args):
     print(" ".join("%s=%d" % kv for kv in sent.items()))
 
 
+def forged_esp(args):
+    """Sends ESP in UDP 4500 with a real inbound SPI, sequence numbers far ahead of the
+    window and a random ICV, and some packets too short for the ICV."""
+    rng = random.Random(args.seed)
+    sock = raw_sender()
+    sent = 0
+    for index in range(args.count):
+        sequence = args.sequence + index * 1000
+        body = rng.randbytes(64) if index % 4 else rng.randbytes(6)
+        payload = struct.pack("!II", args.spi, sequence & 0xFFFFFFFF) + body
+        sent += send(sock, ipv4(17, args.src, args.dst, udp(4500, 4500, payload)))
+    print("forged_esp sent=%d" % sent)
+
+
 def ike(args):
     """Sends IKE_SA_INIT requests with random SPIs and a malformed SA payload to UDP 500
     and to UDP 4500 behind the non-ESP marker."""
@@ -162,6 +176,13 @@ def main():
     j.add_argument("--dst", required=True)
     j.add_argument("--seconds", type=float, default=3.0)
     j.add_argument("--seed", type=int, default=27)
+    e = sub.add_parser("forged-esp")
+    e.add_argument("--src", required=True)
+    e.add_argument("--dst", required=True)
+    e.add_argument("--spi", type=lambda v: int(v, 0), required=True)
+    e.add_argument("--sequence", type=int, default=1 << 20)
+    e.add_argument("--count", type=int, default=200)
+    e.add_argument("--seed", type=int, default=27)
     k = sub.add_parser("ike")
     k.add_argument("--src", required=True)
     k.add_argument("--dst", required=True)
@@ -187,7 +208,7 @@ def main():
     i.add_argument("--proto", choices=["udp", "esp"], default="udp")
     i.add_argument("--short", action="store_true", help="quote only 8 bytes after the IP header")
     args = parser.parse_args()
-    return {"junk": junk, "ike": ike, "replay": replay, "icmp": icmp}[args.mode](args) or 0
+    return {"junk": junk, "forged-esp": forged_esp, "ike": ike, "replay": replay, "icmp": icmp}[args.mode](args) or 0
 
 
 if __name__ == "__main__":
