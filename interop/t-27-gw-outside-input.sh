@@ -3,10 +3,9 @@
 # socket (interop/relay/forge.py). They are ESP in UDP 4500 and plain ESP with unknown
 # SPIs, truncated ESP, a non-ESP marker before a short IKE header, a flood of
 # IKE_SA_INIT requests, replays of edge1's real ESP packets, ESP with gw's SPI and a
-# forged ICV, and ICMP
-# fragmentation-needed errors that quote packets gw never sent. gw counts the drops in
-# `show crypto ipsec stats`, keeps forwarding, and changes its path MTU only for the
-# valid error.
+# forged ICV, and ICMP fragmentation-needed errors that quote packets gw never sent.
+# gw counts the drops in `show crypto ipsec stats`, keeps forwarding, and changes its
+# path MTU only for the valid error.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_begin outside
