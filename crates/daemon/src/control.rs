@@ -39,6 +39,7 @@ pub fn execute(line: &str, now: Instant, engine: &mut Engine, shared: &Shared) -
             stats["clear_forwarded"] = json!(shared.clear_forwarded.load(Ordering::Relaxed));
             stats["send_errors"] = json!(shared.send_errors.load(Ordering::Relaxed));
             stats["tun_write_errors"] = json!(shared.tun_write_errors.load(Ordering::Relaxed));
+            stats["ike_queue_drops"] = json!(shared.ike_queue_drops.load(Ordering::Relaxed));
             stats
         }
         ["show", "memory"] => show_memory(now, engine),
@@ -149,21 +150,13 @@ fn serve(stream: UnixStream, control: &Sender<ControlMsg>) {
 mod tests {
     use super::*;
     use rampart_crypto::random::TestRandom;
-    use rampart_ike::config::{IkeConfig, RetransmitConfig};
     use rampart_policy::model::PolicyConfig;
 
     use crate::sa_table::SaTables;
     use crate::shared::PolicyState;
 
     fn fixture() -> (Engine, Shared) {
-        let ike = IkeConfig {
-            peers: Vec::new(),
-            retransmit: RetransmitConfig::default(),
-            cookie_threshold: 10,
-            fragmentation: true,
-            fragment_mtu: 1280,
-            force_udp_encap: false,
-        };
+        let ike = crate::shared::tests::empty_ike_config();
         let engine = Engine::new(ike.clone(), Box::new(TestRandom::new(1)), Instant::now());
         let policy = PolicyState::new(PolicyConfig::default(), &ike, 0).unwrap();
         let (control, _) = mpsc::channel();

@@ -112,7 +112,10 @@ impl ControlPlane {
 
     fn handle(&mut self, now: Instant, message: ControlMsg) {
         match message {
-            ControlMsg::Ike { local, remote, data } => self.engine.handle_datagram(now, local, remote, &data),
+            ControlMsg::Ike { local, remote, data } => {
+                self.shared.ike_taken();
+                self.engine.handle_datagram(now, local, remote, &data);
+            }
             ControlMsg::Acquire { peer, child } => {
                 tracing::debug!(peer, child, "acquire: traffic for a child without an SA");
                 self.engine.acquire(now, peer, child);
@@ -302,7 +305,10 @@ impl ControlPlane {
             }
             let deadline = self.engine.poll_timeout().map_or(until, |t| t.min(until));
             match self.rx.recv_timeout(deadline.saturating_duration_since(now)) {
-                Ok(ControlMsg::Ike { local, remote, data }) => self.engine.handle_datagram(Instant::now(), local, remote, &data),
+                Ok(ControlMsg::Ike { local, remote, data }) => {
+                    self.shared.ike_taken();
+                    self.engine.handle_datagram(Instant::now(), local, remote, &data);
+                }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }

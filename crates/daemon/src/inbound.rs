@@ -23,7 +23,6 @@ use rampart_esp::DropReason;
 use rampart_policy::Flow;
 use tun_rs::SyncDevice;
 
-use crate::control_plane::ControlMsg;
 use crate::nat_t::{self, Udp4500};
 use crate::order::{ReceiveOrder, Ticket};
 use crate::packet::ipv4_summary;
@@ -261,10 +260,7 @@ impl UdpInbound {
                 packets += 1;
                 match nat_t::classify(datagram) {
                     Udp4500::Esp(_) => self.delivery.deliver(&policy, datagram, Some(meta.addr), ticket),
-                    Udp4500::Ike(ike) => {
-                        let message = ControlMsg::Ike { local, remote: meta.addr, data: ike.to_vec() };
-                        let _ = shared.control.send(message);
-                    }
+                    Udp4500::Ike(ike) => shared.queue_ike(local, meta.addr, ike),
                     Udp4500::Keepalive => {}
                     Udp4500::Invalid => self.delivery.stats.drop(Direction::Inbound, DropReason::Truncated),
                 }
@@ -344,7 +340,7 @@ pub fn run_ike_receiver(shared: Arc<Shared>, socket: Arc<crate::udp::OutsideUdp>
             let data = &storage[index * slot..index * slot + m.len.min(slot)];
             let stride = if m.stride == 0 { data.len().max(1) } else { m.stride };
             for datagram in data.chunks(stride) {
-                let _ = shared.control.send(ControlMsg::Ike { local: ike.local, remote: m.addr, data: datagram.to_vec() });
+                shared.queue_ike(ike.local, m.addr, datagram);
             }
         }
     }

@@ -4,8 +4,9 @@
 //! returns ICMP "fragmentation needed" (type 3, code 4) with its next-hop MTU. The
 //! listener accepts the error only when the quoted packet is one of ours. It must go
 //! from our outside address to the child's peer, as plain ESP with the child's
-//! outbound SPI or as UDP from port 4500 to the peer's NAT-T port. It records the lower MTU on the
-//! matching child with `Sad::record_pmtu_received`. `SaTables::egress` then sizes inner packets for it, so
+//! outbound SPI or as UDP from port 4500 to the peer's NAT-T port with that SPI behind
+//! the UDP header. It records the lower MTU on the matching child with
+//! `Sad::record_pmtu_received`. `SaTables::egress` then sizes inner packets for it, so
 //! the outbound worker fragments before encryption or, with DF set, returns
 //! fragmentation-needed with the reduced MTU to the inside host.
 //!
@@ -40,6 +41,10 @@ pub const PMTU_AGING: Duration = Duration::from_secs(600);
 /// accept. A smaller value comes from a broken or forged error and would shrink every
 /// inner packet.
 pub const MIN_PMTU: u16 = 576;
+
+/// Shortest packet the gateway sends on the outside: an IPv4 header and the 8 octets of
+/// a UDP header or of an ESP header (SPI and sequence number).
+const MIN_QUOTED_LEN: u16 = 28;
 
 /// Minimum time between two log lines about ignored ICMP errors.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -93,6 +98,9 @@ pub enum Ignored {
     AboveInterface(u16),
     /// The quoted packet would have fit the reported MTU, so the error is stale or forged.
     NotTooBig { mtu: u16, quoted_len: u16 },
+    /// The quoted packet's total length is shorter than an IPv4 and a UDP or ESP header
+    /// or longer than the outside interface's MTU: the gateway never sent such a packet.
+    BadQuotedLength(u16),
     /// No Child SA sent the quoted packet.
     UnknownSa,
 }
@@ -150,7 +158,12 @@ pub fn check_mtu(error: &FragNeeded, interface_mtu: u16) -> Result<u16, Ignored>
     if error.mtu > interface_mtu {
         return Err(Ignored::AboveInterface(error.mtu));
     }
-    if error.quoted_len != 0 && error.quoted_len <= error.mtu {
+    // The quoted length is checked before the MTU against it, so that a forged length
+    // of 0 cannot pass as "too big for the MTU".
+    if error.quoted_len < MIN_QUOTED_LEN || error.quoted_len > interface_mtu {
+        return Err(Ignored::BadQuotedLength(error.quoted_len));
+    }
+    if error.quoted_len <= error.mtu {
         return Err(Ignored::NotTooBig { mtu: error.mtu, quoted_len: error.quoted_len });
     }
     Ok(error.mtu)
@@ -171,12 +184,12 @@ pub fn matching_children(sa: &SaTables, error: &FragNeeded, interface_mtu: u16) 
         let to_peer = |remote: &SocketAddr| remote.ip() == IpAddr::V4(error.destination);
         let matched = match error.transport {
             QuotedTransport::Esp { spi } => !info.udp_encap && spi == out.spi() && remotes.iter().any(to_peer),
-            // Without a quoted SPI (a short quote, or IKE behind the non-ESP marker) the
-            // ports identify the child's UDP flow, whose packets share one path.
+            // The SPI is required: addresses and ports alone are public, so any host
+            // could forge a short quote with them, while the SPI travels only on the path.
             QuotedTransport::Udp { source_port, destination_port, spi } => {
                 info.udp_encap
                     && source_port == NAT_T_PORT
-                    && spi.is_none_or(|spi| spi == out.spi())
+                    && spi == Some(out.spi())
                     && remotes.iter().any(|r| to_peer(r) && r.port() == destination_port)
             }
         };
@@ -557,7 +570,12 @@ mod tests {
 
     #[test]
     fn match_udp_quote_without_spi() {
-        assert_eq!(matches(&tables(true), &quoted_udp(4500, 4500, 0xc0ffee01)[..28]), 1);
+        assert_eq!(matches(&tables(true), &quoted_udp(4500, 4500, 0xc0ffee01)[..28]), 0);
+    }
+
+    #[test]
+    fn match_udp_ike_marker() {
+        assert_eq!(matches(&tables(true), &quoted_udp(4500, 4500, 0)), 0);
     }
 
     #[test]
@@ -651,6 +669,21 @@ mod tests {
     #[test]
     fn check_mtu_packet_fit() {
         assert_eq!(checked(1300, 1200), Err(Ignored::NotTooBig { mtu: 1300, quoted_len: 1200 }));
+    }
+
+    #[test]
+    fn check_mtu_quoted_len_zero() {
+        assert_eq!(checked(1300, 0), Err(Ignored::BadQuotedLength(0)));
+    }
+
+    #[test]
+    fn check_mtu_quoted_len_above_interface() {
+        assert_eq!(checked(1300, 9000), Err(Ignored::BadQuotedLength(9000)));
+    }
+
+    #[test]
+    fn check_mtu_quoted_len_below_headers() {
+        assert_eq!(checked(600, 27), Err(Ignored::BadQuotedLength(27)));
     }
 
     #[test]

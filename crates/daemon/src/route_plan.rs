@@ -33,9 +33,12 @@ pub struct RoutePlan {
     /// Set when a permit entry protects every destination: the tunnel table gets a
     /// default route to the TUN device.
     pub default_via_policy: bool,
-    /// Destinations of crypto ACL deny entries and the inside subnets. They keep using
-    /// the main table, so that denied traffic leaves in the clear as the ASA sends it and
-    /// inside traffic stays inside.
+    /// The inside subnets, and the destinations of crypto ACL deny entries when the
+    /// configuration has no NAT rule. They keep using the main table, so that inside
+    /// traffic stays inside and denied traffic leaves in the clear as the ASA sends it.
+    /// With NAT rules denied traffic goes through the TUN device like other clear
+    /// traffic, because the NAT rules of `table ip rampart` apply only to packets that
+    /// the gateway writes back from it, and the ASA translates denied traffic too.
     pub bypass: Vec<Prefix>,
     /// `nameif` of every other interface with an address: the inside.
     pub inside: Vec<String>,
@@ -61,7 +64,10 @@ impl RoutePlan {
                                 plan.tunnel_routes.extend(prefixes);
                             }
                         }
-                        Action::Deny => plan.bypass.extend(prefixes.into_iter().filter(|p| p.len > 0)),
+                        Action::Deny if config.nat_rules.is_empty() => {
+                            plan.bypass.extend(prefixes.into_iter().filter(|p| p.len > 0));
+                        }
+                        Action::Deny => {}
                     }
                 }
             }
@@ -208,6 +214,26 @@ mod tests {
         assert!(plan.default_via_policy);
         assert!(plan.tunnel_routes.is_empty());
         assert_eq!(plan.bypass, vec![prefix("198.18.1.0/24"), prefix("203.0.113.99/32")]);
+    }
+
+    #[test]
+    fn plan_deny_with_nat_not_bypassed() {
+        let mut config = config(AddrRange::ANY_V4, Some(v4("203.0.113.99", "203.0.113.99")));
+        config.nat_rules = vec![rampart_policy::model::NatRule {
+            section: rampart_policy::model::NatSection::AfterAuto,
+            real_interface: Some("inside".into()),
+            mapped_interface: Some("outside".into()),
+            kind: rampart_policy::model::NatKind::Dynamic,
+            real_source: vec![AddrRange::ANY_V4],
+            mapped_source: rampart_policy::model::NatMapped::Interface,
+            destination: None,
+            service: None,
+            no_proxy_arp: false,
+            route_lookup: false,
+            origin: rampart_policy::model::Origin { line: 52, text: String::new() },
+        }];
+        let plan = RoutePlan::from_config(&config);
+        assert_eq!(plan.bypass, vec![prefix("198.18.1.0/24")]);
     }
 
     #[test]

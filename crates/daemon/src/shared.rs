@@ -6,8 +6,8 @@
 //! The policy is an `Arc` snapshot, so that a reload never stalls a batch in flight.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -21,6 +21,12 @@ use rampart_esp::stats::{Direction, IpsecStats};
 use rampart_esp::DropReason;
 
 use crate::sa_table::{Epoch, SaTables};
+
+/// IKE datagrams that may wait for the control plane. The receivers drop the others, so
+/// that a flood of IKE messages from the outside bounds memory and cannot delay
+/// SIGTERM or control commands, which share the queue. IKE is request and response,
+/// so a peer has only a few datagrams in flight and 1024 leave room for hundreds.
+pub const MAX_IKE_QUEUED: usize = 1024;
 
 /// The policy as the data plane needs it, rebuilt on every reload.
 pub struct PolicyState {
@@ -122,6 +128,10 @@ pub struct Shared {
     pub send_errors: AtomicU64,
     /// Packets written into the TUN device that the kernel did not take.
     pub tun_write_errors: AtomicU64,
+    /// IKE datagrams queued for the control plane and not yet taken.
+    ike_queued: AtomicUsize,
+    /// IKE datagrams dropped because `MAX_IKE_QUEUED` were waiting.
+    pub ike_queue_drops: AtomicU64,
 }
 
 impl Shared {
@@ -136,7 +146,32 @@ impl Shared {
             clear_forwarded: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
             tun_write_errors: AtomicU64::new(0),
+            ike_queued: AtomicUsize::new(0),
+            ike_queue_drops: AtomicU64::new(0),
         }
+    }
+
+    /// Queues an IKE datagram for the control plane, or drops and counts it when
+    /// `MAX_IKE_QUEUED` datagrams are waiting already. The control plane calls
+    /// `ike_taken` for each one it receives.
+    pub fn queue_ike(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        if self.ike_queued.fetch_add(1, Ordering::Relaxed) >= MAX_IKE_QUEUED {
+            self.ike_queued.fetch_sub(1, Ordering::Relaxed);
+            let drops = self.ike_queue_drops.fetch_add(1, Ordering::Relaxed);
+            if drops.is_multiple_of(1000) {
+                tracing::warn!(%remote, total = drops + 1, "IKE datagram dropped: the control plane's queue is full");
+            }
+            return;
+        }
+        if self.control.send(ControlMsg::Ike { local, remote, data: data.to_vec() }).is_err() {
+            // The control plane has stopped, so nothing takes the datagram.
+            self.ike_queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Notes that the control plane took one IKE datagram from its queue.
+    pub fn ike_taken(&self) {
+        self.ike_queued.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Locks the SA tables. A worker that panicked while holding the lock left them
@@ -198,5 +233,76 @@ impl StatsDelta {
             shared.sa().sad.merge_stats(&self.stats);
             *self = StatsDelta::default();
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::mpsc::{self, Receiver};
+
+    use rampart_ike::config::RetransmitConfig;
+
+    use super::*;
+
+    const LOCAL: &str = "198.51.100.1:500";
+    const REMOTE: &str = "198.51.100.2:500";
+
+    /// Returns an IKE configuration without peers, for tests of the shared state.
+    pub(crate) fn empty_ike_config() -> IkeConfig {
+        IkeConfig {
+            peers: Vec::new(),
+            retransmit: RetransmitConfig::default(),
+            cookie_threshold: 10,
+            fragmentation: true,
+            fragment_mtu: 1280,
+            force_udp_encap: false,
+        }
+    }
+
+    fn shared() -> (Shared, Receiver<ControlMsg>) {
+        let ike = empty_ike_config();
+        // An empty configuration always builds a policy.
+        let policy = PolicyState::new(PolicyConfig::default(), &ike, 0).expect("empty policy");
+        let (control, rx) = mpsc::channel();
+        (Shared::new(SaTables::new(), policy, control), rx)
+    }
+
+    fn queue(shared: &Shared, count: usize) {
+        let (local, remote) = (LOCAL.parse().expect("address"), REMOTE.parse().expect("address"));
+        for _ in 0..count {
+            shared.queue_ike(local, remote, &[0; 28]);
+        }
+    }
+
+    #[test]
+    fn queue_ike_bounded() {
+        let (shared, rx) = shared();
+        queue(&shared, MAX_IKE_QUEUED + 5);
+        assert_eq!(rx.try_iter().count(), MAX_IKE_QUEUED);
+    }
+
+    #[test]
+    fn queue_ike_counts_drops() {
+        let (shared, _rx) = shared();
+        queue(&shared, MAX_IKE_QUEUED + 5);
+        assert_eq!(shared.ike_queue_drops.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn queue_ike_room_after_taken() {
+        let (shared, rx) = shared();
+        queue(&shared, MAX_IKE_QUEUED);
+        let taken = rx.try_iter().count();
+        (0..taken).for_each(|_| shared.ike_taken());
+        queue(&shared, 1);
+        assert_eq!(rx.try_iter().count(), 1);
+    }
+
+    #[test]
+    fn queue_ike_stopped_control_plane() {
+        let (shared, rx) = shared();
+        drop(rx);
+        queue(&shared, MAX_IKE_QUEUED + 1);
+        assert_eq!(shared.ike_queue_drops.load(Ordering::Relaxed), 0);
     }
 }

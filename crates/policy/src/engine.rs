@@ -307,6 +307,13 @@ impl PolicyEngine {
         t.push("NAT", subtype, true, |p| {
             p.config.push(rule.origin.text.clone());
             p.info.push(format!("{verb} translate {} to {}", format_endpoint(flow, true), format_endpoint(&m.flow, true)));
+            if let TranslationKind::DynamicNat { pool } = &m.kind
+                && (pool.len() > 1 || pool.iter().any(|r| r.start != r.end))
+            {
+                // The gateway's nftables rule picks the pool address with the kernel's
+                // jhash of the source address, which this offline trace does not compute.
+                p.info.push("The mapped address shown is the pool's first; the gateway picks one by a hash of the source address".to_string());
+            }
             p.detail.push(format!("NAT rule {} (line {}), section {}", m.rule, rule.origin.line, rule.section as u8));
         });
     }

@@ -255,6 +255,33 @@ Additional Information:
         assert_eq!(text, expected);
     }
 
+    /// Returns the port filter's configuration with PAT replaced by dynamic NAT to a pool
+    /// of `pool` ranges.
+    fn pool_config(pool: Vec<AddrRange>) -> crate::model::PolicyConfig {
+        let mut config = guide_config_port_filter();
+        if let Some(rule) = config.nat_rules.last_mut() {
+            rule.mapped_source = crate::model::NatMapped::Addresses(pool);
+        }
+        config
+    }
+
+    fn nat_info(config: crate::model::PolicyConfig) -> String {
+        let flow = tcp("10.10.1.5", 40000, "198.18.5.5", 22);
+        trace(config, &flow, "inside").to_text(OFFLINE)
+    }
+
+    #[test]
+    fn text_pool_notes_hash() {
+        let pool = vec![AddrRange::v4_prefix("203.0.113.64".parse().expect("address"), 31)];
+        assert!(nat_info(pool_config(pool)).contains("the gateway picks one by a hash of the source address"));
+    }
+
+    #[test]
+    fn text_single_address_pool_no_note() {
+        let pool = vec![AddrRange::host("203.0.113.64".parse().expect("address"))];
+        assert!(!nat_info(pool_config(pool)).contains("picks one by a hash"));
+    }
+
     #[test]
     fn text_no_route_drop() {
         let mut config = guide_config();
