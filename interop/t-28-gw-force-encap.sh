@@ -3,8 +3,9 @@
 # ESP (IP protocol 50) as negotiated, then `--force-udp-encap` on the gateway only,
 # which must make both ends send ESP in UDP 4500 (faked NAT detection data, as
 # strongSwan's encap=yes). Each phase carries ping and a short TCP transfer over four
-# streams, with four data-plane workers on each end; the outside link capture decides
-# which encapsulation was used.
+# streams, with four data-plane workers per direction on each end (both ends have
+# 1024-packet replay windows). The outside link capture shows which encapsulation was
+# used.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_begin gw-force-encap
@@ -23,8 +24,8 @@ iperf_server_start
 phase() {
   local name="$1"; shift
   capture_start gw wan0 "$LAB_STATE/$name.pcapng" 60
-  rampart_start edge1 "$edge_cfg" --workers 4
-  rampart_start gw "$gw_cfg" --initiate --workers 4 "$@"
+  rampart_start edge1 "$edge_cfg" --workers 4 --outbound-workers 4
+  rampart_start gw "$gw_cfg" --initiate --workers 4 --outbound-workers 4 "$@"
   wait_for 30 "a first ping host -> srv ($name)" ping_srv "$HOST_ADDR" 1 ||
     fail "no ping reply host -> srv through rampart within 30 s ($name)"
   expect "ping host -> srv ($name)" ping_srv "$HOST_ADDR" 5

@@ -22,12 +22,18 @@ pub struct Args {
     /// Anti-replay window of inbound SAs, in packets.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(32..=1_048_576))]
     replay_window: u32,
-    /// Data-plane worker threads per direction: outbound, one per TUN queue (the kernel
-    /// spreads flows over the queues); inbound, that many receivers on each outside
-    /// socket, which decrypt in parallel and deliver in arrival order [default: the
-    /// number of CPUs, at most 4].
+    /// Inbound data-plane workers on each outside socket. They decrypt batches in
+    /// parallel and deliver them in arrival order [default: the number of CPUs, at
+    /// most 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: Option<u16>,
+    /// Outbound data-plane workers, one per TUN queue; the kernel spreads flows over
+    /// the queues. With more than one, workers take the ESP sequence numbers of one SA
+    /// in parallel, so packets can leave a few hundred numbers out of order. Use it only
+    /// when the peer's anti-replay window is 1024 packets or more, as rampart's default
+    /// window is.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    outbound_workers: u16,
     /// Encapsulate ESP in UDP 4500 even when no NAT is detected, by sending NAT
     /// detection data that matches no address, as strongSwan's `encap = yes` does.
     /// For paths that pass UDP but drop IP protocol 50, and for UDP GSO/GRO.
@@ -79,6 +85,7 @@ pub fn main(args: Args) -> ExitCode {
         initiate: args.initiate,
         replay_window: args.replay_window,
         workers: args.workers.map_or_else(default_workers, usize::from),
+        outbound_workers: usize::from(args.outbound_workers),
         force_udp_encap: args.force_udp_encap,
         control,
         tun_name: args.tun,

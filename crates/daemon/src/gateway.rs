@@ -48,8 +48,16 @@ pub fn run(options: Options) -> Result<(), Error> {
     let (control_tx, control_rx) = mpsc::channel();
 
     let workers = options.workers.max(1);
-    let devices = tun::create(&options.tun_name, mtu, options.tun_offload, workers)?;
-    tracing::info!(device = %options.tun_name, mtu, offload = options.tun_offload, queues = workers, "TUN device created");
+    let queues = options.outbound_workers.max(1);
+    let devices = tun::create(&options.tun_name, mtu, options.tun_offload, queues)?;
+    tracing::info!(device = %options.tun_name, mtu, offload = options.tun_offload, queues, "TUN device created");
+    if queues > 1 {
+        tracing::warn!(
+            queues,
+            "several outbound workers send the ESP sequence numbers of one SA slightly out of order; \
+             the peer's anti-replay window must be large (1024 packets or more)"
+        );
+    }
     let mut routing = Routing::new(&options.tun_name)?;
     routing.update(&policy)?;
 

@@ -11,8 +11,10 @@ pub struct Options {
     pub initiate: bool,
     /// Anti-replay window of inbound SAs, in packets.
     pub replay_window: u32,
-    /// Data-plane worker threads in each direction.
+    /// Inbound data-plane workers on each outside socket.
     pub workers: usize,
+    /// Outbound data-plane workers, one per TUN queue.
+    pub outbound_workers: usize,
     /// Unix socket for `show` and `clear` commands; `None` disables it.
     pub control: Option<PathBuf>,
     /// Name of the TUN device.

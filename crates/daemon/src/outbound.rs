@@ -5,6 +5,10 @@
 //! they are encapsulated on cached SAs without the SA tables' lock, and consecutive ESP
 //! packets to one peer with one size leave in one UDP GSO send. With several TUN
 //! queues the kernel spreads flows over the queues, one worker thread each.
+//!
+//! NOTE: workers on different queues take sequence numbers of one SA in parallel and
+//! send their batches independently, so the SA's packets can leave out of sequence
+//! order. That is why one queue is the default.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
