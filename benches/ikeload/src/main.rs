@@ -157,6 +157,7 @@ fn initiator_config(args: &Args, n: u64) -> IkeConfig {
         cookie_threshold: usize::MAX,
         fragmentation: false,
         fragment_mtu: 1280,
+        force_udp_encap: false,
     }
 }
 

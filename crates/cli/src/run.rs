@@ -23,8 +23,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(32..=1_048_576))]
     replay_window: u32,
     /// Inbound data-plane workers on each outside socket. They decrypt batches in
-    /// parallel and deliver them in arrival order [default: the number of CPUs, at
-    /// most 4].
+    /// parallel and deliver them in arrival order [default: half the CPUs, from 1 to
+    /// 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: Option<u16>,
     /// Outbound data-plane workers, one per TUN queue; the kernel spreads flows over
@@ -53,10 +53,12 @@ pub struct Args {
     no_offload: bool,
 }
 
-/// One worker per CPU, at most 4: beyond that the outside socket and the TUN device,
-/// not the cipher, limit a single tunnel.
+/// Half the CPUs, from 1 to 4. The kernel forwards the tunnel's traffic on the other
+/// CPUs, and on a 2-CPU machine a second inbound worker halved the small-packet rate
+/// (benches/throughput.sh). Beyond 4, the outside socket and the TUN device, not the
+/// cipher, limit a single tunnel.
 fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4))
 }
 
 pub fn main(args: Args) -> ExitCode {
