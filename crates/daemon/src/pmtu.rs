@@ -6,9 +6,9 @@
 //! from our outside address to the child's peer, as plain ESP with the child's
 //! outbound SPI or as UDP from port 4500 to the peer's NAT-T port with that SPI behind
 //! the UDP header. It records the lower MTU on the matching child with
-//! `Sad::record_pmtu_received`. `SaTables::egress` then sizes inner packets for it, so
-//! the outbound worker fragments before encryption or, with DF set, returns
-//! fragmentation-needed with the reduced MTU to the inside host.
+//! `SaTables::record_pmtu_received`, which moves the epoch so that the workers' cached
+//! egress picks it up. The outbound worker then fragments before encryption or, with DF
+//! set, returns fragmentation-needed with the reduced MTU to the inside host.
 //!
 //! The errors arrive on a raw ICMP socket bound to the outside address and filtered to
 //! type 3 (ICMP_FILTER). `IP_RECVERR` on the UDP 4500 socket would deliver them too,

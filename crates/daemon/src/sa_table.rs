@@ -37,7 +37,6 @@ pub struct Egress {
 #[derive(Clone)]
 pub struct Ingress {
     pub sa: Arc<InboundSa>,
-    pub handle: ChildHandle,
     pub key: ChildKey,
     /// The address the child sends ESP in UDP to now, `None` for plain ESP. An
     /// authenticated packet from elsewhere means a NAT rebinding (`note_source`).
@@ -244,7 +243,7 @@ impl SaTables {
         let source = outbound
             .filter(|o| o.info().udp_encap)
             .map(|o| self.floated.get(&key).copied().unwrap_or(o.info().remote));
-        Some(Ingress { sa, handle, key, source })
+        Some(Ingress { sa, key, source })
     }
 
     /// Records the source of an ESP-in-UDP packet on `key` that passed the ICV and

@@ -108,12 +108,7 @@ impl Engine {
             }
             other => {
                 warn!(target: "ike", "{} unexpected {other} request in state {}, rejected", self.tag(sa), sa.state_name());
-                self.send_response(
-                    sa,
-                    other,
-                    header.message_id,
-                    vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
-                );
+                self.send_error_response(sa, other, header.message_id, NotifyType::INVALID_SYNTAX);
             }
         }
     }
@@ -258,12 +253,7 @@ impl Engine {
             Err(e) => {
                 warn!(target: "ike", "{tag} malformed encrypted payloads from {}: {e}", sa.remote);
                 if !header.response {
-                    self.send_response(
-                        sa,
-                        header.exchange_type,
-                        header.message_id,
-                        vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
-                    );
+                    self.send_error_response(sa, header.exchange_type, header.message_id, NotifyType::INVALID_SYNTAX);
                 }
                 None
             }

@@ -691,6 +691,11 @@ impl Engine {
         sa.peer_mid = message_id.wrapping_add(1);
     }
 
+    /// Sends a response that carries only the error notify `notify`, without data.
+    pub(crate) fn send_error_response(&mut self, sa: &mut IkeSa, exchange: ExchangeType, message_id: u32, notify: NotifyType) {
+        self.send_response(sa, exchange, message_id, vec![Payload::notify(notify, Vec::new())]);
+    }
+
     /// Sends an unprotected error notify in reply to an IKE_SA_INIT request that has no
     /// SA (RFC 7296 section 2.21.1).
     pub(crate) fn send_init_error(

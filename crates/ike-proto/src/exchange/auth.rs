@@ -175,12 +175,7 @@ impl Engine {
         let tag = self.tag(sa);
         let (Some(id_i), Some(auth)) = (find_id_i(&payloads), find_auth(&payloads)) else {
             warn!(target: "ike", "{tag} IKE_AUTH from {} lacks IDi or AUTH", sa.remote);
-            self.send_response(
-                sa,
-                ExchangeType::IKE_AUTH,
-                mid,
-                vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
-            );
+            self.send_error_response(sa, ExchangeType::IKE_AUTH, mid, NotifyType::INVALID_SYNTAX);
             sa.dead = true;
             return;
         };
@@ -198,15 +193,7 @@ impl Engine {
             Some(Err(reason)) => {
                 warn!(target: "ike", "{tag} authentication failed: {reason}");
                 self.failure(sa, &reason);
-                self.send_response(
-                    sa,
-                    ExchangeType::IKE_AUTH,
-                    mid,
-                    vec![Payload::notify(
-                        NotifyType::AUTHENTICATION_FAILED,
-                        Vec::new(),
-                    )],
-                );
+                self.send_error_response(sa, ExchangeType::IKE_AUTH, mid, NotifyType::AUTHENTICATION_FAILED);
                 sa.dead = true;
                 return;
             }
@@ -411,13 +398,7 @@ impl Engine {
         req: ChildRequest,
     ) {
         let tag = self.tag(sa);
-        let Some(cc) = self
-            .config
-            .peers
-            .get(sa.peer)
-            .and_then(|p| p.children.get(req.child))
-            .cloned()
-        else {
+        let Some(cc) = self.child_config(sa.peer, req.child).cloned() else {
             return;
         };
         let accepted = match (find_sa(payloads), find_ts(payloads)) {

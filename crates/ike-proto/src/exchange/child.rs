@@ -11,7 +11,7 @@ use rampart_wire::ike::{KeRepr, NotifyType, Payload};
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
-use crate::config::TrafficSelector;
+use crate::config::{ChildConfig, TrafficSelector};
 use crate::engine::Engine;
 use crate::event::{ChildSaKeys, Event};
 use crate::proposal::{self, EspChosen, Reject};
@@ -156,6 +156,11 @@ impl Engine {
         })
     }
 
+    /// Returns the configuration of child `child` of crypto map entry `peer`.
+    pub(crate) fn child_config(&self, peer: usize, child: usize) -> Option<&ChildConfig> {
+        self.config.peers.get(peer).and_then(|p| p.children.get(child))
+    }
+
     /// SA, KE and selector payloads of a child request. IKE_AUTH carries no DH
     /// transform and no nonce of its own (RFC 7296 section 1.2).
     pub(crate) fn child_payloads(
@@ -164,12 +169,7 @@ impl Engine {
         req: &ChildRequest,
         create_child: bool,
     ) -> Vec<Payload> {
-        let Some(cc) = self
-            .config
-            .peers
-            .get(peer)
-            .and_then(|p| p.children.get(req.child))
-        else {
+        let Some(cc) = self.child_config(peer, req.child) else {
             return Vec::new();
         };
         let dh = if create_child {

@@ -118,13 +118,7 @@ impl Engine {
         mut req: ChildRequest,
     ) {
         let tag = self.tag(sa);
-        let Some(cc) = self
-            .config
-            .peers
-            .get(sa.peer)
-            .and_then(|p| p.children.get(req.child))
-            .cloned()
-        else {
+        let Some(cc) = self.child_config(sa.peer, req.child).cloned() else {
             return;
         };
         if let Some(n) = error_notify(&payloads) {
@@ -295,9 +289,9 @@ impl Engine {
             return;
         }
         // No Child SA is created or rekeyed on an IKE SA that is being rekeyed or
-        // deleted; the peer retries on the new IKE SA (RFC 7296 section 2.25).
+        // deleted. The peer retries on the new IKE SA (RFC 7296 section 2.25).
         if sa.rekeying_ike() || sa.retiring() {
-            info!(target: "chd", "{tag} CREATE_CHILD_SA from {} refused with TEMPORARY_FAILURE: the IKE SA is being rekeyed or deleted", sa.remote);
+            info!(target: "chd", "{tag} CREATE_CHILD_SA from {} rejected with TEMPORARY_FAILURE: the IKE SA is being rekeyed or deleted", sa.remote);
             self.send_response(
                 sa,
                 ExchangeType::CREATE_CHILD_SA,
@@ -577,17 +571,12 @@ impl Engine {
         payloads: Vec<Payload>,
     ) {
         let tag = self.tag(sa);
-        // An SA that we already rekeyed or are deleting is not rekeyed again; this
-        // is also the answer when our own rekey completed before the peer's request
+        // An SA that we already rekeyed or are deleting is not rekeyed again. The
+        // same reply goes out when our own rekey completed before the peer's request
         // arrived (RFC 7296 sections 2.8.2 and 2.25.2).
         if sa.retiring() {
-            info!(target: "ike", "{tag} IKE SA rekey from {} refused with TEMPORARY_FAILURE: the SA is already rekeyed or being deleted", sa.remote);
-            self.send_response(
-                sa,
-                ExchangeType::CREATE_CHILD_SA,
-                mid,
-                vec![Payload::notify(NotifyType::TEMPORARY_FAILURE, Vec::new())],
-            );
+            info!(target: "ike", "{tag} IKE SA rekey from {} rejected with TEMPORARY_FAILURE: the SA is already rekeyed or being deleted", sa.remote);
+            self.send_error_response(sa, ExchangeType::CREATE_CHILD_SA, mid, NotifyType::TEMPORARY_FAILURE);
             return;
         }
         let proposals = self
@@ -601,12 +590,7 @@ impl Engine {
             find_nonce(&payloads).filter(|n| valid_nonce(n)),
             find_ke(&payloads),
         ) else {
-            self.send_response(
-                sa,
-                ExchangeType::CREATE_CHILD_SA,
-                mid,
-                vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
-            );
+            self.send_error_response(sa, ExchangeType::CREATE_CHILD_SA, mid, NotifyType::INVALID_SYNTAX);
             return;
         };
         let chosen = match proposal::select_ike(&proposals, offer, Some(ke.dh_group)) {
@@ -625,12 +609,7 @@ impl Engine {
             }
             Err(Reject::NoProposalChosen) => {
                 warn!(target: "ike", "{tag} IKE SA rekey from {}: no proposal in common, peer offered {}", sa.remote, proposal::describe(offer));
-                self.send_response(
-                    sa,
-                    ExchangeType::CREATE_CHILD_SA,
-                    mid,
-                    vec![Payload::notify(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())],
-                );
+                self.send_error_response(sa, ExchangeType::CREATE_CHILD_SA, mid, NotifyType::NO_PROPOSAL_CHOSEN);
                 return;
             }
         };
@@ -641,12 +620,7 @@ impl Engine {
             .and_then(|p| <[u8; 8]>::try_from(p.spi.as_slice()).ok())
             .map(u64::from_be_bytes);
         let Some(spi_i) = spi_i.filter(|s| *s != 0) else {
-            self.send_response(
-                sa,
-                ExchangeType::CREATE_CHILD_SA,
-                mid,
-                vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
-            );
+            self.send_error_response(sa, ExchangeType::CREATE_CHILD_SA, mid, NotifyType::INVALID_SYNTAX);
             return;
         };
         // A rekey of ours in flight collides with this one. Both get a normal
@@ -656,12 +630,7 @@ impl Engine {
         let exchange = KeyExchange::generate(chosen.dh, self.random.as_mut())
             .and_then(|ours| ours.compute_shared(&ke.data).map(|s| (ours, s)));
         let Ok((ours, shared)) = exchange else {
-            self.send_response(
-                sa,
-                ExchangeType::CREATE_CHILD_SA,
-                mid,
-                vec![Payload::notify(NotifyType::INVALID_SYNTAX, Vec::new())],
-            );
+            self.send_error_response(sa, ExchangeType::CREATE_CHILD_SA, mid, NotifyType::INVALID_SYNTAX);
             return;
         };
         let nonce_i = nonce_i.clone();
@@ -718,7 +687,7 @@ impl Engine {
         }
         if let Some(n) = error_notify(&payloads) {
             if self.adopt_collision(sa) {
-                info!(target: "ike", "{tag} IKE SA rekey refused by {} with {}, the peer's simultaneous rekey replaces the SA", sa.remote, n.notify_type);
+                info!(target: "ike", "{tag} IKE SA rekey rejected by {} with {}; the peer's simultaneous rekey replaces the SA", sa.remote, n.notify_type);
                 return;
             }
             warn!(target: "ike", "{tag} IKE SA rekey rejected by {} with {}, retrying later", sa.remote, n.notify_type);
@@ -791,9 +760,9 @@ impl Engine {
                 sa.queue(Task::DeleteIke);
             }
             // The SA created with the lowest of the four nonces is redundant, and
-            // the node that initiated its exchange deletes it; the other new SA
-            // inherits the Child SAs (RFC 7296 section 2.8.2). The initiator of the
-            // surviving exchange deletes the old SA.
+            // the node that initiated its exchange deletes it. The other new SA
+            // inherits the Child SAs, and the initiator of the surviving exchange
+            // deletes the old SA (RFC 7296 section 2.8.2).
             Some((theirs, _)) if lost => {
                 info!(target: "ike", "{tag} simultaneous IKE SA rekey lost, deleting our redundant {:016x} and keeping the peer's {theirs:016x}", req.new_spi);
                 sa.successor = Some(theirs);
@@ -816,8 +785,8 @@ impl Engine {
     }
 
     /// Hands the SA over to the new IKE SA of the peer's simultaneous rekey when our
-    /// own rekey failed or was refused; the peer then deletes this SA. Returns false
-    /// when there was no such rekey or its SA is gone.
+    /// own rekey failed or was rejected, so that the peer deletes this SA. Returns
+    /// false when there was no such rekey or its SA is gone.
     pub(crate) fn adopt_collision(&mut self, sa: &mut IkeSa) -> bool {
         let Some((spi, _)) = sa.rekey_collision.take() else {
             return false;
