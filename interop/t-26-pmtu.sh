@@ -6,12 +6,12 @@
 # ICMP fragmentation needed (MTU 1300). After that gw itself returns fragmentation needed
 # for large DF pings, with a next-hop MTU that leaves room for the ESP overhead. A large
 # ping without DF arrives at srv in fragments, and `show crypto ipsec sa` shows the
-# learned path MTU and PMTUs received.
+# learned path MTU and PMTUs received. A TCP transfer then adapts to the lower MTU.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_begin pmtu
 rampart_require
-need_tool tshark python3
+need_tool tshark python3 iperf3
 
 ROUTER_MTU=1300
 # Inner IPv4 packet of 1428 bytes: with ESP in UDP it exceeds 1300, without it fits 1500.
@@ -110,5 +110,15 @@ expect "gw fragmented before encryption" [ "$((${frags1:-0} - ${frags0:-0}))" -g
 fragments=$(capture_count "$LAB_STATE/srv.pcapng" "ip.src == $HOST_ADDR && ip.flags.mf == 1")
 log "fragments of the host's pings seen on srv: $fragments"
 expect "the ping arrives at srv in fragments" [ "${fragments:-0}" -gt 0 ]
+
+# A TCP transfer after the path MTU dropped. The host's TCP starts with segments too big
+# for the tunnel, which reach gw as TSO super-packets. gw replies to each oversized segment
+# with fragmentation needed, and the host's TCP continues with smaller segments.
+nx host ip route flush cache
+iperf_server_start
+expect "iperf3 TCP 3 s through the lowered path MTU" iperf_run 3 1 "$LAB_STATE/iperf.json"
+mbps=$(iperf_mbps "$LAB_STATE/iperf.json")
+log "iperf3 through the lowered path MTU: $mbps Mbit/s"
+expect "the transfer through the lowered path MTU moved data" [ "${mbps:-0}" -gt 0 ]
 expect "rampart still runs" rampart_alive gw
 finish

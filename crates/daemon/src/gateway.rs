@@ -99,10 +99,10 @@ pub fn run(options: Options) -> Result<(), Error> {
     let udp_order = Arc::new(ReceiveOrder::new());
     let raw_order = Arc::new(ReceiveOrder::new());
     for index in 0..workers {
-        let worker = UdpInbound::new(Arc::clone(&shared), Arc::clone(&udp), Arc::clone(&udp_order), index == 0, queue(index), mtu);
+        let worker = UdpInbound::new(Arc::clone(&shared), Arc::clone(&udp), Arc::clone(&udp_order), index == 0, queue(index));
         threads.push(spawn(&format!("inbound-udp-{index}"), move || worker.run())?);
         if let Some(raw) = &raw {
-            let worker = RawInbound::new(Arc::clone(&shared), Arc::clone(raw), Arc::clone(&raw_order), index == 0, queue(index), mtu);
+            let worker = RawInbound::new(Arc::clone(&shared), Arc::clone(raw), Arc::clone(&raw_order), index == 0, queue(index));
             threads.push(spawn(&format!("inbound-raw-{index}"), move || worker.run())?);
         }
     }
@@ -114,7 +114,7 @@ pub fn run(options: Options) -> Result<(), Error> {
         Err(e) => tracing::warn!(error = %e, "ICMP fragmentation-needed errors from the outside path are not received; the path MTU stays the interface MTU"),
     }
     for (index, device) in devices.iter().enumerate() {
-        let worker = Outbound::new(Arc::clone(&shared), Arc::clone(device), Arc::clone(&udp), raw.clone(), icmp.clone(), mtu);
+        let worker = Outbound::new(Arc::clone(&shared), Arc::clone(device), Arc::clone(&udp), raw.clone(), icmp.clone());
         threads.push(spawn(&format!("outbound-{index}"), move || worker.run())?);
     }
 

@@ -60,12 +60,12 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn new(shared: Arc<Shared>, tun: Arc<SyncDevice>, mtu: u16) -> Delivery {
+    fn new(shared: Arc<Shared>, tun: Arc<SyncDevice>) -> Delivery {
         Delivery {
             ingress: IngressCache::new(shared.sa_epoch()),
+            writer: TunWriter::for_device(&tun),
             shared,
             tun,
-            writer: TunWriter::new(mtu),
             checks: HashMap::with_capacity_and_hasher(1024, ahash::RandomState::new()),
             generation: u64::MAX,
             stats: StatsDelta::default(),
@@ -205,10 +205,9 @@ impl UdpInbound {
         order: Arc<ReceiveOrder>,
         first: bool,
         tun: Arc<SyncDevice>,
-        mtu: u16,
     ) -> UdpInbound {
         UdpInbound {
-            delivery: Delivery::new(shared, tun, mtu),
+            delivery: Delivery::new(shared, tun),
             socket,
             order,
             first,
@@ -282,9 +281,9 @@ pub struct RawInbound {
 impl RawInbound {
     /// Creates a worker on the raw ESP socket, with `order` and `first` as in
     /// [`UdpInbound::new`].
-    pub fn new(shared: Arc<Shared>, raw: Arc<RawEsp>, order: Arc<ReceiveOrder>, first: bool, tun: Arc<SyncDevice>, mtu: u16) -> RawInbound {
+    pub fn new(shared: Arc<Shared>, raw: Arc<RawEsp>, order: Arc<ReceiveOrder>, first: bool, tun: Arc<SyncDevice>) -> RawInbound {
         let batch = RecvBatch::new(RECV_BATCH, RECV_SLOT / 8);
-        RawInbound { delivery: Delivery::new(shared, tun, mtu), raw, order, first, batch }
+        RawInbound { delivery: Delivery::new(shared, tun), raw, order, first, batch }
     }
 
     pub fn run(mut self) {

@@ -10,6 +10,8 @@ pub mod control;
 pub mod control_plane;
 pub mod error;
 pub mod gateway;
+pub mod gro;
+pub mod gso;
 pub mod inbound;
 pub mod memory;
 pub mod nat_t;

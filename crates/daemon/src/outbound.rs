@@ -1,9 +1,10 @@
 //! The outbound worker: TUN device -> policy -> ESP -> outside socket.
 //!
-//! Each batch is one or more TUN reads (packets, or the segments of TSO/USO
-//! super-packets). A flow cache in front of the policy engine classifies the packets,
-//! they are encapsulated on cached SAs without the SA tables' lock, and consecutive ESP
-//! packets to one peer with one size leave in one UDP GSO send. With several TUN
+//! Each batch is one or more TUN reads (packets, or TSO/USO super-packets). A flow cache
+//! in front of the policy engine classifies each read once. Its packets are
+//! encapsulated on cached SAs without the SA tables' lock, and the segments of a
+//! super-packet are cut straight into the ESP buffer. Consecutive ESP packets to one
+//! peer with one size leave in one UDP GSO send. With several TUN
 //! queues the kernel spreads flows over the queues, one worker thread each.
 //!
 //! NOTE: workers on different queues take sequence numbers of one SA in parallel and
@@ -30,7 +31,8 @@ use crate::packet::ipv4_summary;
 use crate::raw_esp::{IcmpSender, RawEsp, SendBatch};
 use crate::sa_table::{ChildId, Egress, EpochCache};
 use crate::shared::{PolicyState, Shared, StatsDelta};
-use crate::tun::{self, TunReader, TunWriter, BATCH};
+use crate::gso::Segments;
+use crate::tun::{self, RawReader, Read, TunWriter, BATCH};
 use crate::udp::OutsideUdp;
 
 /// How long a worker blocks before it checks for shutdown.
@@ -43,9 +45,16 @@ const FLOW_CACHE: usize = 65_536;
 /// backs off on its own, this only spares the control channel.
 const ACQUIRE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Extra room at the end of a batch's ESP buffer for the fragments of one 64 KiB inner
-/// packet and their ESP overhead.
+/// Room kept free at the end of a batch's ESP buffer for the fragments of one 64 KiB
+/// inner packet and their ESP overhead.
 const ESP_SLOT: usize = 80 * 1024;
+
+/// Size of a batch's ESP buffer: several 64 KiB super-packets with their ESP overhead,
+/// or many small packets, before the batch must be sent.
+const ESP_BATCH: usize = 512 * 1024 + ESP_SLOT;
+
+/// Reads from the TUN device per batch, so that small packets share a send.
+const READS_PER_BATCH: usize = BATCH;
 
 /// Plain ESP packets per sendmmsg call.
 const RAW_SEND_BATCH: usize = 64;
@@ -75,7 +84,6 @@ pub struct Outbound {
     tun: Arc<SyncDevice>,
     udp: Arc<OutsideUdp>,
     raw: Option<Arc<RawEsp>>,
-    reader: TunReader,
     /// Clear traffic going back to the kernel.
     reinject: TunWriter,
     /// Sends the ICMP errors the gateway originates.
@@ -88,6 +96,7 @@ pub struct Outbound {
     egress: EgressCache,
     batch: EspBatch,
     raw_batch: SendBatch,
+    read_errors: u64,
 }
 
 /// The ESP packets of one batch, back to back in `out` so that runs to one peer can
@@ -96,8 +105,10 @@ struct EspBatch {
     out: Vec<u8>,
     sends: Vec<PendingSend>,
     cursor: usize,
-    /// Scratch space for one fragment or one ICMP error.
+    /// Scratch space for one segment, one fragment or one ICMP error.
     fragment: Vec<u8>,
+    /// Scratch space for the segment that a fragment is cut from.
+    segment: Vec<u8>,
 }
 
 impl Outbound {
@@ -107,36 +118,36 @@ impl Outbound {
         udp: Arc<OutsideUdp>,
         raw: Option<Arc<RawEsp>>,
         icmp: Option<Arc<IcmpSender>>,
-        mtu: u16,
     ) -> Outbound {
         Outbound {
             egress: EgressCache::new(shared.sa_epoch()),
+            reinject: TunWriter::for_device(&tun),
             shared,
             tun,
             udp,
             raw,
-            reader: TunReader::new(mtu),
             icmp,
-            reinject: TunWriter::new(mtu),
             flows: HashMap::with_capacity_and_hasher(1024, ahash::RandomState::new()),
             generation: u64::MAX,
             unsupported_nat: Vec::new(),
             acquired: HashMap::new(),
             raw_batch: SendBatch::new(RAW_SEND_BATCH),
             batch: EspBatch {
-                // One slot per packet of a batch, plus the fragments of the largest packet.
-                out: vec![0; BATCH * 4096 + ESP_SLOT],
+                out: vec![0; ESP_BATCH],
                 sends: Vec::with_capacity(BATCH * 2),
                 cursor: 0,
                 fragment: vec![0; 65_536],
+                segment: vec![0; 65_536],
             },
+            read_errors: 0,
         }
     }
 
     pub fn run(mut self) {
-        let mut read_errors: u64 = 0;
+        let tun = Arc::clone(&self.tun);
+        let mut reader = RawReader::new(&tun);
         while self.shared.is_running() {
-            match tun::wait_readable(&self.tun, POLL) {
+            match tun::wait_readable(&*tun, POLL) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
@@ -149,32 +160,39 @@ impl Outbound {
             // Several reads fill one batch, so that small packets share a sendmmsg or GSO
             // send instead of costing a system call each.
             for _ in 0..64 {
-                self.reader.clear();
-                while self.reader.has_room() {
-                    match self.reader.read(&self.tun) {
-                        Ok(0) => break,
-                        Ok(_) => {}
+                let policy = self.begin_batch();
+                let mut stats = StatsDelta::default();
+                let mut reads = 0;
+                while reads < READS_PER_BATCH {
+                    match reader.read(&tun) {
+                        Ok(None) => break,
+                        Ok(Some(read)) => {
+                            reads += 1;
+                            self.handle(&policy, &mut stats, read);
+                        }
                         Err(e) => {
-                            // A malformed packet fails one read, so the next read
-                            // continues; the count keeps a persistent error from flooding
-                            // the log.
-                            read_errors += 1;
-                            if read_errors.is_power_of_two() {
-                                tracing::warn!(error = %e, total = read_errors, "reading from the TUN device failed; retrying");
+                            // The count keeps a persistent error from flooding the log.
+                            self.read_errors += 1;
+                            if self.read_errors.is_power_of_two() {
+                                tracing::warn!(error = %e, total = self.read_errors, "reading from the TUN device failed; retrying");
                             }
                             break;
                         }
                     }
                 }
-                if self.reader.is_empty() {
+                stats.flush(&self.shared);
+                flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
+                self.send_all();
+                if reads == 0 {
                     break;
                 }
-                self.process(self.reader.len());
             }
         }
     }
 
-    fn process(&mut self, count: usize) {
+    /// Starts a batch: takes the current policy, and drops cached flows and SAs that
+    /// changed since the last batch.
+    fn begin_batch(&mut self) -> Arc<PolicyState> {
         let policy = self.shared.policy();
         if policy.generation != self.generation {
             self.flows.clear();
@@ -182,73 +200,153 @@ impl Outbound {
             self.unsupported_nat = clear_path::unsupported_rules(policy.engine.config());
         }
         self.egress.refresh();
-        self.batch.sends.clear();
-        self.batch.cursor = 0;
-        let mut stats = StatsDelta::default();
-        for index in 0..count {
-            let packet = self.reader.packet_mut(index);
-            let Some(summary) = ipv4_summary(packet) else {
-                stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
-                continue;
-            };
-            let verdict = match self.flows.get(&summary.flow) {
-                Some(v) => *v,
-                None => {
-                    let v = classify(&policy, &self.unsupported_nat, &summary.flow);
-                    if self.flows.len() >= FLOW_CACHE {
-                        self.flows.clear();
-                    }
-                    self.flows.insert(summary.flow, v);
-                    v
-                }
-            };
-            let id = match verdict {
-                Verdict::Tunnel(id) => id,
-                Verdict::Clear => {
-                    self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
-                    if self.reinject.is_full() {
-                        flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
-                    }
-                    self.reinject.push(&packet[..summary.total_len]);
-                    continue;
-                }
-                Verdict::NotTunneled => {
-                    self.shared.not_tunneled.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            let Some((egress, sa)) = self.egress.lookup(&self.shared, id, policy.outside_mtu) else {
-                stats.drop(Direction::Outbound, DropReason::MissingSa);
-                request_sa(&self.shared, &mut self.acquired, id);
-                continue;
-            };
-            if let Some(mss) = policy.tcp_mss {
-                mtu::clamp_tcp_mss(packet, mss);
-            }
-            let packet = &packet[..summary.total_len];
-            // Fragment before encryption unless DF is set, as the ASA's default
-            // `crypto ipsec fragmentation before-encryption` does.
-            match mtu::check(packet, egress.max_inner, true) {
-                MtuAction::Send => {
-                    self.batch.encapsulate(&mut stats, egress, sa, packet);
-                }
-                MtuAction::TooBig { mtu: next_hop_mtu } => {
-                    stats.drop(Direction::Outbound, DropReason::FragmentationNeeded);
-                    self.shared.sa().sad.record_pmtu_sent(egress.handle);
-                    send_frag_needed(self.icmp.as_deref(), &mut self.batch.fragment, &policy, packet, next_hop_mtu);
-                }
-                MtuAction::Fragment { max_len } => {
-                    self.batch.fragment_and_encapsulate(&self.shared, &mut stats, egress, sa, packet, max_len);
-                }
-            }
-        }
-        stats.flush(&self.shared);
-        flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
-        self.send_all();
+        policy
     }
 
-    /// Sends the batch: runs of ESP-in-UDP packets to one peer with one size become a
-    /// single GSO send.
+    fn handle(&mut self, policy: &PolicyState, stats: &mut StatsDelta, read: Read<'_>) {
+        match read {
+            Read::Packet(packet) => self.handle_packet(policy, stats, packet),
+            Read::Segments(segments) => self.handle_segments(policy, stats, &segments),
+            Read::Invalid(e) => {
+                stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
+                tracing::trace!(error = %e, "unusable read from the TUN device dropped");
+            }
+        }
+    }
+
+    /// Returns the policy's verdict on a flow, from the cache when the flow was seen before.
+    fn verdict(&mut self, policy: &PolicyState, flow: &Flow) -> Verdict {
+        if let Some(v) = self.flows.get(flow) {
+            return *v;
+        }
+        let v = classify(policy, &self.unsupported_nat, flow);
+        if self.flows.len() >= FLOW_CACHE {
+            self.flows.clear();
+        }
+        self.flows.insert(*flow, v);
+        v
+    }
+
+    fn handle_packet(&mut self, policy: &PolicyState, stats: &mut StatsDelta, packet: &mut [u8]) {
+        let Some(summary) = ipv4_summary(packet) else {
+            stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
+            return;
+        };
+        let Some((egress, sa)) = self.tunnel_egress(policy, stats, &summary.flow, &packet[..summary.total_len], 1) else {
+            return;
+        };
+        if let Some(mss) = policy.tcp_mss {
+            mtu::clamp_tcp_mss(packet, mss);
+        }
+        let packet = &packet[..summary.total_len];
+        let room = sa.esp_len(packet.len());
+        self.make_room(room);
+        self.batch.protect(&self.shared, &self.icmp, policy, stats, egress, &sa, packet);
+    }
+
+    /// Protects the segments of a TSO/USO super-packet, each cut straight into the ESP
+    /// batch where it is encrypted in place.
+    fn handle_segments(&mut self, policy: &PolicyState, stats: &mut StatsDelta, segments: &Segments<'_>) {
+        let count = segments.count();
+        let Some(summary) = ipv4_summary(segments.packet()) else {
+            for _ in 0..count {
+                stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
+            }
+            return;
+        };
+        if self.verdict(policy, &summary.flow) == Verdict::Clear {
+            self.reinject_segments(segments);
+            return;
+        }
+        let Some((egress, sa)) = self.tunnel_egress(policy, stats, &summary.flow, &[], count) else {
+            return;
+        };
+        let headroom = sa.headroom();
+        for index in 0..count {
+            let len = segments.segment_len(index);
+            let room = sa.esp_len(len);
+            self.make_room(room);
+            if len <= egress.max_inner {
+                let cursor = self.batch.cursor;
+                let slot = &mut self.batch.out[cursor..cursor + room];
+                segments.write(index, &mut slot[headroom..]);
+                match sa.encapsulate_in_place(slot, len) {
+                    Ok(esp_len) => self.batch.sent(stats, egress, &sa, len, esp_len),
+                    Err(reason) => stats.drop(Direction::Outbound, reason),
+                }
+            } else {
+                // Too big for the path: the segment takes the packet path's MTU handling.
+                let mut segment = std::mem::take(&mut self.batch.segment);
+                let written = segments.write(index, &mut segment);
+                self.batch.protect(&self.shared, &self.icmp, policy, stats, egress, &sa, &segment[..written]);
+                self.batch.segment = segment;
+            }
+        }
+    }
+
+    /// Writes the segments of a clear super-packet back into the TUN device, where the
+    /// coalescing writer joins them again.
+    fn reinject_segments(&mut self, segments: &Segments<'_>) {
+        let mut segment = std::mem::take(&mut self.batch.segment);
+        for index in 0..segments.count() {
+            self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
+            if self.reinject.is_full() {
+                flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
+            }
+            let len = segments.write(index, &mut segment);
+            self.reinject.push(&segment[..len]);
+        }
+        self.batch.segment = segment;
+    }
+
+    /// Applies the policy to a flow of `packets` packets. Returns the SA that protects
+    /// it; clear packets go back into the TUN device (`packet`, unless empty), and
+    /// everything else is counted.
+    fn tunnel_egress(
+        &mut self,
+        policy: &PolicyState,
+        stats: &mut StatsDelta,
+        flow: &Flow,
+        packet: &[u8],
+        packets: usize,
+    ) -> Option<(Egress, Arc<OutboundSa>)> {
+        let id = match self.verdict(policy, flow) {
+            Verdict::Tunnel(id) => id,
+            Verdict::Clear => {
+                self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
+                if self.reinject.is_full() {
+                    flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
+                }
+                self.reinject.push(packet);
+                return None;
+            }
+            Verdict::NotTunneled => {
+                self.shared.not_tunneled.fetch_add(packets as u64, Ordering::Relaxed);
+                return None;
+            }
+        };
+        match self.egress.lookup(&self.shared, id, policy.outside_mtu) {
+            Some(found) => Some(found),
+            None => {
+                for _ in 0..packets {
+                    stats.drop(Direction::Outbound, DropReason::MissingSa);
+                }
+                request_sa(&self.shared, &mut self.acquired, id);
+                None
+            }
+        }
+    }
+
+    /// Sends the batch early when fewer than `needed` octets are left for the next ESP
+    /// packet, plus room for the fragments of one inner packet.
+    fn make_room(&mut self, needed: usize) {
+        if self.batch.cursor + needed + ESP_SLOT > self.batch.out.len() {
+            self.send_all();
+        }
+    }
+
+    /// Sends the batch and empties it: runs of ESP-in-UDP packets to one peer with one
+    /// size become a single GSO send.
     fn send_all(&mut self) {
         let max_segments = self.udp.nat_t.max_gso_segments().max(1);
         let mut i = 0;
@@ -294,6 +392,8 @@ impl Outbound {
             }
             i = end;
         }
+        self.batch.sends.clear();
+        self.batch.cursor = 0;
     }
 
     fn count_send_error(&self, remote: SocketAddr, e: &std::io::Error) {
@@ -307,6 +407,39 @@ impl Outbound {
 }
 
 impl EspBatch {
+    /// Protects one inner packet: encapsulated as it is, fragmented first, or rejected
+    /// with ICMP fragmentation needed, as the path MTU and the DF bit decide.
+    #[allow(clippy::too_many_arguments)]
+    fn protect(
+        &mut self,
+        shared: &Shared,
+        icmp: &Option<Arc<IcmpSender>>,
+        policy: &PolicyState,
+        stats: &mut StatsDelta,
+        egress: Egress,
+        sa: &OutboundSa,
+        packet: &[u8],
+    ) {
+        // Fragment before encryption unless DF is set, as the ASA's default
+        // `crypto ipsec fragmentation before-encryption` does.
+        match mtu::check(packet, egress.max_inner, true) {
+            MtuAction::Send => self.encapsulate(stats, egress, sa, packet),
+            MtuAction::TooBig { mtu: next_hop_mtu } => {
+                stats.drop(Direction::Outbound, DropReason::FragmentationNeeded);
+                shared.sa().sad.record_pmtu_sent(egress.handle);
+                send_frag_needed(icmp.as_deref(), &mut self.fragment, policy, packet, next_hop_mtu);
+            }
+            MtuAction::Fragment { max_len } => self.fragment_and_encapsulate(shared, stats, egress, sa, packet, max_len),
+        }
+    }
+
+    /// Records an ESP packet of `esp_len` octets just written at the cursor.
+    fn sent(&mut self, stats: &mut StatsDelta, egress: Egress, sa: &OutboundSa, inner_len: usize, esp_len: usize) {
+        stats.encapsulated(inner_len, sa.info().encr != Encr::Null);
+        self.sends.push(PendingSend { start: self.cursor, len: esp_len, remote: egress.remote, udp_encap: egress.udp_encap });
+        self.cursor += esp_len;
+    }
+
     /// Encapsulates `inner` on the egress SA at the end of `out`.
     fn encapsulate(&mut self, stats: &mut StatsDelta, egress: Egress, sa: &OutboundSa, inner: &[u8]) {
         let Some(slot) = self.out.get_mut(self.cursor..) else {
@@ -314,11 +447,7 @@ impl EspBatch {
             return;
         };
         match sa.encapsulate(inner, slot) {
-            Ok(len) => {
-                stats.encapsulated(inner.len(), sa.info().encr != Encr::Null);
-                self.sends.push(PendingSend { start: self.cursor, len, remote: egress.remote, udp_encap: egress.udp_encap });
-                self.cursor += len;
-            }
+            Ok(len) => self.sent(stats, egress, sa, inner.len(), len),
             Err(reason) => stats.drop(Direction::Outbound, reason),
         }
     }
@@ -364,9 +493,9 @@ type EgressCache = EpochCache<ChildId, Option<(Egress, Arc<OutboundSa>)>>;
 impl EgressCache {
     /// Returns the child's egress, taking the lock only on a miss. A child without an SA
     /// is remembered too, until the epoch moves with its install.
-    fn lookup(&mut self, shared: &Shared, id: ChildId, interface_mtu: u16) -> Option<(Egress, &OutboundSa)> {
+    fn lookup(&mut self, shared: &Shared, id: ChildId, interface_mtu: u16) -> Option<(Egress, Arc<OutboundSa>)> {
         let entry = self.entries.entry(id).or_insert_with(|| shared.sa().egress_sa(id, interface_mtu));
-        entry.as_ref().map(|(egress, sa)| (*egress, &**sa))
+        entry.as_ref().map(|(egress, sa)| (*egress, Arc::clone(sa)))
     }
 }
 

@@ -1,8 +1,8 @@
 //! The TUN device that carries inside traffic to and from the data plane.
 //!
 //! With offload on, the device uses a virtio-net header: the kernel hands over TCP and
-//! UDP super-packets (TSO/USO) that tun-rs splits into MTU-sized packets, and packets
-//! written back are coalesced (GRO) before they enter the kernel. The device gets no
+//! UDP super-packets (TSO/USO) that the data plane cuts into segments (`gso`), and
+//! packets written back are coalesced (`gro`) before they enter the kernel. The device gets no
 //! address, because it only needs routes: the kernel forwards inside traffic into it
 //! and forwards what the data plane writes as if it came from a neighbor.
 
@@ -10,16 +10,14 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use tun_rs::{DeviceBuilder, GROTable, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+use tun_rs::{DeviceBuilder, SyncDevice, IDEAL_BATCH_SIZE};
 
 use crate::error::Error;
+use crate::gro::Coalescer;
+use crate::gso::{self, complete_checksum, OffloadError, Segments, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN};
 
 /// Packets one batch of reads or writes handles.
 pub const BATCH: usize = IDEAL_BATCH_SIZE;
-
-/// Most segments one TSO/USO super-packet of 64 KiB splits into, at an MSS of at least
-/// 1024 octets.
-const SPLIT_MAX: usize = 64;
 
 /// Packets the kernel queues towards the data plane before it drops. The TUN default
 /// of 500 overflowed under small-packet load while the outbound worker waited for a
@@ -31,7 +29,7 @@ const SLACK: usize = 256;
 
 /// The largest packet a read with offload can return: a 64 KiB super-packet and its
 /// virtio-net header.
-const SUPER_PACKET: usize = 65535 + VIRTIO_NET_HDR_LEN;
+const SUPER_PACKET: usize = 65535 + VNET_HDR_LEN;
 
 /// Creates the TUN device with `queues` queues (multiqueue when more than one), up and
 /// without an address.
@@ -81,9 +79,61 @@ fn wait(fd: &impl AsRawFd, events: libc::c_short, timeout: Duration) -> io::Resu
     }
 }
 
-/// Reusable buffers for batched reads from the TUN device.
+/// One read from the TUN device.
+pub enum Read<'a> {
+    /// A packet with complete checksums.
+    Packet(&'a mut [u8]),
+    /// A TSO/USO super-packet, to be cut into segments.
+    Segments(Segments<'a>),
+    /// A read the data plane cannot use, with the reason.
+    Invalid(OffloadError),
+}
+
+/// A buffer for single reads from the TUN device, each one packet or one super-packet.
+pub struct RawReader {
+    buf: Vec<u8>,
+    /// Whether reads start with a virtio-net header.
+    vnet: bool,
+}
+
+impl RawReader {
+    pub fn new(device: &SyncDevice) -> RawReader {
+        RawReader { buf: vec![0; SUPER_PACKET], vnet: device.tcp_gso() }
+    }
+
+    /// Reads what the kernel queued next. Returns `None` when nothing was waiting.
+    pub fn read(&mut self, device: &SyncDevice) -> io::Result<Option<Read<'_>>> {
+        let len = match device.recv(&mut self.buf) {
+            Ok(len) => len,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !self.vnet {
+            return Ok(Some(Read::Packet(&mut self.buf[..len])));
+        }
+        let Some(hdr) = VnetHdr::parse(&self.buf[..len]) else {
+            return Ok(Some(Read::Invalid(OffloadError::Malformed("read shorter than the virtio-net header"))));
+        };
+        let packet = &mut self.buf[VNET_HDR_LEN..len];
+        if hdr.gso_type == GSO_NONE {
+            if hdr.flags & F_NEEDS_CSUM != 0
+                && let Err(e) = complete_checksum(&hdr, packet)
+            {
+                return Ok(Some(Read::Invalid(e)));
+            }
+            return Ok(Some(Read::Packet(packet)));
+        }
+        Ok(Some(match Segments::new(&hdr, packet) {
+            Ok(segments) => Read::Segments(segments),
+            Err(e) => Read::Invalid(e),
+        }))
+    }
+}
+
+/// Reusable buffers for batched reads from the TUN device, with super-packets cut into
+/// their segments.
 pub struct TunReader {
-    original: Vec<u8>,
+    raw: Option<RawReader>,
     bufs: Vec<Vec<u8>>,
     sizes: Vec<usize>,
     count: usize,
@@ -92,12 +142,8 @@ pub struct TunReader {
 impl TunReader {
     pub fn new(mtu: u16) -> TunReader {
         let packet = usize::from(mtu) + SLACK;
-        TunReader {
-            original: vec![0; SUPER_PACKET],
-            bufs: (0..BATCH).map(|_| vec![0; packet]).collect(),
-            sizes: vec![0; BATCH],
-            count: 0,
-        }
+        let slots = BATCH + gso::MAX_SEGMENTS;
+        TunReader { raw: None, bufs: (0..slots).map(|_| vec![0; packet]).collect(), sizes: vec![0; slots], count: 0 }
     }
 
     /// Starts a new batch.
@@ -114,27 +160,44 @@ impl TunReader {
         self.count == 0
     }
 
-    /// Whether the batch has room for one more read: a super-packet may split into as
-    /// many segments as `SPLIT_MAX`.
+    /// Whether the batch has room for one more read, which may be a super-packet of as
+    /// many segments as `gso::MAX_SEGMENTS`.
     pub fn has_room(&self) -> bool {
-        self.count + SPLIT_MAX <= self.bufs.len()
+        self.count < BATCH
     }
 
     /// Appends one read to the batch: one packet, or the segments of one super-packet.
     /// Returns the number of packets added, 0 when nothing was waiting.
     pub fn read(&mut self, device: &SyncDevice) -> io::Result<usize> {
+        let raw = self.raw.get_or_insert_with(|| RawReader::new(device));
         let start = self.count;
-        let (Some(bufs), Some(sizes)) = (self.bufs.get_mut(start..), self.sizes.get_mut(start..)) else {
-            return Ok(0);
-        };
-        match device.recv_multiple(&mut self.original, bufs, sizes, 0) {
-            Ok(n) => {
-                self.count += n;
-                Ok(n)
+        let added = match raw.read(device)? {
+            None => return Ok(0),
+            Some(Read::Invalid(e)) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            Some(Read::Packet(packet)) => {
+                let buf = &mut self.bufs[start];
+                if packet.len() > buf.len() {
+                    buf.resize(packet.len(), 0);
+                }
+                buf[..packet.len()].copy_from_slice(packet);
+                self.sizes[start] = packet.len();
+                1
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-            Err(e) => Err(e),
-        }
+            Some(Read::Segments(segments)) => {
+                let count = segments.count().min(self.bufs.len() - start);
+                for index in 0..count {
+                    let buf = &mut self.bufs[start + index];
+                    let len = segments.segment_len(index);
+                    if len > buf.len() {
+                        buf.resize(len, 0);
+                    }
+                    self.sizes[start + index] = segments.write(index, buf);
+                }
+                count
+            }
+        };
+        self.count += added;
+        Ok(added)
     }
 
     /// Packet `index` of the batch, for `index` below `len()`.
@@ -149,55 +212,64 @@ impl TunReader {
     }
 }
 
-/// Reusable buffers for batched writes into the TUN device.
+/// Reusable buffers for batched writes into the TUN device, coalesced into
+/// super-packets where the device takes them (see `gro`).
 pub struct TunWriter {
-    bufs: Vec<Vec<u8>>,
-    count: usize,
-    gro: GROTable,
-    /// Where each packet starts in its buffer: after room for the virtio-net header.
-    offset: usize,
+    batch: Coalescer,
+    /// Whether the offloads were taken from a device; until then the batch assumes
+    /// none and learns them at the first flush.
+    known: bool,
 }
 
 impl TunWriter {
-    pub fn new(mtu: u16) -> TunWriter {
-        let offset = VIRTIO_NET_HDR_LEN;
-        // Coalescing appends segments to the first packet of a flow, up to 64 KiB.
-        let capacity = SUPER_PACKET + offset;
-        let bufs = (0..BATCH)
-            .map(|_| {
-                let mut b = Vec::with_capacity(capacity.max(usize::from(mtu) + SLACK));
-                b.resize(offset, 0);
-                b
-            })
-            .collect();
-        TunWriter { bufs, count: 0, gro: GROTable::new(), offset }
+    /// Creates a writer that learns the device's offloads at its first flush.
+    pub fn new(_mtu: u16) -> TunWriter {
+        TunWriter { batch: Coalescer::new(BATCH, false, false), known: false }
+    }
+
+    /// Creates a writer for `device`, coalescing as far as its offloads allow.
+    pub fn for_device(device: &SyncDevice) -> TunWriter {
+        TunWriter { batch: Coalescer::new(BATCH, device.tcp_gso(), device.udp_gso()), known: true }
     }
 
     pub fn is_full(&self) -> bool {
-        self.count == self.bufs.len()
+        self.batch.is_full()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.batch.is_empty()
     }
 
     /// Queues a copy of `packet`. The caller flushes first when the batch is full.
     pub fn push(&mut self, packet: &[u8]) {
-        let Some(buf) = self.bufs.get_mut(self.count) else { return };
-        buf.clear();
-        buf.resize(self.offset, 0);
-        buf.extend_from_slice(packet);
-        self.count += 1;
+        self.batch.push(packet);
     }
 
-    /// Writes every queued packet. The batch is emptied even when the write fails, so a
+    /// Writes every queued packet. The batch is emptied even when a write fails, so a
     /// broken packet cannot block the ones after it.
     pub fn flush(&mut self, device: &SyncDevice) -> io::Result<()> {
-        if self.count == 0 {
-            return Ok(());
+        let vnet = device.tcp_gso();
+        if !self.known {
+            // Packets queued before the offloads were known carry no merged segments,
+            // so they are valid either way.
+            self.known = true;
+            let result = self.batch.flush_with(|packet| write_plain(device, vnet, packet));
+            self.batch.set_offloads(vnet, device.udp_gso());
+            return result;
         }
-        let result = device.send_multiple(&mut self.gro, &mut self.bufs[..self.count], self.offset);
-        self.count = 0;
-        result.map(|_| ())
+        self.batch.flush_with(|buf| device.send(buf))
     }
+}
+
+/// Writes a packet queued without a virtio-net header, adding an empty one when the
+/// device expects it.
+fn write_plain(device: &SyncDevice, vnet: bool, packet: &[u8]) -> io::Result<usize> {
+    if !vnet {
+        return device.send(packet);
+    }
+    let header = [0u8; VNET_HDR_LEN];
+    let iov = [io::IoSlice::new(&header), io::IoSlice::new(packet)];
+    // SAFETY: two valid iovecs over live buffers; the count passed is 2.
+    let written = unsafe { libc::writev(device.as_raw_fd(), iov.as_ptr().cast(), 2) };
+    if written < 0 { Err(io::Error::last_os_error()) } else { Ok(written as usize) }
 }
