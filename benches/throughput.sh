@@ -9,6 +9,8 @@
 #   rampart-gcm/null rampart on gw and on edge1, ESP AES-GCM-256 / NULL + HMAC-SHA-256,
 #                    ESP in UDP 4500 forced on both ends (libipsec always encapsulates)
 #   rampart-*-esp    the same with plain ESP (IP protocol 50), as negotiated without NAT
+#   floor            benches/tunfloor: rampart's TUN and UDP paths with no cryptography,
+#                    the ceiling of rampart's data plane on this machine
 # The measuring is lab/baseline.sh; this script installs boringtun and wg when missing,
 # builds rampart, writes rampart's two configurations, and turns the results into
 # BENCHMARKS-draft.md at the repository root.
@@ -19,10 +21,10 @@ set -uo pipefail
 . "$(dirname "$0")/../interop/lib.sh"
 TEST_NAME=throughput
 T=10; R=3; OUTFILE="$REPO_DIR/BENCHMARKS-draft.md"
-MODES="plain xfrm-static xfrm-gcm xfrm-null libipsec-gcm libipsec-null boringtun boringtun-1t rampart-gcm rampart-null rampart-gcm-esp rampart-null-esp"
+MODES="plain xfrm-static xfrm-gcm xfrm-null libipsec-gcm libipsec-null boringtun boringtun-1t rampart-gcm rampart-null rampart-gcm-esp rampart-null-esp floor"
 while getopts "t:r:m:o:" o; do
   case "$o" in t) T=$OPTARG;; r) R=$OPTARG;; m) MODES=$OPTARG;; o) OUTFILE=$OPTARG;;
-    *) sed -n '2,16p' "$0"; exit 2;; esac
+    *) sed -n '2,18p' "$0"; exit 2;; esac
 done
 lab_require
 need_tool iperf3 python3
@@ -45,6 +47,13 @@ mkdir -p "$LAB_STATE/cfg"
 rampart_require
 export RAMPART_BIN RAMPART_CFG_DIR="$LAB_STATE/cfg"
 RAMPART_BIN="$(rampart_bin)"
+# The copy-only floor builds in a workspace of its own, into the same target directory.
+export TUNFLOOR_BIN="${CARGO_TARGET_DIR:-$REPO_DIR/target}/release/rampart-tunfloor"
+if ! cargo build --release --quiet --manifest-path "$REPO_DIR/benches/tunfloor/Cargo.toml" \
+    --target-dir "${CARGO_TARGET_DIR:-$REPO_DIR/target}"; then
+  echo "building benches/tunfloor failed: the floor mode will be skipped"
+  TUNFLOOR_BIN=""
+fi
 for esp in gcm null; do
   gw_config "$RAMPART_CFG_DIR/gw-$esp.cfg"
   single_peer "$RAMPART_CFG_DIR/gw-$esp.cfg"
@@ -87,10 +96,10 @@ best_boringtun() {
   echo "Ratios of medians (targets: 10x strongSwan's userspace ESP, 2x boringtun, 0.5x plain routing,"
   echo "1.0x kernel XFRM where the kernel has ESP):"
   echo
-  echo "| streams | rampart-gcm / libipsec-gcm | rampart-gcm / best boringtun | rampart-gcm / plain | rampart-null / libipsec-null | rampart-gcm-esp / libipsec-gcm | rampart-gcm / xfrm-gcm |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| streams | rampart-gcm / libipsec-gcm | rampart-gcm / best boringtun | rampart-gcm / plain | rampart-gcm / floor | floor / plain | rampart-null / libipsec-null | rampart-gcm-esp / libipsec-gcm | rampart-gcm / xfrm-gcm |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for s in 1 4; do
-    echo "| $s | $(ratio "$(median rampart-gcm $s)" "$(median libipsec-gcm $s)") | $(ratio "$(median rampart-gcm $s)" "$(best_boringtun $s)") | $(ratio "$(median rampart-gcm $s)" "$(median plain $s)") | $(ratio "$(median rampart-null $s)" "$(median libipsec-null $s)") | $(ratio "$(median rampart-gcm-esp $s)" "$(median libipsec-gcm $s)") | $(ratio "$(median rampart-gcm $s)" "$(median xfrm-gcm $s)") |"
+    echo "| $s | $(ratio "$(median rampart-gcm $s)" "$(median libipsec-gcm $s)") | $(ratio "$(median rampart-gcm $s)" "$(best_boringtun $s)") | $(ratio "$(median rampart-gcm $s)" "$(median plain $s)") | $(ratio "$(median rampart-gcm $s)" "$(median floor $s)") | $(ratio "$(median floor $s)" "$(median plain $s)") | $(ratio "$(median rampart-null $s)" "$(median libipsec-null $s)") | $(ratio "$(median rampart-gcm-esp $s)" "$(median libipsec-gcm $s)") | $(ratio "$(median rampart-gcm $s)" "$(median xfrm-gcm $s)") |"
   done
   echo
   echo "Skipped in this run:"

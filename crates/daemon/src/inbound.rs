@@ -55,6 +55,9 @@ struct Delivery {
     ingress: IngressCache,
     /// `check_inbound_vpn` results by packed child number and inner flow.
     checks: HashMap<(u32, Flow), bool, ahash::RandomState>,
+    /// The newest entry of `checks`: the packets of a bulk transfer arrive back to back,
+    /// so most lookups end here without hashing the flow.
+    last_check: Option<((u32, Flow), bool)>,
     generation: u64,
     stats: StatsDelta,
 }
@@ -67,6 +70,7 @@ impl Delivery {
             shared,
             tun,
             checks: HashMap::with_capacity_and_hasher(1024, ahash::RandomState::new()),
+            last_check: None,
             generation: u64::MAX,
             stats: StatsDelta::default(),
         }
@@ -78,6 +82,7 @@ impl Delivery {
         let policy = self.shared.policy();
         if policy.generation != self.generation {
             self.checks.clear();
+            self.last_check = None;
             self.generation = policy.generation;
         }
         self.ingress.refresh();
@@ -114,8 +119,11 @@ impl Delivery {
         };
         // The ASA drops decrypted packets outside the crypto ACL entry of their SA.
         let check = (key.child, summary.flow);
-        let allowed = match self.checks.get(&check) {
-            Some(allowed) => *allowed,
+        let allowed = match self.last_check.filter(|(last, _)| *last == check).or_else(|| self.checks.get(&check).map(|a| (check, *a))) {
+            Some((_, allowed)) => {
+                self.last_check = Some((check, allowed));
+                allowed
+            }
             None => {
                 let (peer, child) = child_id(&key);
                 let allowed = policy
@@ -130,6 +138,7 @@ impl Delivery {
                     self.checks.clear();
                 }
                 self.checks.insert(check, allowed);
+                self.last_check = Some((check, allowed));
                 allowed
             }
         };
