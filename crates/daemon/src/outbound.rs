@@ -1,15 +1,16 @@
 //! The outbound worker: TUN device -> policy -> ESP -> outside socket.
 //!
-//! Each batch is one or more TUN reads (packets, or TSO/USO super-packets). A flow cache
-//! in front of the policy engine classifies each read once. Its packets are
-//! encapsulated on cached SAs without the SA tables' lock, and the segments of a
-//! super-packet are cut straight into the ESP buffer. Consecutive ESP packets to one
-//! peer with one size leave in one UDP GSO send. With several TUN
-//! queues the kernel spreads flows over the queues, one worker thread each.
-//!
-//! NOTE: workers on different queues take sequence numbers of one SA in parallel and
-//! send their batches independently, so the SA's packets can leave out of sequence
-//! order. That is why one queue is the default.
+//! A batch is up to `READS_PER_BATCH` reads from the TUN device (packets, or TSO/USO
+//! super-packets), kept where they were read. The worker plans the batch first: a flow
+//! cache in front of the policy engine classifies each read once, clear traffic goes
+//! back into the kernel, and each ESP packet to come is counted on its SA. It then
+//! reserves every SA's sequence numbers in one step (see `esp_batch`), encrypts on
+//! cached SAs without the SA tables' lock (the segments of a super-packet are cut
+//! straight into their ESP slots), and sends: consecutive ESP packets to one peer with
+//! one size leave in one UDP GSO send. With several TUN queues the kernel spreads flows
+//! over the queues, one worker each, and the workers share a [`TicketOrder`]: a batch
+//! reserves and takes its ticket in one step and sends after every earlier ticket, so
+//! each SA's packets leave in sequence number order.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,22 +18,23 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rampart_esp::stats::Direction;
 use rampart_esp::mtu::{self, Ipv4Fragmenter, MtuAction};
-use rampart_crypto::alg::Encr;
 use rampart_esp::sa::OutboundSa;
+use rampart_esp::stats::Direction;
 use rampart_esp::DropReason;
 use rampart_policy::{Flow, Translation};
 use tun_rs::SyncDevice;
 
 use crate::clear_path;
 use crate::control_plane::ControlMsg;
+use crate::esp_batch::{EspBatch, Reservations};
+use crate::gso::Segments;
+use crate::order::TicketOrder;
 use crate::packet::ipv4_summary;
 use crate::raw_esp::{IcmpSender, RawEsp, SendBatch};
 use crate::sa_table::{ChildId, Egress, EpochCache};
 use crate::shared::{PolicyState, Shared, StatsDelta};
-use crate::gso::Segments;
-use crate::tun::{self, RawReader, Read, TunWriter, BATCH};
+use crate::tun::{self, Read, Stored, TunWriter, BATCH, SUPER_PACKET};
 use crate::udp::OutsideUdp;
 
 /// How long a worker blocks before it checks for shutdown.
@@ -45,16 +47,16 @@ const FLOW_CACHE: usize = 65_536;
 /// backs off on its own, this only spares the control channel.
 const ACQUIRE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Room kept free at the end of a batch's ESP buffer for the fragments of one 64 KiB
-/// inner packet and their ESP overhead.
-const ESP_SLOT: usize = 80 * 1024;
-
-/// Size of a batch's ESP buffer: several 64 KiB super-packets with their ESP overhead,
-/// or many small packets, before the batch must be sent.
-const ESP_BATCH: usize = 512 * 1024 + ESP_SLOT;
-
 /// Reads from the TUN device per batch, so that small packets share a send.
 const READS_PER_BATCH: usize = BATCH;
+
+/// Room for the reads of one batch: a few super-packets, small enough that a read is
+/// still in the CPU cache when it is encrypted.
+const READ_AREA: usize = 256 * 1024;
+
+/// Room for the ESP packets of one batch: twice the reads covers the ESP overhead of
+/// the smallest packets and of fragmentation, and the last super-packet read.
+const ESP_BATCH: usize = 2 * (READ_AREA + SUPER_PACKET);
 
 /// Plain ESP packets per sendmmsg call.
 const RAW_SEND_BATCH: usize = 64;
@@ -72,11 +74,29 @@ enum Verdict {
     NotTunneled,
 }
 
-struct PendingSend {
-    start: usize,
-    len: usize,
-    remote: SocketAddr,
-    udp_encap: bool,
+/// How the ESP packets of one read are made.
+#[derive(Clone, Copy, Debug)]
+enum Protect {
+    /// The packet as it is, or fragmented first to at most `fragment` octets.
+    Packet { fragment: Option<usize> },
+    /// Each segment of a super-packet in its own ESP packet.
+    Segments,
+    /// Each segment fragmented first to at most `max_len` octets, because the segments
+    /// are larger than the path allows and carry no DF.
+    FragmentedSegments { max_len: usize },
+}
+
+/// The ESP work planned for one read of the batch.
+#[derive(Clone, Copy, Debug)]
+struct Planned {
+    /// Index of the read in the batch.
+    read: usize,
+    egress: Egress,
+    /// The SA's entry in [`Reservations`].
+    slot: usize,
+    /// ESP packets the read becomes, and so the sequence numbers it needs.
+    count: u64,
+    protect: Protect,
 }
 
 pub struct Outbound {
@@ -94,34 +114,37 @@ pub struct Outbound {
     unsupported_nat: Vec<usize>,
     acquired: HashMap<ChildId, Instant>,
     egress: EgressCache,
+    /// Whether reads from the device start with a virtio-net header.
+    vnet: bool,
+    /// The reads of the batch, each where `stored` says.
+    reads: Vec<u8>,
+    stored: Vec<Stored>,
+    /// The ESP packets of the batch, in the order they are encrypted and sent.
+    plan: Vec<Planned>,
+    reservations: Reservations,
+    /// Send order shared with the other outbound workers; `None` for a single worker,
+    /// whose batches leave in order anyway.
+    order: Option<Arc<TicketOrder>>,
     batch: EspBatch,
     raw_batch: SendBatch,
     read_errors: u64,
 }
 
-/// The ESP packets of one batch, back to back in `out` so that runs to one peer can
-/// leave in one GSO send.
-struct EspBatch {
-    out: Vec<u8>,
-    sends: Vec<PendingSend>,
-    cursor: usize,
-    /// Scratch space for one segment, one fragment or one ICMP error.
-    fragment: Vec<u8>,
-    /// Scratch space for the segment that a fragment is cut from.
-    segment: Vec<u8>,
-}
-
 impl Outbound {
+    /// Creates the worker of one TUN queue. Workers of one device share `order`, so
+    /// that each SA's packets leave in sequence number order; a single worker needs none.
     pub fn new(
         shared: Arc<Shared>,
         tun: Arc<SyncDevice>,
         udp: Arc<OutsideUdp>,
         raw: Option<Arc<RawEsp>>,
         icmp: Option<Arc<IcmpSender>>,
+        order: Option<Arc<TicketOrder>>,
     ) -> Outbound {
         Outbound {
             egress: EgressCache::new(shared.sa_epoch()),
             reinject: TunWriter::for_device(&tun),
+            vnet: tun.tcp_gso(),
             shared,
             tun,
             udp,
@@ -131,21 +154,19 @@ impl Outbound {
             generation: u64::MAX,
             unsupported_nat: Vec::new(),
             acquired: HashMap::new(),
+            reads: vec![0; READ_AREA + SUPER_PACKET],
+            stored: Vec::with_capacity(READS_PER_BATCH),
+            plan: Vec::with_capacity(READS_PER_BATCH),
+            reservations: Reservations::with_capacity(8),
+            order,
+            batch: EspBatch::new(ESP_BATCH),
             raw_batch: SendBatch::new(RAW_SEND_BATCH),
-            batch: EspBatch {
-                out: vec![0; ESP_BATCH],
-                sends: Vec::with_capacity(BATCH * 2),
-                cursor: 0,
-                fragment: vec![0; 65_536],
-                segment: vec![0; 65_536],
-            },
             read_errors: 0,
         }
     }
 
     pub fn run(mut self) {
         let tun = Arc::clone(&self.tun);
-        let mut reader = RawReader::new(&tun);
         while self.shared.is_running() {
             match tun::wait_readable(&*tun, POLL) {
                 Ok(true) => {}
@@ -157,37 +178,77 @@ impl Outbound {
                 }
             }
             // Drain what is queued, a bounded number of batches between shutdown checks.
-            // Several reads fill one batch, so that small packets share a sendmmsg or GSO
-            // send instead of costing a system call each.
             for _ in 0..64 {
-                let policy = self.begin_batch();
                 let mut stats = StatsDelta::default();
-                let mut reads = 0;
-                while reads < READS_PER_BATCH {
-                    match reader.read(&tun) {
-                        Ok(None) => break,
-                        Ok(Some(read)) => {
-                            reads += 1;
-                            self.handle(&policy, &mut stats, read);
-                        }
-                        Err(e) => {
-                            // The count keeps a persistent error from flooding the log.
-                            self.read_errors += 1;
-                            if self.read_errors.is_power_of_two() {
-                                tracing::warn!(error = %e, total = self.read_errors, "reading from the TUN device failed; retrying");
-                            }
-                            break;
-                        }
-                    }
+                if self.fill(&tun, &mut stats) == 0 {
+                    stats.flush(&self.shared);
+                    break;
                 }
-                stats.flush(&self.shared);
-                flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
-                self.send_all();
-                if reads == 0 {
+                self.process(&mut stats);
+            }
+        }
+    }
+
+    /// Reads what the device has queued into the batch, up to `READS_PER_BATCH` reads or
+    /// a full read area. Returns the number of reads kept.
+    fn fill(&mut self, tun: &SyncDevice, stats: &mut StatsDelta) -> usize {
+        self.stored.clear();
+        let mut cursor = 0;
+        while self.stored.len() < READS_PER_BATCH && cursor <= READ_AREA {
+            match tun::read_stored(tun, self.vnet, &mut self.reads[cursor..cursor + SUPER_PACKET]) {
+                Ok(None) => break,
+                Ok(Some(Ok(stored))) => {
+                    self.stored.push(Stored { offset: cursor + stored.offset, ..stored });
+                    cursor += stored.offset + stored.len;
+                }
+                Ok(Some(Err(e))) => {
+                    stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
+                    tracing::trace!(error = %e, "unusable read from the TUN device dropped");
+                }
+                Err(e) => {
+                    // The count keeps a persistent error from flooding the log.
+                    self.read_errors += 1;
+                    if self.read_errors.is_power_of_two() {
+                        tracing::warn!(error = %e, total = self.read_errors, "reading from the TUN device failed; retrying");
+                    }
                     break;
                 }
             }
         }
+        self.stored.len()
+    }
+
+    /// Plans, reserves, encrypts and sends the batch that `fill` read.
+    fn process(&mut self, stats: &mut StatsDelta) {
+        let policy = self.begin_batch();
+        let mut reads = std::mem::take(&mut self.reads);
+        for index in 0..self.stored.len() {
+            let stored = self.stored[index];
+            match stored.read(&mut reads) {
+                Read::Packet(packet) => self.plan_packet(&policy, stats, index, packet),
+                Read::Segments(segments) => self.plan_segments(&policy, stats, index, &segments),
+                Read::Invalid(_) => stats.drop(Direction::Outbound, DropReason::BadInnerPacket),
+            }
+        }
+        flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
+
+        // One step for the whole batch: one atomic add per SA, and with several workers
+        // the send ticket, so batches that reserve later also send later.
+        let order = self.order.clone();
+        let mut ticket = self.reservations.reserve(order.as_deref());
+        for plan in &self.plan {
+            let stored = self.stored[plan.read];
+            let (sa, first) = self.reservations.take(plan.slot, plan.count);
+            protect(&self.shared, stats, &mut self.batch, plan, sa, first, stored.read(&mut reads));
+        }
+        self.reads = reads;
+        stats.flush(&self.shared);
+        if let Some(ticket) = &mut ticket {
+            ticket.wait();
+        }
+        self.send_all();
+        // Dropping the ticket passes the turn to the next batch.
+        drop(ticket);
     }
 
     /// Starts a batch: takes the current policy, and drops cached flows and SAs that
@@ -200,18 +261,10 @@ impl Outbound {
             self.unsupported_nat = clear_path::unsupported_rules(policy.engine.config());
         }
         self.egress.refresh();
+        self.batch.clear();
+        self.plan.clear();
+        self.reservations.clear();
         policy
-    }
-
-    fn handle(&mut self, policy: &PolicyState, stats: &mut StatsDelta, read: Read<'_>) {
-        match read {
-            Read::Packet(packet) => self.handle_packet(policy, stats, packet),
-            Read::Segments(segments) => self.handle_segments(policy, stats, &segments),
-            Read::Invalid(e) => {
-                stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
-                tracing::trace!(error = %e, "unusable read from the TUN device dropped");
-            }
-        }
     }
 
     /// Returns the policy's verdict on a flow, from the cache when the flow was seen before.
@@ -227,26 +280,45 @@ impl Outbound {
         v
     }
 
-    fn handle_packet(&mut self, policy: &PolicyState, stats: &mut StatsDelta, packet: &mut [u8]) {
+    /// Plans one packet: its ESP packet, its fragments, or ICMP fragmentation needed,
+    /// as the path MTU and the DF bit decide.
+    fn plan_packet(&mut self, policy: &PolicyState, stats: &mut StatsDelta, read: usize, packet: &mut [u8]) {
         let Some(summary) = ipv4_summary(packet) else {
             stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
             return;
         };
-        let Some((egress, sa)) = self.tunnel_egress(policy, stats, &summary.flow, &packet[..summary.total_len], 1) else {
+        let Some((id, egress, sa)) = self.tunnel_egress(policy, stats, &summary.flow, &packet[..summary.total_len], 1) else {
             return;
         };
         if let Some(mss) = policy.tcp_mss {
             mtu::clamp_tcp_mss(packet, mss);
         }
         let packet = &packet[..summary.total_len];
-        let room = sa.esp_len(packet.len());
-        self.make_room(room);
-        self.batch.protect(&self.shared, &self.icmp, policy, stats, egress, &sa, packet);
+        // Fragment before encryption unless DF is set, as the ASA's default
+        // `crypto ipsec fragmentation before-encryption` does.
+        let (fragment, count) = match mtu::check(packet, egress.max_inner, true) {
+            MtuAction::Send => (None, 1),
+            MtuAction::TooBig { mtu: next_hop_mtu } => {
+                stats.drop(Direction::Outbound, DropReason::FragmentationNeeded);
+                self.shared.sa().sad.record_pmtu_sent(egress.handle);
+                send_frag_needed(self.icmp.as_deref(), &mut self.batch.fragment, policy, packet, next_hop_mtu);
+                return;
+            }
+            MtuAction::Fragment { max_len } => match Ipv4Fragmenter::new(packet, max_len) {
+                Ok(fragmenter) => (Some(max_len), fragmenter.fragment_count() as u64),
+                Err(reason) => {
+                    self.shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
+                    stats.drop(Direction::Outbound, reason);
+                    return;
+                }
+            },
+        };
+        let slot = self.reservations.add(id, &sa, count);
+        self.plan.push(Planned { read, egress, slot, count, protect: Protect::Packet { fragment } });
     }
 
-    /// Protects the segments of a TSO/USO super-packet, each cut straight into the ESP
-    /// batch where it is encrypted in place.
-    fn handle_segments(&mut self, policy: &PolicyState, stats: &mut StatsDelta, segments: &Segments<'_>) {
+    /// Plans the segments of a TSO/USO super-packet, whose flow is classified once.
+    fn plan_segments(&mut self, policy: &PolicyState, stats: &mut StatsDelta, read: usize, segments: &Segments<'_>) {
         let count = segments.count();
         let Some(summary) = ipv4_summary(segments.packet()) else {
             for _ in 0..count {
@@ -258,29 +330,52 @@ impl Outbound {
             self.reinject_segments(segments);
             return;
         }
-        let Some((egress, sa)) = self.tunnel_egress(policy, stats, &summary.flow, &[], count) else {
+        let Some((id, egress, sa)) = self.tunnel_egress(policy, stats, &summary.flow, &[], count) else {
             return;
         };
-        let headroom = sa.headroom();
-        for index in 0..count {
-            let len = segments.segment_len(index);
-            let room = sa.esp_len(len);
-            self.make_room(room);
-            if len <= egress.max_inner {
-                let cursor = self.batch.cursor;
-                let slot = &mut self.batch.out[cursor..cursor + room];
-                segments.write(index, &mut slot[headroom..]);
-                match sa.encapsulate_in_place(slot, len) {
-                    Ok(esp_len) => self.batch.sent(stats, egress, &sa, len, esp_len),
-                    Err(reason) => stats.drop(Direction::Outbound, reason),
+        if segments.segment_len(0) <= egress.max_inner {
+            let slot = self.reservations.add(id, &sa, count as u64);
+            self.plan.push(Planned { read, egress, slot, count: count as u64, protect: Protect::Segments });
+            return;
+        }
+
+        // The segments are too big for the path: the first one decides for all, because
+        // they share DF and none is longer.
+        let mut segment = std::mem::take(&mut self.batch.segment);
+        let first = segments.write(0, &mut segment);
+        let mut planned = None;
+        match mtu::check(&segment[..first], egress.max_inner, true) {
+            MtuAction::Send => {}
+            MtuAction::TooBig { mtu: next_hop_mtu } => {
+                for _ in 0..count {
+                    stats.drop(Direction::Outbound, DropReason::FragmentationNeeded);
                 }
-            } else {
-                // Too big for the path: the segment takes the packet path's MTU handling.
-                let mut segment = std::mem::take(&mut self.batch.segment);
-                let written = segments.write(index, &mut segment);
-                self.batch.protect(&self.shared, &self.icmp, policy, stats, egress, &sa, &segment[..written]);
-                self.batch.segment = segment;
+                self.shared.sa().sad.record_pmtu_sent(egress.handle);
+                send_frag_needed(self.icmp.as_deref(), &mut self.batch.fragment, policy, &segment[..first], next_hop_mtu);
             }
+            MtuAction::Fragment { max_len } => {
+                let mut fragments = 0;
+                for index in 0..count {
+                    let len = segments.write(index, &mut segment);
+                    match Ipv4Fragmenter::new(&segment[..len], max_len) {
+                        Ok(fragmenter) => fragments += fragmenter.fragment_count() as u64,
+                        Err(reason) => {
+                            self.shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
+                            stats.drop(Direction::Outbound, reason);
+                            fragments = 0;
+                            break;
+                        }
+                    }
+                }
+                if fragments > 0 {
+                    planned = Some((fragments, max_len));
+                }
+            }
+        }
+        self.batch.segment = segment;
+        if let Some((fragments, max_len)) = planned {
+            let slot = self.reservations.add(id, &sa, fragments);
+            self.plan.push(Planned { read, egress, slot, count: fragments, protect: Protect::FragmentedSegments { max_len } });
         }
     }
 
@@ -299,9 +394,9 @@ impl Outbound {
         self.batch.segment = segment;
     }
 
-    /// Applies the policy to a flow of `packets` packets. Returns the SA that protects
-    /// it; clear packets go back into the TUN device (`packet`, unless empty), and
-    /// everything else is counted.
+    /// Applies the policy to a flow of `packets` packets. Returns the child and the SA
+    /// that protect it; clear packets go back into the TUN device (`packet`, unless
+    /// empty), and everything else is counted.
     fn tunnel_egress(
         &mut self,
         policy: &PolicyState,
@@ -309,7 +404,7 @@ impl Outbound {
         flow: &Flow,
         packet: &[u8],
         packets: usize,
-    ) -> Option<(Egress, Arc<OutboundSa>)> {
+    ) -> Option<(ChildId, Egress, Arc<OutboundSa>)> {
         let id = match self.verdict(policy, flow) {
             Verdict::Tunnel(id) => id,
             Verdict::Clear => {
@@ -326,7 +421,7 @@ impl Outbound {
             }
         };
         match self.egress.lookup(&self.shared, id, policy.outside_mtu) {
-            Some(found) => Some(found),
+            Some((egress, sa)) => Some((id, egress, sa)),
             None => {
                 for _ in 0..packets {
                     stats.drop(Direction::Outbound, DropReason::MissingSa);
@@ -334,14 +429,6 @@ impl Outbound {
                 request_sa(&self.shared, &mut self.acquired, id);
                 None
             }
-        }
-    }
-
-    /// Sends the batch early when fewer than `needed` octets are left for the next ESP
-    /// packet, plus room for the fragments of one inner packet.
-    fn make_room(&mut self, needed: usize) {
-        if self.batch.cursor + needed + ESP_SLOT > self.batch.out.len() {
-            self.send_all();
         }
     }
 
@@ -392,8 +479,7 @@ impl Outbound {
             }
             i = end;
         }
-        self.batch.sends.clear();
-        self.batch.cursor = 0;
+        self.batch.clear();
     }
 
     fn count_send_error(&self, remote: SocketAddr, e: &std::io::Error) {
@@ -406,85 +492,42 @@ impl Outbound {
     }
 }
 
-impl EspBatch {
-    /// Protects one inner packet: encapsulated as it is, fragmented first, or rejected
-    /// with ICMP fragmentation needed, as the path MTU and the DF bit decide.
-    #[allow(clippy::too_many_arguments)]
-    fn protect(
-        &mut self,
-        shared: &Shared,
-        icmp: &Option<Arc<IcmpSender>>,
-        policy: &PolicyState,
-        stats: &mut StatsDelta,
-        egress: Egress,
-        sa: &OutboundSa,
-        packet: &[u8],
-    ) {
-        // Fragment before encryption unless DF is set, as the ASA's default
-        // `crypto ipsec fragmentation before-encryption` does.
-        match mtu::check(packet, egress.max_inner, true) {
-            MtuAction::Send => self.encapsulate(stats, egress, sa, packet),
-            MtuAction::TooBig { mtu: next_hop_mtu } => {
-                stats.drop(Direction::Outbound, DropReason::FragmentationNeeded);
-                shared.sa().sad.record_pmtu_sent(egress.handle);
-                send_frag_needed(icmp.as_deref(), &mut self.fragment, policy, packet, next_hop_mtu);
-            }
-            MtuAction::Fragment { max_len } => self.fragment_and_encapsulate(shared, stats, egress, sa, packet, max_len),
+/// Encrypts the planned read on the sequence numbers from `first` on.
+fn protect(shared: &Shared, stats: &mut StatsDelta, batch: &mut EspBatch, plan: &Planned, sa: &OutboundSa, first: u64, read: Read<'_>) {
+    match (plan.protect, read) {
+        (Protect::Packet { fragment: None }, Read::Packet(packet)) => {
+            let len = ipv4_total_len(packet);
+            batch.encapsulate(stats, plan.egress, sa, &packet[..len], first);
         }
-    }
-
-    /// Records an ESP packet of `esp_len` octets just written at the cursor.
-    fn sent(&mut self, stats: &mut StatsDelta, egress: Egress, sa: &OutboundSa, inner_len: usize, esp_len: usize) {
-        stats.encapsulated(inner_len, sa.info().encr != Encr::Null);
-        self.sends.push(PendingSend { start: self.cursor, len: esp_len, remote: egress.remote, udp_encap: egress.udp_encap });
-        self.cursor += esp_len;
-    }
-
-    /// Encapsulates `inner` on the egress SA at the end of `out`.
-    fn encapsulate(&mut self, stats: &mut StatsDelta, egress: Egress, sa: &OutboundSa, inner: &[u8]) {
-        let Some(slot) = self.out.get_mut(self.cursor..) else {
-            stats.drop(Direction::Outbound, DropReason::BufferTooSmall);
-            return;
-        };
-        match sa.encapsulate(inner, slot) {
-            Ok(len) => self.sent(stats, egress, sa, inner.len(), len),
-            Err(reason) => stats.drop(Direction::Outbound, reason),
+        (Protect::Packet { fragment: Some(max_len) }, Read::Packet(packet)) => {
+            let len = ipv4_total_len(packet);
+            batch.fragment_and_encapsulate(shared, stats, plan.egress, sa, &packet[..len], max_len, first, plan.count);
         }
-    }
-
-    /// Encapsulates each fragment of `packet`.
-    fn fragment_and_encapsulate(
-        &mut self,
-        shared: &Shared,
-        stats: &mut StatsDelta,
-        egress: Egress,
-        sa: &OutboundSa,
-        packet: &[u8],
-        max_len: usize,
-    ) {
-        let mut fragmenter = match Ipv4Fragmenter::new(packet, max_len) {
-            Ok(f) => f,
-            Err(reason) => {
-                shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
-                stats.drop(Direction::Outbound, reason);
-                return;
-            }
-        };
-        let count = fragmenter.fragment_count();
-        let mut fragment = std::mem::take(&mut self.fragment);
-        while let Some(result) = fragmenter.next_into(&mut fragment) {
-            match result {
-                Ok(len) => self.encapsulate(stats, egress, sa, &fragment[..len]),
-                Err(reason) => {
-                    shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
-                    stats.drop(Direction::Outbound, reason);
-                    break;
-                }
+        (Protect::Segments, Read::Segments(segments)) => {
+            for index in 0..segments.count() {
+                batch.encapsulate_segment(stats, plan.egress, sa, &segments, index, first + index as u64);
             }
         }
-        self.fragment = fragment;
-        shared.sa().sad.record_pre_fragmentation(egress.handle, count as u64);
+        (Protect::FragmentedSegments { max_len }, Read::Segments(segments)) => {
+            let mut segment = std::mem::take(&mut batch.segment);
+            let mut seq = first;
+            for index in 0..segments.count() {
+                let len = segments.write(index, &mut segment);
+                let Ok(fragmenter) = Ipv4Fragmenter::new(&segment[..len], max_len) else { break };
+                let count = (fragmenter.fragment_count() as u64).min(first + plan.count - seq);
+                batch.fragment_and_encapsulate(shared, stats, plan.egress, sa, &segment[..len], max_len, seq, count);
+                seq += count;
+            }
+            batch.segment = segment;
+        }
+        // The plan was made from this same read, so the kinds always match.
+        _ => stats.drop(Direction::Outbound, DropReason::BadInnerPacket),
     }
+}
+
+/// Returns the IPv4 total length of a packet that `ipv4_summary` accepted.
+fn ipv4_total_len(packet: &[u8]) -> usize {
+    usize::from(u16::from_be_bytes([packet[2], packet[3]])).min(packet.len())
 }
 
 /// A worker's copy of the egress of each child it sends on.

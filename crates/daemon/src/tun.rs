@@ -29,7 +29,7 @@ const SLACK: usize = 256;
 
 /// The largest packet a read with offload can return: a 64 KiB super-packet and its
 /// virtio-net header.
-const SUPER_PACKET: usize = 65535 + VNET_HDR_LEN;
+pub const SUPER_PACKET: usize = 65535 + VNET_HDR_LEN;
 
 /// Creates the TUN device with `queues` queues (multiqueue when more than one), up and
 /// without an address.
@@ -89,6 +89,62 @@ pub enum Read<'a> {
     Invalid(OffloadError),
 }
 
+/// One read from the TUN device kept in a buffer of the caller: a packet with complete
+/// checksums, or a super-packet with the virtio-net header that describes its segments,
+/// at `offset..offset + len` of that buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Stored {
+    pub offset: usize,
+    pub len: usize,
+    pub segments: Option<VnetHdr>,
+}
+
+impl Stored {
+    /// Returns the read, from the buffer that `read_stored` filled.
+    pub fn read<'a>(&self, buf: &'a mut [u8]) -> Read<'a> {
+        let packet = &mut buf[self.offset..self.offset + self.len];
+        match self.segments {
+            None => Read::Packet(packet),
+            Some(hdr) => match Segments::new(&hdr, packet) {
+                Ok(segments) => Read::Segments(segments),
+                Err(e) => Read::Invalid(e),
+            },
+        }
+    }
+}
+
+/// Reads what the kernel queued next into `buf`, which must hold a 64 KiB super-packet
+/// and its virtio-net header, and completes a partial checksum. Returns `None` when
+/// nothing was waiting, and an error inside `Some` when the read is unusable.
+pub fn read_stored(device: &SyncDevice, vnet: bool, buf: &mut [u8]) -> io::Result<Option<Result<Stored, OffloadError>>> {
+    let len = match device.recv(buf) {
+        Ok(len) => len,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !vnet {
+        return Ok(Some(Ok(Stored { offset: 0, len, segments: None })));
+    }
+    let Some(hdr) = VnetHdr::parse(&buf[..len]) else {
+        return Ok(Some(Err(OffloadError::Malformed("read shorter than the virtio-net header"))));
+    };
+    let stored = Stored { offset: VNET_HDR_LEN, len: len - VNET_HDR_LEN, segments: None };
+    let packet = &mut buf[VNET_HDR_LEN..len];
+    if hdr.gso_type == GSO_NONE {
+        if hdr.flags & F_NEEDS_CSUM != 0
+            && let Err(e) = complete_checksum(&hdr, packet)
+        {
+            return Ok(Some(Err(e)));
+        }
+        return Ok(Some(Ok(stored)));
+    }
+    // Checked once here, so that `Stored::read` finds a valid super-packet later.
+    if let Err(e) = Segments::new(&hdr, packet) {
+        return Ok(Some(Err(e)));
+    }
+    Ok(Some(Ok(Stored { segments: Some(hdr), ..stored })))
+}
+
 /// A buffer for single reads from the TUN device, each one packet or one super-packet.
 pub struct RawReader {
     buf: Vec<u8>,
@@ -103,28 +159,8 @@ impl RawReader {
 
     /// Reads what the kernel queued next. Returns `None` when nothing was waiting.
     pub fn read(&mut self, device: &SyncDevice) -> io::Result<Option<Read<'_>>> {
-        let len = match device.recv(&mut self.buf) {
-            Ok(len) => len,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if !self.vnet {
-            return Ok(Some(Read::Packet(&mut self.buf[..len])));
-        }
-        let Some(hdr) = VnetHdr::parse(&self.buf[..len]) else {
-            return Ok(Some(Read::Invalid(OffloadError::Malformed("read shorter than the virtio-net header"))));
-        };
-        let packet = &mut self.buf[VNET_HDR_LEN..len];
-        if hdr.gso_type == GSO_NONE {
-            if hdr.flags & F_NEEDS_CSUM != 0
-                && let Err(e) = complete_checksum(&hdr, packet)
-            {
-                return Ok(Some(Read::Invalid(e)));
-            }
-            return Ok(Some(Read::Packet(packet)));
-        }
-        Ok(Some(match Segments::new(&hdr, packet) {
-            Ok(segments) => Read::Segments(segments),
+        Ok(read_stored(device, self.vnet, &mut self.buf)?.map(|stored| match stored {
+            Ok(stored) => stored.read(&mut self.buf),
             Err(e) => Read::Invalid(e),
         }))
     }
