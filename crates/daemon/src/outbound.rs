@@ -4,10 +4,10 @@
 //! super-packets), kept where they were read. The worker plans the batch first: a flow
 //! cache in front of the policy engine classifies each read once, clear traffic goes
 //! back into the kernel, and each ESP packet to come is counted on its SA. It then
-//! reserves every SA's sequence numbers in one step (see `esp_batch`), encrypts on
-//! cached SAs without the SA tables' lock (the segments of a super-packet are cut
-//! straight into their ESP slots), and sends: consecutive ESP packets to one peer with
-//! one size leave in one UDP GSO send. With several TUN queues the kernel spreads flows
+//! reserves every SA's sequence numbers in one step (see `esp_batch`) and encrypts on
+//! cached SAs without the SA tables' lock. The segments of a super-packet are cut
+//! straight into their ESP slots. Consecutive ESP packets to one peer with one size
+//! leave in one UDP GSO send. With several TUN queues the kernel spreads flows
 //! over the queues, one worker each, and the workers share a [`TicketOrder`]: a batch
 //! reserves and takes its ticket in one step and sends after every earlier ticket, so
 //! each SA's packets leave in sequence number order.
@@ -74,7 +74,7 @@ enum Verdict {
     NotTunneled,
 }
 
-/// How the ESP packets of one read are made.
+/// The treatment that turns one read into ESP packets.
 #[derive(Clone, Copy, Debug)]
 enum Protect {
     /// The packet as it is, or fragmented first to at most `fragment` octets.
@@ -116,7 +116,7 @@ pub struct Outbound {
     egress: EgressCache,
     /// Whether reads from the device start with a virtio-net header.
     vnet: bool,
-    /// The reads of the batch, each where `stored` says.
+    /// The reads of the batch, each at the place its `stored` entry gives.
     reads: Vec<u8>,
     stored: Vec<Stored>,
     /// The ESP packets of the batch, in the order they are encrypted and sent.
