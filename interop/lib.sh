@@ -402,6 +402,27 @@ capture_only_ike_esp() {
   [ "$other" = 0 ] && [ "$esp" -gt 0 ]
 }
 
+# capture_esp_in_order FILE: in the capture's order, every ESP SPI's sequence numbers
+# strictly increase (RFC 4303 section 3.3.3), and at least 100 ESP packets were seen.
+# tshark decodes the first ESP packet of a UDP GSO super-packet only, so a capture taken
+# before segmentation checks the first packet of each send.
+capture_esp_in_order() {
+  local result
+  result=$(tshark -r "$1" -Y esp -T fields -e esp.spi -e esp.sequence 2>"$1.err" | awk '
+    NF == 2 {
+      n++
+      if (($1 in last) && $2 + 0 <= last[$1] + 0) {
+        bad++
+        if (bad <= 5) printf "SPI %s: sequence number %s after %s\n", $1, $2, last[$1] > "/dev/stderr"
+      }
+      last[$1] = $2
+    }
+    END { printf "%d %d %d\n", n, bad, length(last) }')
+  read -r n bad spis <<<"$result"
+  log "capture $1: $n ESP packets on $spis SPIs, $bad out of sequence order"
+  [ "${n:-0}" -ge 100 ] && [ "${bad:-1}" = 0 ]
+}
+
 # capture_not_malformed FILE: tshark's full decode reports no malformed packet.
 capture_not_malformed() {
   local n

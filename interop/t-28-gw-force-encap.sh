@@ -5,7 +5,8 @@
 # strongSwan's encap=yes). Each phase carries ping and a short TCP transfer over four
 # streams, with four data-plane workers per direction on each end (both ends have
 # 1024-packet replay windows). The outside link capture shows which encapsulation was
-# used.
+# used, and that the four outbound workers keep each SPI's ESP sequence numbers in
+# order on the wire.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_begin gw-force-encap
@@ -42,6 +43,9 @@ expect "without the option the outside link carries plain ESP" \
 expect "without the option no ESP travels in UDP" \
   [ "$(capture_count "$LAB_STATE/plain.pcapng" 'udp.port == 4500 && esp')" = 0 ]
 
+expect "without the option each SPI's sequence numbers increase on the wire" \
+  capture_esp_in_order "$LAB_STATE/plain.pcapng"
+
 phase forced --force-udp-encap
 expect "with the option ESP travels in UDP 4500" \
   [ "$(capture_count "$LAB_STATE/forced.pcapng" 'udp.port == 4500 && esp')" -gt 100 ]
@@ -49,4 +53,6 @@ expect "with the option no plain ESP leaves either end" \
   [ "$(capture_count "$LAB_STATE/forced.pcapng" 'ip.proto == 50')" = 0 ]
 expect "the forced capture holds only IKE and ESP in UDP" capture_only_ike_esp "$LAB_STATE/forced.pcapng"
 expect "tshark decodes the forced capture without malformed packets" capture_not_malformed "$LAB_STATE/forced.pcapng"
+expect "with the option each SPI's sequence numbers increase on the wire" \
+  capture_esp_in_order "$LAB_STATE/forced.pcapng"
 finish

@@ -15,7 +15,7 @@ use crate::control::ControlSocket;
 use crate::control_plane::ControlPlane;
 use crate::error::Error;
 use crate::inbound::{self, RawInbound, UdpInbound};
-use crate::order::ReceiveOrder;
+use crate::order::{ReceiveOrder, TicketOrder};
 use crate::outbound::Outbound;
 use crate::pmtu::{IcmpErrorSocket, PmtuListener};
 use crate::raw_esp::{IcmpSender, RawEsp};
@@ -51,13 +51,6 @@ pub fn run(options: Options) -> Result<(), Error> {
     let queues = options.outbound_workers.max(1);
     let devices = tun::create(&options.tun_name, mtu, options.tun_offload, queues)?;
     tracing::info!(device = %options.tun_name, mtu, offload = options.tun_offload, queues, "TUN device created");
-    if queues > 1 {
-        tracing::warn!(
-            queues,
-            "several outbound workers send the ESP sequence numbers of one SA slightly out of order; \
-             the peer's anti-replay window must be large (1024 packets or more)"
-        );
-    }
     let mut routing = Routing::new(&options.tun_name)?;
     routing.update(&policy)?;
 
@@ -113,8 +106,12 @@ pub fn run(options: Options) -> Result<(), Error> {
         }
         Err(e) => tracing::warn!(error = %e, "ICMP fragmentation-needed errors from the outside path are not received; the path MTU stays the interface MTU"),
     }
+    // Several outbound workers send in the order in which their batches reserved
+    // sequence numbers; one worker sends in order without the shared ticket.
+    let send_order = (devices.len() > 1).then(|| Arc::new(TicketOrder::new()));
     for (index, device) in devices.iter().enumerate() {
-        let worker = Outbound::new(Arc::clone(&shared), Arc::clone(device), Arc::clone(&udp), raw.clone(), icmp.clone(), mtu);
+        let worker =
+            Outbound::new(Arc::clone(&shared), Arc::clone(device), Arc::clone(&udp), raw.clone(), icmp.clone(), send_order.clone(), mtu);
         threads.push(spawn(&format!("outbound-{index}"), move || worker.run())?);
     }
 
@@ -139,6 +136,12 @@ pub fn run(options: Options) -> Result<(), Error> {
     control_plane.run();
 
     shared.stop();
+    // A worker that stopped early must not keep the others waiting for its turn.
+    udp_order.close();
+    raw_order.close();
+    if let Some(order) = &send_order {
+        order.close();
+    }
     for thread in threads {
         let _ = thread.join();
     }

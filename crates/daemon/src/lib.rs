@@ -9,6 +9,7 @@ pub mod config;
 pub mod control;
 pub mod control_plane;
 pub mod error;
+pub mod esp_batch;
 pub mod gateway;
 pub mod inbound;
 pub mod memory;

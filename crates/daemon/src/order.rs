@@ -1,45 +1,132 @@
-//! Receive order across the inbound workers that share one socket.
+//! Ordered hand-over between data-plane workers.
 //!
-//! Several workers may receive from one outside socket so that decryption uses more
-//! than one core even when all traffic arrives on one SA. Each batch gets a ticket when
-//! it is received, and a worker writes into the TUN device only when every batch with
-//! an earlier ticket has been written. Packets thus leave in the order they arrived,
-//! which TCP needs to avoid spurious retransmissions, while receiving, decryption and
-//! the policy check of different batches overlap.
+//! [`TicketOrder`] numbers units of work in one critical section and lets them finish
+//! in that order: a worker takes a ticket, works without locks, and waits for its turn
+//! only to write its results.
 //!
-//! The first worker always receives. The others join only while the socket is backlogged
-//! (the last batch was large), because splitting a light load into smaller batches
-//! costs more system calls and hand-overs than it saves.
+//! Inbound, several workers may receive from one outside socket so that decryption uses
+//! more than one core even when all traffic arrives on one SA ([`ReceiveOrder`]). Each
+//! batch gets a ticket when it is received, and a worker writes into the TUN device only
+//! when every batch with an earlier ticket has been written. Packets thus leave in the
+//! order they arrived, which TCP needs to avoid spurious retransmissions, while
+//! receiving, decryption and the policy check of different batches overlap.
+//!
+//! The first inbound worker always receives. The others join only while the socket is
+//! backlogged (the last batch was large), because splitting a light load into smaller
+//! batches costs more system calls and hand-overs than it saves.
+//!
+//! Outbound, the workers of the TUN queues reserve the sequence numbers of a batch and
+//! take a ticket in one critical section, so that each SA's packets leave in sequence
+//! number order (RFC 4303 section 3.3.3) even though batches are encrypted in parallel.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// Packets in one batch from which the socket counts as backlogged.
 pub const BACKLOG_PACKETS: usize = 32;
 
-/// Tickets of one socket's batches.
+/// Tickets that finish in the order they were issued.
+#[derive(Debug, Default)]
+pub struct TicketOrder {
+    /// The next ticket. Work done while holding this lock is numbered in lock order.
+    next: Mutex<u64>,
+    /// The ticket whose holder may write now.
+    turn: AtomicU64,
+    /// Set at shutdown: every wait returns at once, so no worker waits for a holder
+    /// that stopped without passing its turn on.
+    closed: AtomicBool,
+}
+
+/// The critical section in which a ticket is issued.
+#[derive(Debug)]
+pub struct TicketLock<'a> {
+    order: &'a TicketOrder,
+    next: MutexGuard<'a, u64>,
+}
+
+/// The right to write one batch, in order. Dropping it passes the turn on, so a
+/// worker that fails, panics or has nothing to write does not hold up later batches.
+#[derive(Debug)]
+pub struct Ticket<'a> {
+    order: &'a TicketOrder,
+    number: u64,
+    waited: bool,
+}
+
+impl TicketOrder {
+    pub fn new() -> TicketOrder {
+        TicketOrder::default()
+    }
+
+    /// Enters the critical section. Tickets issued from it are numbered in the order
+    /// in which workers enter.
+    pub fn lock(&self) -> TicketLock<'_> {
+        TicketLock { order: self, next: self.next.lock().unwrap_or_else(PoisonError::into_inner) }
+    }
+
+    /// Releases every current and future wait, for shutdown.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+impl<'a> TicketLock<'a> {
+    /// Issues the next ticket and leaves the critical section.
+    pub fn issue(mut self) -> Ticket<'a> {
+        let number = *self.next;
+        *self.next += 1;
+        Ticket { order: self.order, number, waited: false }
+    }
+}
+
+impl Ticket<'_> {
+    /// Waits until every earlier ticket has finished, or the order is closed. Returns
+    /// at once on later calls for the same ticket.
+    pub fn wait(&mut self) {
+        if self.waited {
+            return;
+        }
+        let mut spins = 0u32;
+        while self.order.turn.load(Ordering::Acquire) != self.number {
+            if self.order.closed.load(Ordering::Acquire) {
+                break;
+            }
+            // The worker ahead is usually in the middle of its write, so spin briefly.
+            // Then give the core away, because the machine may have fewer cores than
+            // workers.
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else if spins < 10_000 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+        self.waited = true;
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        // Earlier tickets must be done before the turn can move past this one.
+        self.wait();
+        self.order.turn.store(self.number + 1, Ordering::Release);
+    }
+}
+
+/// Tickets of one socket's batches, and the backlog signal for additional workers.
 #[derive(Debug, Default)]
 pub struct ReceiveOrder {
-    /// The next ticket. The mutex also makes receiving and numbering one step.
-    next: Mutex<u64>,
-    /// The ticket whose batch may write now.
-    turn: AtomicU64,
+    /// Receiving and numbering are one step under the ticket lock.
+    tickets: TicketOrder,
     /// True while batches are large enough for more than one worker.
     backlog: AtomicBool,
     /// Wakes the additional workers when a backlog starts.
     backlog_mutex: Mutex<()>,
     backlog_start: Condvar,
-}
-
-/// The right to write one batch, in order. Dropping it passes the turn on, so a
-/// worker that fails or has nothing to write does not hold up later batches.
-#[derive(Debug)]
-pub struct Ticket<'a> {
-    order: &'a ReceiveOrder,
-    number: u64,
-    waited: bool,
 }
 
 impl ReceiveOrder {
@@ -50,14 +137,17 @@ impl ReceiveOrder {
     /// Runs `receive` (a batched read returning the number of datagrams) and numbers the
     /// batch when it is not empty.
     pub fn receive(&self, receive: impl FnOnce() -> io::Result<usize>) -> io::Result<(usize, Option<Ticket<'_>>)> {
-        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let lock = self.tickets.lock();
         let count = receive()?;
         if count == 0 {
             return Ok((0, None));
         }
-        let number = *next;
-        *next += 1;
-        Ok((count, Some(Ticket { order: self, number, waited: false })))
+        Ok((count, Some(lock.issue())))
+    }
+
+    /// Releases every wait for a ticket, for shutdown.
+    pub fn close(&self) {
+        self.tickets.close();
     }
 
     /// Records the size of a processed batch, in packets, and wakes the additional
@@ -82,39 +172,6 @@ impl ReceiveOrder {
             .wait_timeout_while(guard, timeout, |_| !self.backlog.load(Ordering::Relaxed))
             .unwrap_or_else(PoisonError::into_inner);
         self.backlog.load(Ordering::Relaxed)
-    }
-}
-
-impl Ticket<'_> {
-    /// Waits until every earlier batch has been written. Returns at once on later
-    /// calls for the same batch.
-    pub fn wait(&mut self) {
-        if self.waited {
-            return;
-        }
-        let mut spins = 0u32;
-        while self.order.turn.load(Ordering::Acquire) != self.number {
-            // The worker ahead is usually in the middle of its write, so spin briefly.
-            // Then give the core away, because the machine may have fewer cores than
-            // workers.
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else if spins < 10_000 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(Duration::from_micros(50));
-            }
-        }
-        self.waited = true;
-    }
-}
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        // Earlier batches must be done before the turn can move past this one.
-        self.wait();
-        self.order.turn.store(self.number + 1, Ordering::Release);
     }
 }
 
@@ -181,5 +238,36 @@ mod tests {
             }
         });
         assert_eq!(*written.lock().unwrap(), (0..8).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn panicking_holder_passes_turn() {
+        let order = TicketOrder::new();
+        let first = order.lock().issue();
+        let mut second = order.lock().issue();
+        let result = std::thread::scope(|scope| scope.spawn(move || {
+            let _ticket = first;
+            panic!("worker failed while holding its ticket");
+        }).join());
+        assert!(result.is_err());
+        // Unwinding dropped the first ticket, so the second one's wait returns.
+        second.wait();
+        assert_eq!(order.turn.load(Ordering::Acquire), 1);
+    }
+
+    #[test]
+    fn close_releases_waiters() {
+        let order = TicketOrder::new();
+        // The first ticket is never dropped, as if its worker hung.
+        let first = order.lock().issue();
+        let mut second = order.lock().issue();
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(move || second.wait());
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(!waiter.is_finished());
+            order.close();
+            waiter.join().unwrap();
+        });
+        std::mem::forget(first);
     }
 }

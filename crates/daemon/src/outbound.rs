@@ -4,11 +4,10 @@
 //! super-packets). A flow cache in front of the policy engine classifies the packets,
 //! they are encapsulated on cached SAs without the SA tables' lock, and consecutive ESP
 //! packets to one peer with one size leave in one UDP GSO send. With several TUN
-//! queues the kernel spreads flows over the queues, one worker thread each.
-//!
-//! NOTE: workers on different queues take sequence numbers of one SA in parallel and
-//! send their batches independently, so the SA's packets can leave out of sequence
-//! order. That is why one queue is the default.
+//! queues the kernel spreads flows over the queues, one worker thread each. The
+//! workers then share a [`TicketOrder`]: a batch reserves its sequence numbers and
+//! takes a ticket in one step, and sends after every earlier ticket (see `esp_batch`),
+//! so each SA's packets leave in sequence number order.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use rampart_esp::stats::Direction;
 use rampart_esp::mtu::{self, Ipv4Fragmenter, MtuAction};
-use rampart_crypto::alg::Encr;
 use rampart_esp::sa::OutboundSa;
 use rampart_esp::DropReason;
 use rampart_policy::{Flow, Translation};
@@ -26,6 +24,8 @@ use tun_rs::SyncDevice;
 
 use crate::clear_path;
 use crate::control_plane::ControlMsg;
+use crate::esp_batch::{EspBatch, Planned, Reservations};
+use crate::order::TicketOrder;
 use crate::packet::ipv4_summary;
 use crate::raw_esp::{IcmpSender, RawEsp, SendBatch};
 use crate::sa_table::{ChildId, Egress, EpochCache};
@@ -63,13 +63,6 @@ enum Verdict {
     NotTunneled,
 }
 
-struct PendingSend {
-    start: usize,
-    len: usize,
-    remote: SocketAddr,
-    udp_encap: bool,
-}
-
 pub struct Outbound {
     shared: Arc<Shared>,
     tun: Arc<SyncDevice>,
@@ -86,27 +79,26 @@ pub struct Outbound {
     unsupported_nat: Vec<usize>,
     acquired: HashMap<ChildId, Instant>,
     egress: EgressCache,
+    /// The ESP packets of the batch, in the order they are encrypted and sent.
+    plan: Vec<Planned>,
+    reservations: Reservations,
+    /// Send order shared with the other outbound workers; `None` for a single worker,
+    /// whose batches leave in order anyway.
+    order: Option<Arc<TicketOrder>>,
     batch: EspBatch,
     raw_batch: SendBatch,
 }
 
-/// The ESP packets of one batch, back to back in `out` so that runs to one peer can
-/// leave in one GSO send.
-struct EspBatch {
-    out: Vec<u8>,
-    sends: Vec<PendingSend>,
-    cursor: usize,
-    /// Scratch space for one fragment or one ICMP error.
-    fragment: Vec<u8>,
-}
-
 impl Outbound {
+    /// Creates the worker of one TUN queue. Workers of one device share `order`, so
+    /// that each SA's packets leave in sequence number order; a single worker needs none.
     pub fn new(
         shared: Arc<Shared>,
         tun: Arc<SyncDevice>,
         udp: Arc<OutsideUdp>,
         raw: Option<Arc<RawEsp>>,
         icmp: Option<Arc<IcmpSender>>,
+        order: Option<Arc<TicketOrder>>,
         mtu: u16,
     ) -> Outbound {
         Outbound {
@@ -122,6 +114,9 @@ impl Outbound {
             generation: u64::MAX,
             unsupported_nat: Vec::new(),
             acquired: HashMap::new(),
+            plan: Vec::with_capacity(BATCH),
+            reservations: Reservations::with_capacity(8),
+            order,
             raw_batch: SendBatch::new(RAW_SEND_BATCH),
             batch: EspBatch {
                 // One slot per packet of a batch, plus the fragments of the largest packet.
@@ -182,69 +177,102 @@ impl Outbound {
             self.unsupported_nat = clear_path::unsupported_rules(policy.engine.config());
         }
         self.egress.refresh();
-        self.batch.sends.clear();
-        self.batch.cursor = 0;
+        self.batch.clear();
+        self.plan.clear();
+        self.reservations.clear();
         let mut stats = StatsDelta::default();
         for index in 0..count {
-            let packet = self.reader.packet_mut(index);
-            let Some(summary) = ipv4_summary(packet) else {
-                stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
-                continue;
-            };
-            let verdict = match self.flows.get(&summary.flow) {
-                Some(v) => *v,
-                None => {
-                    let v = classify(&policy, &self.unsupported_nat, &summary.flow);
-                    if self.flows.len() >= FLOW_CACHE {
-                        self.flows.clear();
-                    }
-                    self.flows.insert(summary.flow, v);
-                    v
-                }
-            };
-            let id = match verdict {
-                Verdict::Tunnel(id) => id,
-                Verdict::Clear => {
-                    self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
-                    if self.reinject.is_full() {
-                        flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
-                    }
-                    self.reinject.push(&packet[..summary.total_len]);
-                    continue;
-                }
-                Verdict::NotTunneled => {
-                    self.shared.not_tunneled.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            let Some((egress, sa)) = self.egress.lookup(&self.shared, id, policy.outside_mtu) else {
-                stats.drop(Direction::Outbound, DropReason::MissingSa);
-                request_sa(&self.shared, &mut self.acquired, id);
-                continue;
-            };
-            if let Some(mss) = policy.tcp_mss {
-                mtu::clamp_tcp_mss(packet, mss);
-            }
-            let packet = &packet[..summary.total_len];
-            // Fragment before encryption unless DF is set, as the ASA's default
-            // `crypto ipsec fragmentation before-encryption` does.
-            match mtu::check(packet, egress.max_inner, true) {
-                MtuAction::Send => {
-                    self.batch.encapsulate(&mut stats, egress, sa, packet);
-                }
-                MtuAction::TooBig { mtu: next_hop_mtu } => {
-                    stats.drop(Direction::Outbound, DropReason::FragmentationNeeded);
-                    self.shared.sa().sad.record_pmtu_sent(egress.handle);
-                    send_frag_needed(self.icmp.as_deref(), &mut self.batch.fragment, &policy, packet, next_hop_mtu);
-                }
-                MtuAction::Fragment { max_len } => {
-                    self.batch.fragment_and_encapsulate(&self.shared, &mut stats, egress, sa, packet, max_len);
-                }
-            }
+            self.classify_packet(&policy, &mut stats, index);
+        }
+        flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
+
+        // One step for the whole batch: one atomic add per SA, and with several workers
+        // the send ticket, so batches that reserve later also send later.
+        let order = self.order.clone();
+        let mut ticket = self.reservations.reserve(order.as_deref());
+        for plan in &self.plan {
+            let inner = &self.reader.packet(plan.index)[..plan.len];
+            self.batch.encapsulate_planned(&self.shared, &mut stats, &mut self.reservations, plan, inner);
         }
         stats.flush(&self.shared);
-        flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
+        if let Some(ticket) = &mut ticket {
+            ticket.wait();
+        }
         self.send_all();
+        // Dropping the ticket passes the turn to the next batch.
+        drop(ticket);
+        self.reservations.clear();
+    }
+
+    /// Runs packet `index` of the batch through the policy. Clear packets are queued
+    /// for the TUN device, dropped ones counted, and ESP packets planned with the
+    /// sequence numbers they need.
+    fn classify_packet(&mut self, policy: &PolicyState, stats: &mut StatsDelta, index: usize) {
+        let packet = self.reader.packet_mut(index);
+        let Some(summary) = ipv4_summary(packet) else {
+            stats.drop(Direction::Outbound, DropReason::BadInnerPacket);
+            return;
+        };
+        let verdict = match self.flows.get(&summary.flow) {
+            Some(v) => *v,
+            None => {
+                let v = classify(policy, &self.unsupported_nat, &summary.flow);
+                if self.flows.len() >= FLOW_CACHE {
+                    self.flows.clear();
+                }
+                self.flows.insert(summary.flow, v);
+                v
+            }
+        };
+        let id = match verdict {
+            Verdict::Tunnel(id) => id,
+            Verdict::Clear => {
+                self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
+                if self.reinject.is_full() {
+                    flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
+                }
+                self.reinject.push(&packet[..summary.total_len]);
+                return;
+            }
+            Verdict::NotTunneled => {
+                self.shared.not_tunneled.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let Some((egress, sa)) = self.egress.lookup(&self.shared, id, policy.outside_mtu) else {
+            stats.drop(Direction::Outbound, DropReason::MissingSa);
+            request_sa(&self.shared, &mut self.acquired, id);
+            return;
+        };
+        if let Some(mss) = policy.tcp_mss {
+            mtu::clamp_tcp_mss(packet, mss);
+        }
+        let packet = &packet[..summary.total_len];
+        let mut plan = Planned { index, len: summary.total_len, egress, slot: 0, fragment_len: None, count: 1 };
+        // Fragment before encryption unless DF is set, as the ASA's default
+        // `crypto ipsec fragmentation before-encryption` does.
+        match mtu::check(packet, egress.max_inner, true) {
+            MtuAction::Send => {}
+            MtuAction::TooBig { mtu: next_hop_mtu } => {
+                stats.drop(Direction::Outbound, DropReason::FragmentationNeeded);
+                self.shared.sa().sad.record_pmtu_sent(egress.handle);
+                send_frag_needed(self.icmp.as_deref(), &mut self.batch.fragment, policy, packet, next_hop_mtu);
+                return;
+            }
+            MtuAction::Fragment { max_len } => match Ipv4Fragmenter::new(packet, max_len) {
+                Ok(fragmenter) => {
+                    plan.fragment_len = Some(max_len);
+                    plan.count = fragmenter.fragment_count() as u64;
+                }
+                Err(reason) => {
+                    self.shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
+                    stats.drop(Direction::Outbound, reason);
+                    return;
+                }
+            },
+        }
+        plan.slot = self.reservations.add(id, sa, plan.count);
+        self.plan.push(plan);
     }
 
     /// Sends the batch: runs of ESP-in-UDP packets to one peer with one size become a
@@ -306,67 +334,15 @@ impl Outbound {
     }
 }
 
-impl EspBatch {
-    /// Encapsulates `inner` on the egress SA at the end of `out`.
-    fn encapsulate(&mut self, stats: &mut StatsDelta, egress: Egress, sa: &OutboundSa, inner: &[u8]) {
-        let Some(slot) = self.out.get_mut(self.cursor..) else {
-            stats.drop(Direction::Outbound, DropReason::BufferTooSmall);
-            return;
-        };
-        match sa.encapsulate(inner, slot) {
-            Ok(len) => {
-                stats.encapsulated(inner.len(), sa.info().encr != Encr::Null);
-                self.sends.push(PendingSend { start: self.cursor, len, remote: egress.remote, udp_encap: egress.udp_encap });
-                self.cursor += len;
-            }
-            Err(reason) => stats.drop(Direction::Outbound, reason),
-        }
-    }
-
-    /// Encapsulates each fragment of `packet`.
-    fn fragment_and_encapsulate(
-        &mut self,
-        shared: &Shared,
-        stats: &mut StatsDelta,
-        egress: Egress,
-        sa: &OutboundSa,
-        packet: &[u8],
-        max_len: usize,
-    ) {
-        let mut fragmenter = match Ipv4Fragmenter::new(packet, max_len) {
-            Ok(f) => f,
-            Err(reason) => {
-                shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
-                stats.drop(Direction::Outbound, reason);
-                return;
-            }
-        };
-        let count = fragmenter.fragment_count();
-        let mut fragment = std::mem::take(&mut self.fragment);
-        while let Some(result) = fragmenter.next_into(&mut fragment) {
-            match result {
-                Ok(len) => self.encapsulate(stats, egress, sa, &fragment[..len]),
-                Err(reason) => {
-                    shared.sa().sad.record_pre_fragmentation_failure(egress.handle);
-                    stats.drop(Direction::Outbound, reason);
-                    break;
-                }
-            }
-        }
-        self.fragment = fragment;
-        shared.sa().sad.record_pre_fragmentation(egress.handle, count as u64);
-    }
-}
-
 /// A worker's copy of the egress of each child it sends on.
 type EgressCache = EpochCache<ChildId, Option<(Egress, Arc<OutboundSa>)>>;
 
 impl EgressCache {
     /// Returns the child's egress, taking the lock only on a miss. A child without an SA
     /// is remembered too, until the epoch moves with its install.
-    fn lookup(&mut self, shared: &Shared, id: ChildId, interface_mtu: u16) -> Option<(Egress, &OutboundSa)> {
+    fn lookup(&mut self, shared: &Shared, id: ChildId, interface_mtu: u16) -> Option<(Egress, &Arc<OutboundSa>)> {
         let entry = self.entries.entry(id).or_insert_with(|| shared.sa().egress_sa(id, interface_mtu));
-        entry.as_ref().map(|(egress, sa)| (*egress, &**sa))
+        entry.as_ref().map(|(egress, sa)| (*egress, sa))
     }
 }
 

@@ -353,19 +353,57 @@ impl OutboundSa {
     /// inner_len]`, which saves a copy when the daemon reads from the TUN device into
     /// that offset. The buffer needs `esp_len(inner_len)` octets. Returns the ESP length.
     pub fn encapsulate_in_place(&self, buf: &mut [u8], inner_len: usize) -> Result<usize, DropReason> {
+        let next_header = self.check_inner(buf, inner_len)?;
+        // Each call takes its own number, even when it fails later: gaps are harmless,
+        // reuse would repeat a GCM nonce.
+        let seq = self.reserve(1);
+        self.seal_in_place(buf, inner_len, seq, next_header)
+    }
+
+    /// Takes `count` consecutive sequence numbers and returns the first. Workers that
+    /// send one SA's packets in a fixed order reserve a batch's numbers in one step and
+    /// then encrypt in parallel with [`OutboundSa::encapsulate_with_sequence`].
+    ///
+    /// The counter keeps counting past 2^32 - 1, and the encapsulation rejects every
+    /// number above it, so the counter never cycles (RFC 4303 section 3.3.3).
+    #[inline]
+    pub fn reserve(&self, count: u64) -> u64 {
+        self.next_seq.fetch_add(count, Ordering::Relaxed)
+    }
+
+    /// Like [`OutboundSa::encapsulate`] with a sequence number from
+    /// [`OutboundSa::reserve`]. Each reserved number must be used at most once: a
+    /// second use repeats the GCM nonce. A reserved number that is never used leaves a
+    /// gap, which the receiver's replay window accepts.
+    #[inline]
+    pub fn encapsulate_with_sequence(&self, inner: &[u8], out: &mut [u8], seq: u64) -> Result<usize, DropReason> {
+        let start = self.headroom();
+        let Some(slot) = out.get_mut(start..start + inner.len()) else { return Err(DropReason::BufferTooSmall) };
+        slot.copy_from_slice(inner);
+        let next_header = self.check_inner(out, inner.len())?;
+        self.seal_in_place(out, inner.len(), seq, next_header)
+    }
+
+    /// Checks the hard byte lifetime and returns the ESP next header for the inner
+    /// packet at `buf[headroom()..]`.
+    #[inline]
+    fn check_inner(&self, buf: &[u8], inner_len: usize) -> Result<IpProtocol, DropReason> {
         let start = self.headroom();
         let inner = buf.get(start..start + inner_len).ok_or(DropReason::BufferTooSmall)?;
         let next_header = inner_next_header(inner)?;
         if self.info.lifetime.hard_bytes.is_some_and(|b| self.bytes.load(Ordering::Relaxed) >= b) {
             return Err(DropReason::LifetimeExpired);
         }
+        Ok(next_header)
+    }
+
+    /// Encapsulates the checked inner packet at `buf[headroom()..]` with sequence number
+    /// `seq`.
+    #[inline]
+    fn seal_in_place(&self, buf: &mut [u8], inner_len: usize, seq: u64, next_header: IpProtocol) -> Result<usize, DropReason> {
+        let start = self.headroom();
         let total = self.esp_len(inner_len);
         let buf = buf.get_mut(..total).ok_or(DropReason::BufferTooSmall)?;
-
-        // Each call takes its own number, even when it fails later: gaps are harmless,
-        // reuse would repeat a GCM nonce. The counter keeps counting past the end, and
-        // every number above 2^32 - 1 is rejected.
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         if seq > SEQ_MAX {
             return Err(DropReason::SeqExhausted);
         }

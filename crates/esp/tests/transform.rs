@@ -315,6 +315,36 @@ fn sequence_exhaustion() {
 }
 
 #[test]
+fn reserved_sequence_numbers() {
+    let (out, inb) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    let first = out.reserve(3);
+    assert_eq!(first, 1);
+    assert_eq!(out.next_sequence(), 4);
+    // Encrypted out of order, the packets still carry the reserved numbers.
+    let inner = peer_packet(20);
+    for seq in [first + 2, first, first + 1] {
+        let mut buf = vec![0u8; out.esp_len(inner.len())];
+        let len = out.encapsulate_with_sequence(&inner, &mut buf, seq).expect("encapsulate");
+        let decapsulated = inb.decapsulate(&mut buf[..len]).expect("decapsulate");
+        assert_eq!(u64::from(decapsulated.seq), seq);
+    }
+    // The next ordinary encapsulation continues after the reservation.
+    let mut esp = seal(&out, &inner);
+    assert_eq!(inb.decapsulate(&mut esp).map(|d| d.seq), Ok(4));
+}
+
+#[test]
+fn reservation_past_wrap_rejected() {
+    let (out, _) = pair(Encr::AesGcm16 { key_bits: 128 }, None);
+    out.set_next_sequence(u64::from(u32::MAX));
+    let first = out.reserve(2);
+    let inner = peer_packet(20);
+    let mut buf = vec![0u8; out.esp_len(inner.len())];
+    assert!(out.encapsulate_with_sequence(&inner, &mut buf, first).is_ok());
+    assert_eq!(out.encapsulate_with_sequence(&inner, &mut buf, first + 1), Err(DropReason::SeqExhausted));
+}
+
+#[test]
 fn seq_near_wrap_margin() {
     let (out, _) = pair(Encr::Null, Some(Integ::HmacSha1_96));
     assert!(!out.seq_near_wrap());
