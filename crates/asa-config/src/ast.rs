@@ -408,6 +408,15 @@ pub enum IdentityKw {
     Auto,
 }
 
+/// The value of `crypto ipsec security-association pmtu-aging`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PmtuAgingKw {
+    /// Seconds after which a learned path MTU is reset to the interface MTU.
+    Seconds(u32),
+    /// `infinite`: learned path MTUs are never reset.
+    Infinite,
+}
+
 /// `crypto ipsec fragmentation|df-bit SETTING IF`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct IpsecInterfaceSetting {
@@ -450,6 +459,8 @@ pub struct Config {
     pub sa_lifetime_seconds: Option<Spanned<u64>>,
     pub sa_lifetime_kilobytes: Option<Spanned<u64>>,
     pub isakmp_identity: Option<Spanned<IdentityKw>>,
+    /// `crypto ipsec security-association pmtu-aging SECONDS|infinite`.
+    pub pmtu_aging: Option<Spanned<PmtuAgingKw>>,
     pub ipsec_interface_settings: Vec<IpsecInterfaceSetting>,
     pub tunnel_groups: Vec<TunnelGroup>,
     pub group_policies: Vec<GroupPolicy>,

@@ -11,7 +11,7 @@ use rampart_ike::config::{
 };
 use rampart_policy::model::{
     AccessGroup, Acl, AclEntry, Action, AddrRange, CryptoMap, CryptoMapEntry, Interface, NatKind, NatMapped, NatRule, NatSection,
-    NatService, Origin, PolicyConfig, PortRange, Route,
+    NatService, Origin, PmtuAging, PolicyConfig, PortRange, Route,
 };
 
 use crate::ast::*;
@@ -290,6 +290,11 @@ pub(crate) fn policy(cfg: &Config) -> PolicyConfig {
         crypto_maps,
         tcp_mss: cfg.tcp_mss.as_ref().map(|m| m.value),
         same_security_inter_interface: cfg.same_security_inter_interface,
+        pmtu_aging: match cfg.pmtu_aging.as_ref().map(|a| a.value) {
+            None => PmtuAging::default(),
+            Some(PmtuAgingKw::Seconds(seconds)) => PmtuAging(Some(seconds)),
+            Some(PmtuAgingKw::Infinite) => PmtuAging(None),
+        },
     }
 }
 

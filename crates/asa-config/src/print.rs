@@ -412,6 +412,13 @@ fn crypto(p: &mut Printer, cfg: &Config) {
         let v = if k.value == 0 { "unlimited".to_string() } else { k.value.to_string() };
         p.line(&format!("crypto ipsec security-association lifetime kilobytes {v}"));
     }
+    if let Some(aging) = &cfg.pmtu_aging {
+        let value = match aging.value {
+            PmtuAgingKw::Seconds(seconds) => seconds.to_string(),
+            PmtuAgingKw::Infinite => "infinite".to_string(),
+        };
+        p.line(&format!("crypto ipsec security-association pmtu-aging {value}"));
+    }
     for s in &cfg.ipsec_interface_settings {
         p.line(&format!("crypto ipsec {} {} {}", s.command, s.setting, s.interface.value));
     }

@@ -250,3 +250,34 @@ fn kept_nesting_round_trips() {
     let c = parse("policy-map global_policy\n class inspection_default\n  inspect dns preset_dns_map\n");
     assert_eq!(parse(&c.running_config_with_keys()), c);
 }
+
+#[test]
+fn pmtu_aging_seconds() {
+    let c = parse("crypto ipsec security-association pmtu-aging 3600\n");
+    assert_eq!(c.pmtu_aging.as_ref().map(|a| a.value), Some(PmtuAgingKw::Seconds(3600)));
+    assert_eq!(c.policy().pmtu_aging, rampart_policy::model::PmtuAging(Some(3600)));
+}
+
+#[test]
+fn pmtu_aging_infinite() {
+    let c = parse("crypto ipsec security-association pmtu-aging infinite\n");
+    assert_eq!(c.pmtu_aging.as_ref().map(|a| a.value), Some(PmtuAgingKw::Infinite));
+    assert_eq!(c.policy().pmtu_aging.interval(), None);
+}
+
+#[test]
+fn pmtu_aging_default() {
+    let c = parse("hostname branch\n");
+    assert!(c.pmtu_aging.is_none());
+    assert_eq!(c.policy().pmtu_aging.interval(), Some(std::time::Duration::from_secs(600)));
+}
+
+#[test]
+fn pmtu_aging_printed() {
+    for text in ["crypto ipsec security-association pmtu-aging 86400\n", "crypto ipsec security-association pmtu-aging infinite\n"] {
+        let c = parse(text);
+        let printed = c.running_config_with_keys();
+        assert!(printed.contains(text), "{printed}");
+        assert_eq!(parse(&printed), c);
+    }
+}

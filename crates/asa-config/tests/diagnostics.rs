@@ -56,6 +56,22 @@ fn syntax_missing_value() {
 }
 
 #[test]
+fn pmtu_aging_bad_values() {
+    for value in ["599", "86401", "0", "-5", "forever", "600 seconds"] {
+        let text = format!("hostname branch\ncrypto ipsec security-association pmtu-aging {value}\n");
+        let got = diagnose(&text, false);
+        let errors: Vec<_> = got.iter().filter(|(_, s, _)| *s == Severity::Error).collect();
+        assert_eq!(errors.len(), 1, "pmtu-aging {value}: {got:?}");
+        assert_eq!(errors[0].2, Some(2), "pmtu-aging {value}: {got:?}");
+    }
+}
+
+#[test]
+fn pmtu_aging_missing_value() {
+    has("crypto ipsec security-association pmtu-aging\n", false, "syntax", 1);
+}
+
+#[test]
 fn non_contiguous_mask() {
     has("object network A\n subnet 192.0.2.0 255.0.255.0\n", false, "non-contiguous-mask", 2);
 }

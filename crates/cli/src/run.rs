@@ -30,9 +30,9 @@ pub struct Args {
     /// Outbound data-plane workers, one per TUN queue; the kernel spreads flows over
     /// the queues. Workers encrypt in parallel and send each SA's packets in sequence
     /// number order.
-    // The default stays 1. Two rampart gateways in the interop lab on a shared 2-CPU
-    // machine (ESP in UDP, four iperf3 TCP streams for 5 s) carried 3.5 to 4.2 Gbit/s
-    // with one worker and with four alike, so more workers only add hand-overs there.
+    // The default stays 1. In the interop lab on a shared 2-CPU machine, two rampart
+    // gateways (ESP in UDP, four iperf3 TCP streams for 5 s) carried 3.5 to 4.2 Gbit/s
+    // with one worker and with four alike. More workers only add hand-overs there.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     outbound_workers: u16,
     /// Encapsulate ESP in UDP 4500 even when no NAT is detected, by sending NAT

@@ -16,8 +16,9 @@
 //! workers with the pending error, and plain ESP would need a second mechanism. The raw
 //! socket sees the whole quoted packet for both encapsulations.
 //!
-//! A learned MTU ages back to the interface MTU after `PMTU_AGING` without a new error,
-//! as `crypto ipsec security-association pmtu-aging` does by default on the ASA.
+//! A learned MTU ages back to the interface MTU after the interval of `crypto ipsec
+//! security-association pmtu-aging` (10 minutes by default) without a new error, and
+//! never with `pmtu-aging infinite`, as on the ASA.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -32,10 +33,6 @@ use crate::error::Error;
 use crate::sa_table::{child_id, SaTables};
 use crate::shared::Shared;
 use crate::udp::NAT_T_PORT;
-
-/// How long a learned path MTU applies without a new ICMP error: the default of the ASA's
-/// `crypto ipsec security-association pmtu-aging` (10 minutes).
-pub const PMTU_AGING: Duration = Duration::from_secs(600);
 
 /// Smallest MTU accepted from an ICMP error: the datagram size every IPv4 host must
 /// accept. A smaller value comes from a broken or forged error and would shrink every
@@ -281,7 +278,6 @@ impl IcmpErrorSocket {
 pub struct PmtuListener {
     shared: Arc<Shared>,
     socket: IcmpErrorSocket,
-    aging: Duration,
     /// When each child last learned its path MTU.
     learned: HashMap<ChildKey, Instant>,
     ignored_log: LogLimit,
@@ -289,7 +285,7 @@ pub struct PmtuListener {
 
 impl PmtuListener {
     pub fn new(shared: Arc<Shared>, socket: IcmpErrorSocket) -> PmtuListener {
-        PmtuListener { shared, socket, aging: PMTU_AGING, learned: HashMap::new(), ignored_log: LogLimit::default() }
+        PmtuListener { shared, socket, learned: HashMap::new(), ignored_log: LogLimit::default() }
     }
 
     pub fn run(mut self) {
@@ -349,14 +345,15 @@ impl PmtuListener {
         }
     }
 
-    /// Returns expired path MTUs to the interface MTU.
+    /// Returns expired path MTUs to the interface MTU. The interval comes from the
+    /// current policy, so a reload changes it for MTUs learned before.
     fn age(&mut self, now: Instant) {
-        let aging = self.aging;
+        let Some(aging) = self.shared.policy().pmtu_aging else { return };
         if !self.learned.values().any(|&at| now.saturating_duration_since(at) >= aging) {
             return;
         }
         let mut sa = self.shared.sa();
-        expire_learned(&mut sa, &mut self.learned, now, aging);
+        expire_learned(&mut sa, &mut self.learned, now, Some(aging));
     }
 
     fn log_ignored(&mut self, error: Option<&FragNeeded>, reason: Ignored, now: Instant) {
@@ -376,8 +373,10 @@ impl PmtuListener {
 }
 
 /// Forgets the path MTUs learned `aging` or longer before `now`, so that the interface
-/// MTU applies again to those children.
-fn expire_learned(sa: &mut SaTables, learned: &mut HashMap<ChildKey, Instant>, now: Instant, aging: Duration) {
+/// MTU applies again to those children. With `aging` `None` (`pmtu-aging infinite`)
+/// every learned MTU stays.
+fn expire_learned(sa: &mut SaTables, learned: &mut HashMap<ChildKey, Instant>, now: Instant, aging: Option<Duration>) {
+    let Some(aging) = aging else { return };
     learned.retain(|key, at| {
         if now.saturating_duration_since(*at) < aging {
             return true;
@@ -603,13 +602,21 @@ mod tests {
         key
     }
 
-    #[test]
-    fn aging_keeps_recent_mtu() {
+    /// The ASA's default `pmtu-aging` interval.
+    const PMTU_AGING: Duration = Duration::from_secs(600);
+
+    /// Builds tables with one child that learned a path MTU of 1300 now.
+    fn learned_child() -> (SaTables, ChildKey, Instant, HashMap<ChildKey, Instant>) {
         let mut tables = tables(true);
         let key = learn(&mut tables);
         let start = Instant::now();
-        let mut learned = HashMap::from([(key, start)]);
-        expire_learned(&mut tables, &mut learned, start + PMTU_AGING / 2, PMTU_AGING);
+        (tables, key, start, HashMap::from([(key, start)]))
+    }
+
+    #[test]
+    fn aging_keeps_recent_mtu() {
+        let (mut tables, key, start, mut learned) = learned_child();
+        expire_learned(&mut tables, &mut learned, start + PMTU_AGING / 2, Some(PMTU_AGING));
         let handle = tables.sad.handle(&key).expect("child");
         assert_eq!(tables.sad.path_mtu(handle), Some(1300));
         assert_eq!(learned.len(), 1);
@@ -617,11 +624,8 @@ mod tests {
 
     #[test]
     fn aging_restores_interface_mtu() {
-        let mut tables = tables(true);
-        let key = learn(&mut tables);
-        let start = Instant::now();
-        let mut learned = HashMap::from([(key, start)]);
-        expire_learned(&mut tables, &mut learned, start + PMTU_AGING, PMTU_AGING);
+        let (mut tables, key, start, mut learned) = learned_child();
+        expire_learned(&mut tables, &mut learned, start + PMTU_AGING, Some(PMTU_AGING));
         let handle = tables.sad.handle(&key).expect("child");
         assert_eq!(tables.sad.path_mtu(handle), None);
         assert!(learned.is_empty());
@@ -629,13 +633,30 @@ mod tests {
 
     #[test]
     fn aging_keeps_counter() {
-        let mut tables = tables(true);
-        let key = learn(&mut tables);
-        let start = Instant::now();
-        let mut learned = HashMap::from([(key, start)]);
-        expire_learned(&mut tables, &mut learned, start + PMTU_AGING, PMTU_AGING);
+        let (mut tables, key, start, mut learned) = learned_child();
+        expire_learned(&mut tables, &mut learned, start + PMTU_AGING, Some(PMTU_AGING));
         let handle = tables.sad.handle(&key).expect("child");
         assert_eq!(tables.sad.counters(handle).map(|c| c.pmtus_rcvd), Some(1));
+    }
+
+    #[test]
+    fn aging_configured_interval() {
+        let (mut tables, key, start, mut learned) = learned_child();
+        let hour = Some(Duration::from_secs(3600));
+        expire_learned(&mut tables, &mut learned, start + PMTU_AGING, hour);
+        let handle = tables.sad.handle(&key).expect("child");
+        assert_eq!(tables.sad.path_mtu(handle), Some(1300), "a 600 s old MTU must stay with a 3600 s interval");
+        expire_learned(&mut tables, &mut learned, start + Duration::from_secs(3600), hour);
+        assert_eq!(tables.sad.path_mtu(handle), None, "a 3600 s old MTU must age out with a 3600 s interval");
+    }
+
+    #[test]
+    fn aging_infinite_keeps_mtu() {
+        let (mut tables, key, start, mut learned) = learned_child();
+        expire_learned(&mut tables, &mut learned, start + Duration::from_secs(86_400 * 365), None);
+        let handle = tables.sad.handle(&key).expect("child");
+        assert_eq!(tables.sad.path_mtu(handle), Some(1300));
+        assert_eq!(learned.len(), 1);
     }
 
     #[test]

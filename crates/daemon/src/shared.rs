@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
 
 use rampart_ike::config::IkeConfig;
 use rampart_policy::model::AddrRange;
@@ -43,6 +44,9 @@ pub struct PolicyState {
     pub tcp_mss: Option<u16>,
     /// Outside interface MTU (the ASA's `mtu outside`), the path MTU for ESP packets.
     pub outside_mtu: u16,
+    /// How long a learned path MTU applies (`crypto ipsec security-association
+    /// pmtu-aging`); `None` when it never ages.
+    pub pmtu_aging: Option<Duration>,
     /// The gateway's inside address, the source of ICMP errors sent back into the TUN.
     pub inside_addr: Option<IpAddr>,
     /// The outside interface's address, the target of the kernel's PAT.
@@ -90,12 +94,14 @@ impl PolicyState {
             .find(|i| Some(&i.name) == outside.as_ref())
             .and_then(|i| i.address.map(|(a, _)| IpAddr::V4(a)));
         let tcp_mss = Some(policy.tcp_mss.unwrap_or(rampart_esp::mtu::DEFAULT_TCP_MSS)).filter(|&mss| mss > 0);
+        let pmtu_aging = policy.pmtu_aging.interval();
         Ok(PolicyState {
             engine: PolicyEngine::new(policy)?,
             peer_by_entry,
             child_entries,
             inside,
             tcp_mss,
+            pmtu_aging,
             outside_mtu,
             inside_addr,
             outside_addr,

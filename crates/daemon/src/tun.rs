@@ -237,6 +237,14 @@ impl TunReader {
     }
 
     /// Packet `index` of the batch, for `index` below `len()`.
+    pub fn packet(&self, index: usize) -> &[u8] {
+        match self.bufs.get(index) {
+            Some(buf) if index < self.count => &buf[..self.sizes[index].min(buf.len())],
+            _ => &[],
+        }
+    }
+
+    /// Packet `index` of the batch, for `index` below `len()`.
     pub fn packet_mut(&mut self, index: usize) -> &mut [u8] {
         match self.bufs.get_mut(index) {
             Some(buf) if index < self.count => {

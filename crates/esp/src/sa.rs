@@ -354,8 +354,8 @@ impl OutboundSa {
     /// that offset. The buffer needs `esp_len(inner_len)` octets. Returns the ESP length.
     pub fn encapsulate_in_place(&self, buf: &mut [u8], inner_len: usize) -> Result<usize, DropReason> {
         let next_header = self.check_inner(buf, inner_len)?;
-        // Each call takes its own number, even when it fails later: gaps are harmless,
-        // reuse would repeat a GCM nonce.
+        // Each call takes its own number, even when it fails later. Gaps are harmless,
+        // but reuse would repeat a GCM nonce.
         let seq = self.reserve(1);
         self.seal_in_place(buf, inner_len, seq, next_header)
     }
@@ -372,8 +372,8 @@ impl OutboundSa {
     }
 
     /// Like [`OutboundSa::encapsulate`] with a sequence number from
-    /// [`OutboundSa::reserve`]. Each reserved number must be used at most once: a
-    /// second use repeats the GCM nonce. A reserved number that is never used leaves a
+    /// [`OutboundSa::reserve`]. The caller must use each reserved number at most once,
+    /// because a second use repeats the GCM nonce. A reserved number that is never used leaves a
     /// gap, which the receiver's replay window accepts.
     #[inline]
     pub fn encapsulate_with_sequence(&self, inner: &[u8], out: &mut [u8], seq: u64) -> Result<usize, DropReason> {

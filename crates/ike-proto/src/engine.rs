@@ -214,12 +214,8 @@ impl Engine {
     pub fn handle_timeout(&mut self, now: Instant) {
         // Only SAs with a timer due, or already dead, need work: taking every SA out
         // of the table and back would cost an allocation each with thousands of SAs.
-        let spis: Vec<u64> = self
-            .sas
-            .iter()
-            .filter(|(_, sa)| sa.dead || self.sa_deadline(sa).is_some_and(|t| t <= now))
-            .map(|(spi, _)| *spi)
-            .collect();
+        self.refresh_deadlines();
+        let spis = self.sas.deadlines().due(now);
         for spi in spis {
             let Some(mut sa) = self.sas.remove(&spi) else {
                 continue;
@@ -252,14 +248,26 @@ impl Engine {
         self.transmits.pop_front()
     }
 
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let sa_deadlines = self.sas.values().filter_map(|sa| self.sa_deadline(sa));
+    /// Returns the earliest timer of any SA or peer. It takes `&mut self` to bring the
+    /// deadline index up to date, which costs O(log n) per SA changed since the last
+    /// call instead of a scan of every SA. The peers' retry timers are still scanned.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.refresh_deadlines();
         let peer_deadlines = self.peers.iter().flat_map(|p| {
             p.retry_at
                 .into_iter()
                 .chain(p.child_retry.iter().filter_map(|r| r.1))
         });
-        sa_deadlines.chain(peer_deadlines).min()
+        self.sas.deadlines().next().into_iter().chain(peer_deadlines).min()
+    }
+
+    /// Recomputes the deadlines of the SAs changed since the last refresh.
+    pub(crate) fn refresh_deadlines(&mut self) {
+        for spi in self.sas.take_changed() {
+            let entry = self.sas.get(&spi).map(|sa| (self.sa_deadline(sa), sa.dead));
+            let (deadline, dead) = entry.unwrap_or((None, false));
+            self.sas.deadlines_mut().set(spi, deadline, dead);
+        }
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -764,8 +772,14 @@ impl Engine {
         // The winner of a simultaneous rekey deletes the old SA once the peer's
         // redundant SA is gone (RFC 7296 section 2.8.2).
         let spi = sa.local_spi();
-        for old in self.sas.values_mut() {
-            if old.await_redundant.is_some_and(|(r, _)| r == spi) {
+        let waiting: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, old)| old.await_redundant.is_some_and(|(r, _)| r == spi))
+            .map(|(old, _)| *old)
+            .collect();
+        for old in waiting {
+            if let Some(old) = self.sas.get_mut(&old) {
                 old.await_redundant = None;
                 old.queue(Task::DeleteIke);
             }

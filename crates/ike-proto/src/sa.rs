@@ -1,6 +1,6 @@
 //! IKE SA and Child SA state.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
@@ -422,49 +422,116 @@ impl IkeSa {
 /// `remove` hands the SA out by value and `insert` boxes it again, so the exchange
 /// code can own an SA while it borrows the engine.
 #[derive(Default)]
-pub(crate) struct IkeSaTable(HashMap<u64, Box<IkeSa>>);
+pub(crate) struct IkeSaTable {
+    sas: HashMap<u64, Box<IkeSa>>,
+    deadlines: DeadlineIndex,
+}
+
+/// The earliest timer of each IKE SA in deadline order, so that the engine finds the
+/// next deadline and the due SAs without visiting every SA.
+///
+/// The index is refreshed lazily. Every mutable access to an SA marks it as changed,
+/// and `Engine::refresh_deadlines` recomputes the changed SAs before the index is
+/// read. An SA's deadline depends only on its own fields and the configuration, whose
+/// replacement reinserts every SA.
+#[derive(Debug, Default)]
+pub(crate) struct DeadlineIndex {
+    ordered: BTreeSet<(Instant, u64)>,
+    by_spi: HashMap<u64, Instant>,
+    /// SAs marked dead but still in the table; they are due at once.
+    dead: HashSet<u64>,
+    changed: HashSet<u64>,
+}
+
+impl DeadlineIndex {
+    /// Records the SA's current deadline and whether it is dead. A `None` deadline
+    /// removes the SA from the order.
+    pub fn set(&mut self, spi: u64, deadline: Option<Instant>, dead: bool) {
+        if let Some(old) = self.by_spi.remove(&spi) {
+            self.ordered.remove(&(old, spi));
+        }
+        if let Some(at) = deadline {
+            self.by_spi.insert(spi, at);
+            self.ordered.insert((at, spi));
+        }
+        if dead {
+            self.dead.insert(spi);
+        } else {
+            self.dead.remove(&spi);
+        }
+    }
+
+    /// Returns the earliest deadline of any SA.
+    pub fn next(&self) -> Option<Instant> {
+        self.ordered.first().map(|(at, _)| *at)
+    }
+
+    /// Returns the SAs that are dead or whose deadline is at or before `now`.
+    pub fn due(&self, now: Instant) -> Vec<u64> {
+        let mut spis: Vec<u64> = self.dead.iter().copied().collect();
+        let timed = self.ordered.range(..=(now, u64::MAX)).map(|(_, spi)| *spi);
+        spis.extend(timed.filter(|spi| !self.dead.contains(spi)));
+        spis
+    }
+}
 
 impl IkeSaTable {
     pub fn insert(&mut self, spi: u64, sa: IkeSa) {
-        self.0.insert(spi, Box::new(sa));
+        self.sas.insert(spi, Box::new(sa));
+        self.deadlines.changed.insert(spi);
     }
 
     pub fn remove(&mut self, spi: &u64) -> Option<IkeSa> {
-        self.0.remove(spi).map(|sa| *sa)
+        let sa = self.sas.remove(spi)?;
+        self.deadlines.set(*spi, None, false);
+        self.deadlines.changed.remove(spi);
+        Some(*sa)
     }
 
     pub fn get(&self, spi: &u64) -> Option<&IkeSa> {
-        self.0.get(spi).map(|sa| &**sa)
+        self.sas.get(spi).map(|sa| &**sa)
     }
 
+    /// Returns the SA for changing. Its deadline is recomputed before the next read.
     pub fn get_mut(&mut self, spi: &u64) -> Option<&mut IkeSa> {
-        self.0.get_mut(spi).map(|sa| &mut **sa)
+        let sa = self.sas.get_mut(spi)?;
+        self.deadlines.changed.insert(*spi);
+        Some(&mut **sa)
     }
 
     pub fn contains_key(&self, spi: &u64) -> bool {
-        self.0.contains_key(spi)
+        self.sas.contains_key(spi)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &u64> {
-        self.0.keys()
+        self.sas.keys()
     }
 
     pub fn values(&self) -> impl Iterator<Item = &IkeSa> {
-        self.0.values().map(|sa| &**sa)
-    }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut IkeSa> {
-        self.0.values_mut().map(|sa| &mut **sa)
+        self.sas.values().map(|sa| &**sa)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&u64, &IkeSa)> {
-        self.0.iter().map(|(spi, sa)| (spi, &**sa))
+        self.sas.iter().map(|(spi, sa)| (spi, &**sa))
+    }
+
+    /// Takes the SAs changed since the last call, for `Engine::refresh_deadlines`.
+    pub fn take_changed(&mut self) -> HashSet<u64> {
+        std::mem::take(&mut self.deadlines.changed)
+    }
+
+    pub fn deadlines(&self) -> &DeadlineIndex {
+        &self.deadlines
+    }
+
+    pub fn deadlines_mut(&mut self) -> &mut DeadlineIndex {
+        &mut self.deadlines
     }
 
     /// Estimated octets of the table's own allocation: a slot and a control octet per
     /// bucket, with buckets about 8/7 of the capacity.
     pub fn table_bytes(&self) -> usize {
-        let buckets = self.0.capacity() * 8 / 7;
+        let buckets = self.sas.capacity() * 8 / 7;
         buckets * (std::mem::size_of::<(u64, Box<IkeSa>)>() + 1)
     }
 }
@@ -522,4 +589,50 @@ pub(crate) fn heap_parts(sa: &IkeSa) -> [(&'static str, usize); 7] {
         ("identities", ids),
         ("queued tasks, outstanding request", requests),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_index_orders_earliest() {
+        let start = Instant::now();
+        let mut index = DeadlineIndex::default();
+        index.set(1, Some(start + Duration::from_secs(30)), false);
+        index.set(2, Some(start + Duration::from_secs(10)), false);
+        index.set(3, None, false);
+        assert_eq!(index.next(), Some(start + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn deadline_index_replaces_entry() {
+        let start = Instant::now();
+        let mut index = DeadlineIndex::default();
+        index.set(1, Some(start + Duration::from_secs(10)), false);
+        index.set(1, Some(start + Duration::from_secs(60)), false);
+        assert_eq!(index.next(), Some(start + Duration::from_secs(60)));
+        assert_eq!(index.ordered.len(), 1);
+        index.set(1, None, false);
+        assert_eq!(index.next(), None);
+        assert!(index.by_spi.is_empty());
+    }
+
+    #[test]
+    fn deadline_index_due() {
+        let start = Instant::now();
+        let mut index = DeadlineIndex::default();
+        index.set(1, Some(start + Duration::from_secs(10)), false);
+        index.set(2, Some(start + Duration::from_secs(20)), false);
+        index.set(3, Some(start + Duration::from_secs(30)), true);
+        index.set(4, None, true);
+        let mut due = index.due(start + Duration::from_secs(20));
+        due.sort_unstable();
+        // Deadlines at `now` are due, dead SAs are due at once, and each SA once.
+        assert_eq!(due, vec![1, 2, 3, 4]);
+        index.set(4, None, false);
+        let mut due = index.due(start);
+        due.sort_unstable();
+        assert_eq!(due, vec![3]);
+    }
 }

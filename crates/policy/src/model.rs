@@ -2,6 +2,7 @@
 //! with every object, object group and named port already expanded.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -233,4 +234,27 @@ pub struct PolicyConfig {
     pub tcp_mss: Option<u16>,
     /// `same-security-traffic permit inter-interface`.
     pub same_security_inter_interface: bool,
+    /// `crypto ipsec security-association pmtu-aging`.
+    pub pmtu_aging: PmtuAging,
+}
+
+/// How long a path MTU learned from an ICMP fragmentation-needed error applies before
+/// the interface MTU applies again: seconds, or `None` for `pmtu-aging infinite`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PmtuAging(pub Option<u32>);
+
+impl PmtuAging {
+    /// The ASA default of `crypto ipsec security-association pmtu-aging`: 10 minutes.
+    pub const DEFAULT_SECONDS: u32 = 600;
+
+    /// Returns the aging interval, `None` when learned path MTUs never age.
+    pub fn interval(self) -> Option<Duration> {
+        self.0.map(|seconds| Duration::from_secs(u64::from(seconds)))
+    }
+}
+
+impl Default for PmtuAging {
+    fn default() -> PmtuAging {
+        PmtuAging(Some(PmtuAging::DEFAULT_SECONDS))
+    }
 }

@@ -329,7 +329,7 @@ impl Sim {
         self.collect();
         let timers = self
             .nodes
-            .iter()
+            .iter_mut()
             .filter(|n| !n.down)
             .filter_map(|n| n.engine.poll_timeout())
             .min();

@@ -2,7 +2,9 @@
 
 use super::cursor::{Cursor, PResult};
 use super::{Mode, Parser, Sub};
-use crate::ast::{CryptoMapBinding, CryptoMapEntryDef, EncrKw, HashKw, IdentityKw, Ikev2Policy, IpsecInterfaceSetting, IpsecProposal};
+use crate::ast::{
+    CryptoMapBinding, CryptoMapEntryDef, EncrKw, HashKw, IdentityKw, Ikev2Policy, IpsecInterfaceSetting, IpsecProposal, PmtuAgingKw,
+};
 use crate::diag::Diagnostic;
 use crate::keywords;
 use crate::lexer::Line;
@@ -53,6 +55,10 @@ impl Parser<'_> {
             }
             ("ipsec", "security-association") => {
                 c.pos += 2;
+                if c.eat("pmtu-aging") {
+                    self.cfg.pmtu_aging = Some(pmtu_aging(c, line)?);
+                    return Ok(true);
+                }
                 if !c.eat("lifetime") {
                     return Ok(false);
                 }
@@ -443,6 +449,28 @@ fn sa_lifetime(c: &mut Cursor) -> PResult<SaLifetime> {
         return Err(c.expected("`seconds N` or `kilobytes N`"));
     }
     Ok((seconds, kilobytes))
+}
+
+/// Parses the value of `crypto ipsec security-association pmtu-aging`.
+///
+/// NOTE: the range of 600 to 86400 seconds is the ASA's as far as known here; it is
+/// not confirmed against a command reference.
+fn pmtu_aging(c: &mut Cursor, line: &Line) -> PResult<Spanned<PmtuAgingKw>> {
+    const EXPECTED: &str = "`infinite` or the aging interval in seconds (600 to 86400)";
+    let value = match c.peek() {
+        None => return Err(c.expected(EXPECTED)),
+        Some(t) if t.eq_ignore_ascii_case("infinite") => {
+            c.next();
+            PmtuAgingKw::Infinite
+        }
+        Some(t) if !t.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(Diagnostic::error("invalid-value", format!("invalid PMTU aging value `{t}`"))
+                .at(c.here(), format!("expected {EXPECTED}")));
+        }
+        Some(_) => PmtuAgingKw::Seconds(c.number::<u32>("PMTU aging interval in seconds", 600, 86_400)?.value),
+    };
+    c.end()?;
+    Ok(Spanned::new(value, line.span))
 }
 
 /// Parses a non-empty list of algorithm keywords up to the end of the line.
