@@ -25,6 +25,7 @@
 //! tracked in a zone of their own (`CONNTRACK_ZONE`), where the NAT rules apply.
 
 mod plan;
+mod proxy_arp;
 mod ruleset;
 
 #[cfg(test)]
@@ -45,9 +46,10 @@ use crate::routing::device_of;
 use crate::tun;
 
 pub use plan::{
-    outside_nameif, pat_device_name, unsupported_rules, ClearPlan, DestinationAction, DestinationNat, PacketMatch, ServiceMatch, SourceAction,
-    SourceNat, Unsupported, CONNTRACK_ZONE, MAX_DEVICE_NAME,
+    outside_nameif, pat_device_name, unsupported_rules, ClearPlan, DestinationAction, DestinationNat, PacketMatch, ProxyArp, ServiceMatch,
+    SourceAction, SourceNat, Unsupported, CONNTRACK_ZONE, MAX_DEVICE_NAME, MAX_PROXY_ARP_ADDRESSES,
 };
+pub use proxy_arp::{ProxyArpEntries, PROXY_ARP_PRIORITY, PROXY_ARP_TABLE};
 pub use ruleset::{render, TABLE};
 
 /// Address that `ClearPath::install` gives a TUN device without IPv4 addresses when
@@ -100,6 +102,8 @@ pub enum ClearPathError {
     NftSpawn(#[source] std::io::Error),
     #[error("nft rejected `table ip {table}` ({status}): {stderr}")]
     NftRejected { table: &'static str, status: String, stderr: String },
+    #[error("installing proxy ARP for NAT mapped addresses failed: {0}")]
+    ProxyArp(#[source] Error),
 }
 
 /// The installed clear-text path: the PAT device and `table ip rampart`. Dropping it
@@ -109,6 +113,7 @@ pub struct ClearPath {
     pat: Arc<SyncDevice>,
     /// Device settings changed for reverse-path filtering, undone on removal.
     changes: Vec<DeviceChange>,
+    proxy_arp: ProxyArpEntries,
     installed: bool,
 }
 
@@ -133,7 +138,9 @@ impl ClearPath {
         tracing::info!(device = %plan.pat_dev, mtu = plan.mtu, offload = plan.offload, "PAT device created");
 
         let changes = load_table(plan)?;
-        Ok(ClearPath { plan: plan.clone(), pat: Arc::new(pat), changes, installed: true })
+        let mut path = ClearPath { plan: plan.clone(), pat: Arc::new(pat), changes, proxy_arp: ProxyArpEntries::default(), installed: true };
+        path.proxy_arp.apply(plan).map_err(ClearPathError::ProxyArp)?;
+        Ok(path)
     }
 
     /// Replaces the NAT rules with those of `plan`, for a configuration reload. The PAT
@@ -151,7 +158,12 @@ impl ClearPath {
         let changes = load_table(plan)?;
         self.changes.extend(changes);
         self.plan = plan.clone();
-        Ok(())
+        self.proxy_arp.apply(plan).map_err(ClearPathError::ProxyArp)
+    }
+
+    /// Returns the installed proxy ARP entries.
+    pub fn proxy_arp(&self) -> &ProxyArpEntries {
+        &self.proxy_arp
     }
 
     /// Returns the PAT device, which takes the packets of `ClearRoute::Pat` flows.
@@ -167,6 +179,7 @@ impl ClearPath {
     /// device when its last handle closes, so workers must drop their clones first.
     pub fn remove(mut self) -> Result<(), ClearPathError> {
         self.installed = false;
+        self.proxy_arp.remove();
         undo(&mut self.changes);
         delete_table()
     }
@@ -174,6 +187,7 @@ impl ClearPath {
 
 impl Drop for ClearPath {
     fn drop(&mut self) {
+        self.proxy_arp.remove();
         undo(&mut self.changes);
         if self.installed
             && let Err(e) = delete_table()
@@ -190,11 +204,12 @@ impl Drop for ClearPath {
 pub struct NatRules {
     installed: bool,
     changes: Vec<DeviceChange>,
+    proxy_arp: ProxyArpEntries,
 }
 
 impl NatRules {
     pub fn new() -> NatRules {
-        NatRules { installed: false, changes: Vec::new() }
+        NatRules { installed: false, changes: Vec::new(), proxy_arp: ProxyArpEntries::default() }
     }
 
     /// Replaces the rules with those of `policy`. Nothing is installed when the outside
@@ -215,10 +230,16 @@ impl NatRules {
         }
         self.changes = load_table(&plan).map_err(|e| Error::Setup(e.to_string()))?;
         self.installed = true;
-        Ok(())
+        self.proxy_arp.apply(&plan)
+    }
+
+    /// Returns the installed proxy ARP entries.
+    pub fn proxy_arp(&self) -> &ProxyArpEntries {
+        &self.proxy_arp
     }
 
     pub fn remove(&mut self) {
+        self.proxy_arp.remove();
         undo(&mut self.changes);
         if !std::mem::take(&mut self.installed) {
             return;

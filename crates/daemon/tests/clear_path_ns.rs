@@ -18,7 +18,9 @@
 //! - PAT toward a DMZ interface, a mapped interface other than the outside one, uses
 //!   the DMZ address, while PAT toward the outside keeps the outside address;
 //! - TCP 443 matches the crypto map and is not written back;
-//! - removing the clear path deletes the nftables table and the PAT device.
+//! - removing the clear path deletes the nftables table and the PAT device;
+//! - the gateway answers ARP for static NAT and pool addresses, not for those of a
+//!   `no-proxy-arp` rule, and removes its entries on reload and removal.
 //!
 //! A second run checks `NatRules`, which writes every clear packet into the main TUN
 //! device, with the same exchanges.
@@ -226,8 +228,9 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     // Replies to identity-NAT traffic come back to the inside address; replies to PAT
     // traffic need no route, because they go to the gateway's outside address.
     run("ip", &["-n", outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE])?;
-    // The ASA replies to ARP for a static NAT address (proxy ARP). rampart does not, so the
-    // outside host routes it to the gateway, from the address the static rule names.
+    // The outside host routes the static NAT address to the gateway, from the address the
+    // static rule names, so that these exchanges do not depend on proxy ARP, which
+    // `proxy_arp_mapped_addresses` checks.
     // Connections from the outside host to the inside host start at the twice NAT
     // rule's real destination.
     let inside_host = format!("{INSIDE_HOST}/32");
@@ -820,4 +823,341 @@ fn run_lab(mode: Mode, test: &str) {
     if mode == Mode::PatDevice {
         assert_eq!(gateway.pat_rp_filter, "2", "strict rp_filter must become loose on the PAT device");
     }
+}
+
+/// Static NAT address answered by proxy ARP.
+const PROXIED_STATIC: &str = "203.0.113.100";
+/// Static NAT address of a `no-proxy-arp` rule.
+const UNPROXIED_STATIC: &str = "203.0.113.101";
+/// Dynamic NAT pool answered by proxy ARP.
+const PROXIED_POOL: [&str; 2] = ["203.0.113.120", "203.0.113.121"];
+/// The outside neighbour that sends the ARP requests.
+const NEIGHBOUR: &str = "203.0.113.9";
+
+/// The rules of the proxy ARP test: static NAT with and without `no-proxy-arp`, a dynamic
+/// pool, and PAT to the interface address, which needs no entry.
+fn proxy_arp_policy(with_static: bool) -> PolicyConfig {
+    let mut proxied = nat_rule(
+        NatSection::Object,
+        NatKind::Static,
+        NatMapped::Addresses(vec![host(PROXIED_STATIC)]),
+        20,
+        "nat (inside,outside) static 203.0.113.100",
+    );
+    proxied.real_source = vec![host(INSIDE_HOST)];
+    let mut unproxied = nat_rule(
+        NatSection::Object,
+        NatKind::Static,
+        NatMapped::Addresses(vec![host(UNPROXIED_STATIC)]),
+        21,
+        "nat (inside,outside) static 203.0.113.101 no-proxy-arp",
+    );
+    unproxied.real_source = vec![host(INSIDE_POOLED)];
+    unproxied.no_proxy_arp = true;
+    let pool = NatMapped::Addresses(vec![AddrRange {
+        start: ip(PROXIED_POOL[0]),
+        end: ip(PROXIED_POOL[1]),
+    }]);
+    let dynamic = nat_rule(
+        NatSection::Manual,
+        NatKind::Dynamic,
+        pool,
+        22,
+        "nat (inside,outside) source dynamic inside pool",
+    );
+    let mut pat = nat_rule(
+        NatSection::AfterAuto,
+        NatKind::Dynamic,
+        NatMapped::Interface,
+        23,
+        "nat (inside,outside) after-auto source dynamic any interface",
+    );
+    pat.real_source = vec![AddrRange::ANY_V4];
+    let mut rules = vec![unproxied, dynamic, pat];
+    if with_static {
+        rules.insert(0, proxied);
+    }
+    PolicyConfig {
+        interfaces: vec![
+            interface("inside", 100, GATEWAY_INSIDE),
+            interface("outside", 0, GATEWAY_OUTSIDE),
+        ],
+        nat_rules: rules,
+        ..PolicyConfig::default()
+    }
+}
+
+/// Pings `address` once from namespace `ns`, so that the kernel resolves it by ARP, and
+/// returns the MAC address of the neighbour entry, if the resolution succeeded.
+fn resolve(ns: &str, address: &str) -> Option<String> {
+    // Nothing answers the ping itself; the request only starts the ARP exchange, and the
+    // gateway delays replies to broadcast requests by up to `proxy_delay` (0.8 s).
+    let _ = Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", address])
+        .output();
+    let output = Command::new("ip")
+        .args(["-n", ns, "neigh", "show", address])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "lladdr")?;
+    words.next().map(str::to_string)
+}
+
+/// Reads the MAC address of `device` in `ns` (sysfs shows the test's own namespace).
+fn link_mac(ns: &str, device: &str) -> String {
+    let output = Command::new("ip")
+        .args(["-n", ns, "link", "show", device])
+        .output()
+        .expect("ip link show");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let mut words = text.split_whitespace();
+    words
+        .find(|w| *w == "link/ether")
+        .and_then(|_| words.next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn proxy_entries(ns: &str) -> String {
+    let output = Command::new("ip")
+        .args(["-n", ns, "neigh", "show", "proxy"])
+        .output()
+        .expect("ip neigh show proxy");
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// What the gateway thread of the proxy ARP test reports.
+struct ProxyArpReport {
+    first: Vec<(String, Ipv4Addr)>,
+    after_reload: Vec<(String, Ipv4Addr)>,
+}
+
+/// The gateway answers ARP on the outside device for the static and pool addresses, not
+/// for the `no-proxy-arp` address, drops a packet for a pool address without a
+/// translation, and removes its entries on reload and on removal.
+#[test]
+fn proxy_arp_mapped_addresses() {
+    if let Some(reason) = skip_reason() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED proxy ARP namespace test: {reason}"
+        );
+        return;
+    }
+    let ns = Namespaces::create("parp", &["gw", "nb"]).expect("creating the namespaces");
+    let (gateway, neighbour) = (ns.name(0).to_string(), ns.name(1).to_string());
+    run(
+        "ip",
+        &[
+            "-n",
+            &gateway,
+            "link",
+            "add",
+            OUTSIDE_DEV,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &neighbour,
+        ],
+    )
+    .expect("veth");
+    run(
+        "ip",
+        &[
+            "-n", &gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "in1",
+        ],
+    )
+    .expect("inside veth");
+    run(
+        "ip",
+        &[
+            "-n",
+            &gateway,
+            "addr",
+            "add",
+            &format!("{GATEWAY_OUTSIDE}/24"),
+            "dev",
+            OUTSIDE_DEV,
+        ],
+    )
+    .expect("address");
+    run(
+        "ip",
+        &[
+            "-n",
+            &gateway,
+            "addr",
+            "add",
+            &format!("{GATEWAY_INSIDE}/24"),
+            "dev",
+            INSIDE_DEV,
+        ],
+    )
+    .expect("address");
+    run(
+        "ip",
+        &[
+            "-n",
+            &neighbour,
+            "addr",
+            "add",
+            &format!("{NEIGHBOUR}/24"),
+            "dev",
+            "eth0",
+        ],
+    )
+    .expect("address");
+    for (namespace, device) in [
+        (&gateway, OUTSIDE_DEV),
+        (&gateway, INSIDE_DEV),
+        (&gateway, "in1"),
+        (&gateway, "lo"),
+        (&neighbour, "eth0"),
+        (&neighbour, "lo"),
+    ] {
+        run("ip", &["-n", namespace, "link", "set", device, "up"]).expect("link up");
+    }
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &gateway,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_forward=1",
+        ],
+    )
+    .expect("forwarding");
+    let gateway_mac = link_mac(&gateway, OUTSIDE_DEV);
+
+    let (to_gateway, gateway_rx) = mpsc::channel::<bool>();
+    let (from_gateway, report_rx) = mpsc::channel::<Result<(), String>>();
+    let gateway_thread = in_netns(&gateway, move || -> Result<ProxyArpReport, String> {
+        let _tun = tun::create(TUN_DEV, 1500, false, 1).map_err(|e| e.to_string())?;
+        let mut rules = NatRules::new();
+        rules
+            .update(&proxy_arp_policy(true), TUN_DEV)
+            .map_err(|e| e.to_string())?;
+        let first = rules.proxy_arp().installed().iter().cloned().collect();
+        let _ = from_gateway.send(Ok(()));
+        // Wait for the ARP checks, then reload without the static rule.
+        let _ = gateway_rx.recv_timeout(DEADLINE);
+        rules
+            .update(&proxy_arp_policy(false), TUN_DEV)
+            .map_err(|e| e.to_string())?;
+        let after_reload = rules.proxy_arp().installed().iter().cloned().collect();
+        let _ = from_gateway.send(Ok(()));
+        let _ = gateway_rx.recv_timeout(DEADLINE);
+        rules.remove();
+        Ok(ProxyArpReport {
+            first,
+            after_reload,
+        })
+    });
+    report_rx
+        .recv_timeout(DEADLINE)
+        .expect("gateway setup timed out")
+        .expect("gateway setup");
+
+    let resolved_static = resolve(&neighbour, PROXIED_STATIC);
+    let resolved_pool: Vec<Option<String>> = PROXIED_POOL
+        .iter()
+        .map(|a| resolve(&neighbour, a))
+        .collect();
+    let resolved_unproxied = resolve(&neighbour, UNPROXIED_STATIC);
+    let entries_first = proxy_entries(&gateway);
+    let dropped = proxy_forward_drops(&gateway);
+    let _ = to_gateway.send(true);
+    report_rx
+        .recv_timeout(DEADLINE)
+        .expect("gateway reload timed out")
+        .expect("gateway reload");
+    let entries_reload = proxy_entries(&gateway);
+    let _ = to_gateway.send(true);
+    let report = join(gateway_thread).expect("gateway");
+    let entries_removed = proxy_entries(&gateway);
+    let rules_removed = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["-n", &gateway, "rule", "show"])
+            .output()
+            .expect("ip rule")
+            .stdout,
+    )
+    .to_string();
+
+    assert_eq!(
+        resolved_static.as_deref(),
+        Some(gateway_mac.as_str()),
+        "the static NAT address resolves to the gateway"
+    );
+    for (address, resolved) in PROXIED_POOL.iter().zip(&resolved_pool) {
+        assert_eq!(
+            resolved.as_deref(),
+            Some(gateway_mac.as_str()),
+            "pool address {address} resolves to the gateway"
+        );
+    }
+    assert_eq!(
+        resolved_unproxied, None,
+        "the no-proxy-arp address stays unresolved"
+    );
+    assert_eq!(report.first.len(), 3, "entries: {:?}", report.first);
+    assert!(entries_first.contains(PROXIED_STATIC), "{entries_first}");
+    assert!(!entries_first.contains(UNPROXIED_STATIC), "{entries_first}");
+    assert!(
+        !entries_first.contains(GATEWAY_OUTSIDE),
+        "PAT to the interface address needs no entry: {entries_first}"
+    );
+    assert!(
+        dropped >= 1,
+        "the pings to pool addresses without a translation are dropped"
+    );
+    assert_eq!(
+        report.after_reload.len(),
+        2,
+        "entries after the reload: {:?}",
+        report.after_reload
+    );
+    assert!(
+        !entries_reload.contains(PROXIED_STATIC),
+        "the reload removes the static rule's entry: {entries_reload}"
+    );
+    assert!(entries_reload.contains(PROXIED_POOL[0]), "{entries_reload}");
+    assert_eq!(entries_removed.trim(), "", "removal deletes every entry");
+    assert!(
+        !rules_removed.contains(&clear_path::PROXY_ARP_PRIORITY.to_string()),
+        "removal deletes the rule: {rules_removed}"
+    );
+}
+
+/// Reads the packet counter of the `proxy_arp_forward` drop statement.
+fn proxy_forward_drops(ns: &str) -> u64 {
+    let output = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "nft",
+            "list",
+            "chain",
+            "ip",
+            TABLE,
+            "proxy_arp_forward",
+        ])
+        .output()
+        .expect("nft list chain");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let mut words = text.split_whitespace();
+    words
+        .find(|w| *w == "packets")
+        .and_then(|_| words.next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

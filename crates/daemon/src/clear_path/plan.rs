@@ -142,6 +142,22 @@ pub struct Unsupported {
     pub reason: String,
 }
 
+/// Mapped addresses of one NAT rule that the gateway replies to ARP requests for on the
+/// rule's mapped device, as the ASA's proxy ARP does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyArp {
+    pub origin: Origin,
+    pub device: String,
+    pub addresses: Vec<Ipv4Addr>,
+    /// Identity NAT: the addresses are the real hosts' own, which the main table
+    /// routes to the real interface already, so they need no route of their own.
+    pub identity: bool,
+}
+
+/// Maximum number of addresses that one rule gets proxy ARP entries for. A rule with
+/// more (identity NAT of `any`, say) would make the gateway reply for whole networks.
+pub const MAX_PROXY_ARP_ADDRESSES: usize = 4096;
+
 /// Everything `ClearPath::install` sets up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClearPlan {
@@ -162,6 +178,10 @@ pub struct ClearPlan {
     /// Destination NAT in the ASA's rule order.
     pub destination_nat: Vec<DestinationNat>,
     pub unsupported: Vec<Unsupported>,
+    /// Proxy ARP entries in rule order.
+    pub proxy_arp: Vec<ProxyArp>,
+    /// Rules whose mapped addresses get no proxy ARP entries, and why.
+    pub proxy_arp_skipped: Vec<Unsupported>,
 }
 
 /// The two statements a NAT rule can become.
@@ -194,6 +214,8 @@ impl ClearPlan {
             source_nat: Vec::new(),
             destination_nat: Vec::new(),
             unsupported: Vec::new(),
+            proxy_arp: Vec::new(),
+            proxy_arp_skipped: Vec::new(),
         };
         // The engine's order; a configuration it rejects keeps the configured order.
         let order: Vec<usize> = match NatTable::new(config) {
@@ -211,6 +233,19 @@ impl ClearPlan {
             };
             match lowered {
                 Ok(lowered) => {
+                    match lowered
+                        .source
+                        .as_ref()
+                        .map(|s| proxy_arp_of(rule, &s.out_device))
+                    {
+                        Some(Ok(Some(entry))) => plan.proxy_arp.push(entry),
+                        Some(Err(reason)) => plan.proxy_arp_skipped.push(Unsupported {
+                            rule: index,
+                            origin: rule.origin.clone(),
+                            reason,
+                        }),
+                        _ => {}
+                    }
                     plan.source_nat.extend(lowered.source);
                     plan.destination_nat.extend(lowered.destination);
                 }
@@ -381,6 +416,30 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
     }
 }
 
+/// Derives the proxy ARP entry of a rule whose source statement leaves through
+/// `device`. The ASA replies to ARP requests on the mapped interface for the mapped source
+/// addresses of static and dynamic rules, identity NAT included, unless the rule has
+/// `no-proxy-arp`; it decides on the source addresses only, even for twice NAT. The
+/// interface address needs no entry, because the kernel replies for its own addresses.
+fn proxy_arp_of(rule: &NatRule, device: &str) -> Result<Option<ProxyArp>, String> {
+    if rule.no_proxy_arp {
+        return Ok(None);
+    }
+    let (ranges, identity) = match &rule.mapped_source {
+        NatMapped::Interface => return Ok(None),
+        NatMapped::Identity => (&rule.real_source, true),
+        NatMapped::Addresses(mapped) => (mapped, false),
+    };
+    let addresses = list_addresses(ranges, MAX_PROXY_ARP_ADDRESSES)
+        .map_err(|()| format!("more than {MAX_PROXY_ARP_ADDRESSES} mapped addresses; add `no-proxy-arp` and route them to the gateway"))?;
+    Ok(Some(ProxyArp {
+        origin: rule.origin.clone(),
+        device: device.to_string(),
+        addresses,
+        identity,
+    }))
+}
+
 /// Maximum number of addresses in a dynamic pool of several ranges, because the kernel
 /// rule lists each of them.
 pub const MAX_POOL_ADDRESSES: usize = 1024;
@@ -404,15 +463,23 @@ fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
 
 /// Lists every address of an IPv4 pool in the engine's order, up to `MAX_POOL_ADDRESSES`.
 fn pool_addresses(pool: &[AddrRange]) -> Result<Vec<Ipv4Addr>, String> {
+    list_addresses(pool, MAX_POOL_ADDRESSES).map_err(|()| {
+        format!("a dynamic pool of several ranges with more than {MAX_POOL_ADDRESSES} addresses")
+    })
+}
+
+/// Lists every address of IPv4 ranges in order; fails when there are more than `limit`
+/// or a range is IPv6, which `lower` rejects before.
+fn list_addresses(ranges: &[AddrRange], limit: usize) -> Result<Vec<Ipv4Addr>, ()> {
     let mut addresses = Vec::new();
-    for range in pool {
+    for range in ranges {
         let (IpAddr::V4(start), IpAddr::V4(end)) = (range.start, range.end) else {
-            return Err("a dynamic pool with IPv6 addresses".into());
+            return Err(());
         };
         let (start, end) = (u32::from(start), u32::from(end));
         let count = end.saturating_sub(start) as usize + 1;
-        if addresses.len() + count > MAX_POOL_ADDRESSES {
-            return Err(format!("a dynamic pool of several ranges with more than {MAX_POOL_ADDRESSES} addresses"));
+        if addresses.len() + count > limit {
+            return Err(());
         }
         addresses.extend((start..=end).map(Ipv4Addr::from));
     }
@@ -856,6 +923,54 @@ mod tests {
         config.nat_rules = vec![rule];
         let p = ClearPlan::from_policy_with(&config, "eth1", "rampart0", &|_| None);
         assert_eq!(p.unsupported.first().map(|u| u.origin.line), Some(7));
+    }
+
+    #[test]
+    fn proxy_arp_static_and_pool() {
+        let p = plan(vec![
+            static_rule("10.10.1.100/32", "203.0.113.100/32"),
+            dynamic_rule(
+                "10.10.0.0/16",
+                NatMapped::Addresses(vec![net("203.0.113.64/31")]),
+            ),
+        ]);
+        let addresses: Vec<Vec<Ipv4Addr>> =
+            p.proxy_arp.iter().map(|e| e.addresses.clone()).collect();
+        assert_eq!(
+            addresses,
+            vec![
+                vec![v4("203.0.113.100")],
+                vec![v4("203.0.113.64"), v4("203.0.113.65")]
+            ]
+        );
+        assert_eq!(p.proxy_arp[0].device, "eth1");
+    }
+
+    #[test]
+    fn proxy_arp_respects_no_proxy_arp() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.no_proxy_arp = true;
+        assert!(plan(vec![rule]).proxy_arp.is_empty());
+    }
+
+    #[test]
+    fn proxy_arp_interface_pat_none() {
+        assert!(plan(vec![after_auto_pat(52)]).proxy_arp.is_empty());
+    }
+
+    #[test]
+    fn proxy_arp_identity_unrouted() {
+        let p = plan(vec![identity_service_nat(80, 1, "http")]);
+        assert!(
+            p.proxy_arp.is_empty(),
+            "a /16 of real addresses passes the limit"
+        );
+        assert_eq!(p.proxy_arp_skipped.len(), 1);
+        let mut rule = identity_service_nat(80, 1, "http");
+        rule.real_source = vec![net("10.10.1.0/30")];
+        let p = plan(vec![rule]);
+        assert!(p.proxy_arp[0].identity);
+        assert_eq!(p.proxy_arp[0].addresses.len(), 4);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! a connection only, so the counters count connections per configuration line.
 
 use std::fmt::Write;
+use std::net::IpAddr;
 
 use rampart_policy::flow::PROTO_TCP;
 use rampart_policy::model::{AddrRange, Origin, PortRange};
@@ -89,8 +90,66 @@ pub fn render(plan: &ClearPlan) -> String {
         reverse_source_nat(&mut out, statement, reverse_mark(index));
     }
     let _ = writeln!(out, "\t}}");
+    proxy_arp_forward(&mut out, plan);
     let _ = writeln!(out, "}}");
     out
+}
+
+/// Writes the chain that drops packets from a mapped device to a mapped address that no
+/// translation rewrote: the proxy ARP routes would carry them into the TUN device.
+/// Identity NAT addresses keep their own routes and are not listed.
+fn proxy_arp_forward(out: &mut String, plan: &ClearPlan) {
+    let mut by_device: Vec<(&str, Vec<AddrRange>)> = Vec::new();
+    for entry in plan.proxy_arp.iter().filter(|e| !e.identity) {
+        let position = match by_device
+            .iter()
+            .position(|(device, _)| *device == entry.device)
+        {
+            Some(position) => position,
+            None => {
+                by_device.push((&entry.device, Vec::new()));
+                by_device.len() - 1
+            }
+        };
+        by_device[position].1.extend(
+            entry
+                .addresses
+                .iter()
+                .map(|a| AddrRange::host(IpAddr::V4(*a))),
+        );
+    }
+    if by_device.is_empty() {
+        return;
+    }
+    chain_header(out, "proxy_arp_forward", "filter", "forward", "filter");
+    for (device, mut ranges) in by_device {
+        ranges.sort_by_key(|r| r.start);
+        ranges.dedup();
+        let _ = writeln!(
+            out,
+            "\t\tiifname {} ip daddr {} counter drop",
+            quote(device),
+            addresses(&merge_adjacent(ranges))
+        );
+    }
+    let _ = writeln!(out, "\t}}");
+}
+
+/// Joins sorted ranges that touch or overlap, because an nft set rejects overlapping
+/// intervals.
+fn merge_adjacent(ranges: Vec<AddrRange>) -> Vec<AddrRange> {
+    let mut merged: Vec<AddrRange> = Vec::new();
+    for range in ranges {
+        if let Some(last) = merged.last_mut()
+            && let (IpAddr::V4(end), IpAddr::V4(start)) = (last.end, range.start)
+            && u32::from(start) <= u32::from(end).saturating_add(1)
+        {
+            last.end = last.end.max(range.end);
+            continue;
+        }
+        merged.push(range);
+    }
+    merged
 }
 
 /// Formats the mark of source statement `index`.
