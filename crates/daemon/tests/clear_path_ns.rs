@@ -20,7 +20,9 @@
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device;
 //! - the gateway answers ARP for static NAT and pool addresses, not for those of a
-//!   `no-proxy-arp` rule, and removes its entries on reload and removal.
+//!   `no-proxy-arp` rule, and removes its entries on reload and removal;
+//! - a dynamic NAT pool gives each inside host an address of its own and rejects a
+//!   host when every address is taken.
 //!
 //! A second run checks `NatRules`, which writes every clear packet into the main TUN
 //! device, with the same exchanges.
@@ -394,6 +396,7 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
         }
     };
     let _ = ready.send(Ok(()));
+    let pools = path.as_ref().map_or_else(|| rules.pools(), |p| Arc::clone(p.pools()));
 
     // The outbound path's batched reader and writers, one writer per device.
     let mut reader = TunReader::new(1500);
@@ -424,6 +427,7 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
             let outcome = match (decision.allowed, decision.vpn.is_some()) {
                 (false, _) => Handled::Denied,
                 (true, true) => Handled::Tunneled,
+                (true, false) if !pool_admits(&pools, &decision, &summary.flow) => Handled::Denied,
                 (true, false) => Handled::Clear(clear_path::route_clear(&decision)),
             };
             let packet = &packet[..summary.total_len];
@@ -1160,4 +1164,134 @@ fn proxy_forward_drops(ns: &str) -> u64 {
         .and_then(|_| words.next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+/// The dynamic NAT pool of the allocation test: two addresses for three inside hosts.
+const ALLOCATED_POOL: [&str; 2] = ["203.0.113.130", "203.0.113.131"];
+/// The third inside host, which finds the pool exhausted.
+const INSIDE_THIRD: &str = "198.18.10.4";
+
+fn pool_policy() -> PolicyConfig {
+    let pool = NatMapped::Addresses(vec![AddrRange { start: ip(ALLOCATED_POOL[0]), end: ip(ALLOCATED_POOL[1]) }]);
+    PolicyConfig {
+        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE)],
+        nat_rules: vec![nat_rule(NatSection::Manual, NatKind::Dynamic, pool, 30, "nat (inside,outside) source dynamic inside pool")],
+        ..PolicyConfig::default()
+    }
+}
+
+/// Runs the gateway of the allocation test as the outbound worker does: each packet of
+/// a pool rule goes back into the TUN device only when its host has a pool address.
+/// Returns the number of rejected packets and the address each host got.
+fn pool_gateway(ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> Result<(u64, Vec<Option<Ipv4Addr>>), String> {
+    let main = tun::create(TUN_DEV, 1500, false, 1).map_err(|e| e.to_string())?;
+    run("ip", &["route", "add", "default", "dev", TUN_DEV, "table", TUNNEL_TABLE])?;
+    run("ip", &["rule", "add", "iif", INSIDE_DEV, "lookup", TUNNEL_TABLE, "priority", "1000"])?;
+    let config = pool_policy();
+    let engine = PolicyEngine::new(config.clone()).map_err(|e| e.to_string())?;
+    let mut rules = NatRules::new();
+    rules.update(&config, TUN_DEV).map_err(|e| e.to_string())?;
+    let pools = rules.pools();
+    let _ = ready.send(Ok(()));
+
+    let mut reader = TunReader::new(1500);
+    let mut writer = TunWriter::new(1500);
+    let mut rejected = 0;
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {
+        if !matches!(tun::wait_readable(&main[0], Duration::from_millis(100)), Ok(true)) {
+            continue;
+        }
+        reader.clear();
+        while reader.has_room() && matches!(reader.read(&main[0]), Ok(n) if n > 0) {}
+        for index in 0..reader.len() {
+            let packet = reader.packet_mut(index);
+            let Some(summary) = ipv4_summary(packet) else { continue };
+            let decision = engine.evaluate(&summary.flow, "inside", false);
+            if !pool_admits(&pools, &decision, &summary.flow) {
+                rejected += 1;
+                continue;
+            }
+            writer.push(&packet[..summary.total_len]);
+        }
+        if let Err(e) = writer.flush(&main[0]) {
+            eprintln!("writing into {TUN_DEV} failed: {e}");
+        }
+    }
+    let addresses = [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD].iter().map(|h| pools.address_of(0, v4(h))).collect();
+    rules.remove();
+    Ok((rejected, addresses))
+}
+
+/// Asks the pool allocator, as the outbound worker does, whether a clear packet of a
+/// dynamic NAT pool rule may go back to the kernel.
+fn pool_admits(pools: &clear_path::NatPools, decision: &rampart_policy::Decision, flow: &Flow) -> bool {
+    let pool_rule = decision.translated.as_ref().filter(|t| matches!(t.kind, rampart_policy::TranslationKind::DynamicNat { .. })).map(|t| t.rule);
+    match (pool_rule, flow.src) {
+        (Some(rule), IpAddr::V4(host)) => pools.admit(rule, host, Instant::now()) == clear_path::Admission::Pass,
+        _ => true,
+    }
+}
+
+/// Two inside hosts leave through a pool of two addresses with one address each, the
+/// first host keeps its address, and a third host finds the pool exhausted. The outside
+/// host reaches the pool addresses by the gateway's proxy ARP, without routes.
+#[test]
+fn pool_allocates_per_host() {
+    if let Some(reason) = skip_reason() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED dynamic NAT pool namespace test: {reason}");
+        return;
+    }
+    let ns = Namespaces::create("pool", &["in", "gw", "out"]).expect("creating the namespaces");
+    let (inside, gateway, outside) = (ns.name(0).to_string(), ns.name(1).to_string(), ns.name(2).to_string());
+    let setup = || -> Result<(), String> {
+        run("ip", &["-n", &gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", &inside])?;
+        run("ip", &["-n", &gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", &outside])?;
+        run("ip", &["-n", &gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
+        run("ip", &["-n", &gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
+        for address in [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD] {
+            run("ip", &["-n", &inside, "addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
+        }
+        run("ip", &["-n", &outside, "addr", "add", &format!("{SERVER_PAT}/24"), "dev", "eth0"])?;
+        for (namespace, device) in [(&gateway, INSIDE_DEV), (&gateway, OUTSIDE_DEV), (&inside, "eth0"), (&outside, "eth0")] {
+            run("ip", &["-n", namespace, "link", "set", device, "up"])?;
+        }
+        for namespace in [&inside, &gateway, &outside] {
+            run("ip", &["-n", namespace, "link", "set", "lo", "up"])?;
+        }
+        run("ip", &["-n", &inside, "route", "add", "default", "via", GATEWAY_INSIDE])?;
+        run("ip", &["netns", "exec", &gateway, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+    };
+    setup().expect("building the topology");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (server_ready, server_started) = mpsc::channel();
+    let server = {
+        let stop = Arc::clone(&stop);
+        in_netns(&outside, move || outside_host(stop, server_ready))
+    };
+    let (gateway_ready, gateway_started) = mpsc::channel();
+    let gateway_thread = {
+        let stop = Arc::clone(&stop);
+        in_netns(&gateway, move || pool_gateway(gateway_ready, stop))
+    };
+    server_started.recv_timeout(DEADLINE).expect("outside host timed out");
+    gateway_started.recv_timeout(DEADLINE).expect("gateway timed out").expect("gateway setup");
+
+    let seen = |source: &'static str| join(in_netns(&inside, move || udp_exchange_with(source, SERVER_PAT, UDP_PORT).map(|(_, seen)| seen)));
+    let first = seen(INSIDE_HOST);
+    let second = seen(INSIDE_POOLED);
+    let third = seen(INSIDE_THIRD);
+    let first_again = seen(INSIDE_HOST);
+    stop.store(true, Ordering::Relaxed);
+    let _ = join(server);
+    let (rejected, addresses) = join(gateway_thread).expect("gateway");
+
+    assert_eq!(first.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host takes the first pool address");
+    assert_eq!(second.as_deref(), Ok(ALLOCATED_POOL[1]), "the second host takes an address of its own");
+    assert!(third.is_err(), "the third host finds the pool exhausted: {third:?}");
+    assert_eq!(first_again.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host keeps its address");
+    assert!(rejected >= 1, "the rejected packets are counted");
+    assert_eq!(third.as_ref().err().map(|e| e.contains("no UDP reply")), Some(true), "{third:?}");
+    assert_eq!(addresses, vec![Some(v4(ALLOCATED_POOL[0])), Some(v4(ALLOCATED_POOL[1])), None]);
 }

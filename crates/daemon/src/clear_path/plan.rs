@@ -71,12 +71,10 @@ pub enum SourceAction {
     Masquerade,
     /// PAT to one address (a dynamic rule with a single mapped address).
     Pat { address: Ipv4Addr },
-    /// Dynamic NAT from a pool. Each inside host keeps one pool address for all its
-    /// connections, as the ASA's per-host xlate does.
-    Pool { start: Ipv4Addr, end: Ipv4Addr },
-    /// Dynamic NAT from a pool of several ranges or hosts (an object group). A hash of
-    /// the inside address picks the pool address, so each inside host keeps one.
-    PoolSet { addresses: Vec<Ipv4Addr> },
+    /// Dynamic NAT from a pool of addresses, in the engine's order. The daemon gives
+    /// each inside host an address of its own and adds it to nftables map `map`
+    /// (`NatPools`); `rule` is the index in `PolicyConfig::nat_rules`.
+    Pool { rule: usize, map: String, addresses: Vec<Ipv4Addr> },
     /// Static NAT of one host. With a `service` clause the source port is mapped too.
     Host { address: Ipv4Addr, port: Option<u16> },
     /// Static NAT of a subnet onto a subnet of equal size; the host part stays.
@@ -226,7 +224,7 @@ impl ClearPlan {
             let Some(rule) = config.nat_rules.get(index) else { continue };
             let lowered = match outside.as_deref() {
                 Some(outside) => {
-                    let context = Context { config, outside, outside_dev, device };
+                    let context = Context { config, rule: index, outside, outside_dev, device };
                     lower(rule, &context)
                 }
                 None => Err("no interface carries a crypto map or has security level 0, so the outside is unknown".into()),
@@ -290,6 +288,8 @@ pub fn outside_nameif(config: &PolicyConfig) -> Option<String> {
 /// Configuration, outside interface and device lookup for `lower`.
 struct Context<'a> {
     config: &'a PolicyConfig,
+    /// Index of the rule being lowered in `config.nat_rules`.
+    rule: usize,
     outside: &'a str,
     outside_dev: &'a str,
     device: &'a dyn Fn(&str) -> Option<String>,
@@ -378,7 +378,7 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
             if ports.source.is_some() {
                 return Err("dynamic NAT with a source port translation; PAT allocates the source ports".into());
             }
-            let action = dynamic_action(mapped)?;
+            let action = dynamic_action(mapped, context.rule)?;
             Ok(Lowered { source: Some(statement(ClearRoute::Pat, packet, action)), destination: None })
         }
         (NatMapped::Interface, NatKind::Static) => {
@@ -440,21 +440,23 @@ fn proxy_arp_of(rule: &NatRule, device: &str) -> Result<Option<ProxyArp>, String
     }))
 }
 
-/// Maximum number of addresses in a dynamic pool of several ranges, because the kernel
-/// rule lists each of them.
-pub const MAX_POOL_ADDRESSES: usize = 1024;
+/// Maximum number of addresses in a dynamic pool (a /16), because the daemon lists
+/// each of them for its allocator.
+pub const MAX_POOL_ADDRESSES: usize = 65_536;
 
-fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
+/// Name of the nftables map of the pool of rule `index`.
+pub fn pool_map_name(index: usize) -> String {
+    format!("pool_{index}")
+}
+
+fn dynamic_action(mapped: &NatMapped, index: usize) -> Result<SourceAction, String> {
     match mapped {
         NatMapped::Interface => Ok(SourceAction::Masquerade),
         NatMapped::Addresses(pool) => {
             if let Some(address) = single_host(pool) {
                 return Ok(SourceAction::Pat { address });
             }
-            if let [AddrRange { start: IpAddr::V4(start), end: IpAddr::V4(end) }] = pool.as_slice() {
-                return Ok(SourceAction::Pool { start: *start, end: *end });
-            }
-            pool_addresses(pool).map(|addresses| SourceAction::PoolSet { addresses })
+            pool_addresses(pool).map(|addresses| SourceAction::Pool { rule: index, map: pool_map_name(index), addresses })
         }
         // The caller handles identity before dynamic kinds.
         NatMapped::Identity => Ok(SourceAction::Keep),
@@ -464,7 +466,7 @@ fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
 /// Lists every address of an IPv4 pool in the engine's order, up to `MAX_POOL_ADDRESSES`.
 fn pool_addresses(pool: &[AddrRange]) -> Result<Vec<Ipv4Addr>, String> {
     list_addresses(pool, MAX_POOL_ADDRESSES).map_err(|()| {
-        format!("a dynamic pool of several ranges with more than {MAX_POOL_ADDRESSES} addresses")
+        format!("a dynamic pool with more than {MAX_POOL_ADDRESSES} addresses")
     })
 }
 
@@ -697,7 +699,8 @@ mod tests {
     #[test]
     fn dynamic_pool() {
         let p = plan(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/28")]))]);
-        assert_eq!(p.source_nat[0].action, SourceAction::Pool { start: v4("203.0.113.64"), end: v4("203.0.113.79") });
+        let addresses: Vec<Ipv4Addr> = (64..=79).map(|i| Ipv4Addr::new(203, 0, 113, i)).collect();
+        assert_eq!(p.source_nat[0].action, SourceAction::Pool { rule: 0, map: "pool_0".into(), addresses });
     }
 
     #[test]
@@ -705,12 +708,12 @@ mod tests {
         let pool = NatMapped::Addresses(vec![net("203.0.113.64/31"), net("203.0.113.80/31")]);
         let p = plan(vec![dynamic_rule("10.10.0.0/16", pool)]);
         let addresses = ["203.0.113.64", "203.0.113.65", "203.0.113.80", "203.0.113.81"].map(v4).to_vec();
-        assert_eq!(p.source_nat[0].action, SourceAction::PoolSet { addresses });
+        assert_eq!(p.source_nat[0].action, SourceAction::Pool { rule: 0, map: "pool_0".into(), addresses });
     }
 
     #[test]
     fn dynamic_huge_split_pool_unsupported() {
-        let pool = NatMapped::Addresses(vec![net("198.18.0.0/22"), net("203.0.113.80/31")]);
+        let pool = NatMapped::Addresses(vec![net("198.18.0.0/16"), net("203.0.113.80/31")]);
         let p = plan(vec![dynamic_rule("10.10.0.0/16", pool)]);
         assert_eq!(p.unsupported.len(), 1);
     }

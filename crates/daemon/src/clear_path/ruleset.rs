@@ -51,6 +51,14 @@ pub fn render(plan: &ClearPlan) -> String {
     let _ = writeln!(out, "table ip {TABLE}");
     let _ = writeln!(out, "delete table ip {TABLE}");
     let _ = writeln!(out, "table ip {TABLE} {{");
+    for statement in &plan.source_nat {
+        if let SourceAction::Pool { map, .. } = &statement.action {
+            // Filled by `NatPools`, one `inside host : pool address` element per host.
+            let _ = writeln!(out, "\tmap {map} {{");
+            let _ = writeln!(out, "\t\ttype ipv4_addr : ipv4_addr");
+            let _ = writeln!(out, "\t}}");
+        }
+    }
 
     let mapped_devices = plan.mapped_devices();
     let mut devices = vec![quote(&plan.outside_dev), quote(&plan.tun_dev), quote(&plan.pat_dev)];
@@ -225,12 +233,11 @@ fn source_nat(out: &mut String, statement: &SourceNat, mark: String) {
         }
         SourceAction::Masquerade => with_ports(out, "masquerade", &format!(" to :{PAT_PORTS}")),
         SourceAction::Pat { address } => with_ports(out, &format!("snat to {address}"), &format!(":{PAT_PORTS}")),
-        SourceAction::Pool { start, end } => {
-            let _ = writeln!(out, "\t\t{prefix} counter snat to {start}-{end} persistent");
-        }
-        SourceAction::PoolSet { addresses } => {
-            let elements: Vec<String> = addresses.iter().enumerate().map(|(i, a)| format!("{i} : {a}")).collect();
-            let _ = writeln!(out, "\t\t{prefix} counter snat to jhash ip saddr mod {} map {{ {} }}", addresses.len(), elements.join(", "));
+        SourceAction::Pool { map, .. } => {
+            // A host without an element was rejected by the daemon's allocator; the drop
+            // keeps its packets from leaving untranslated.
+            let _ = writeln!(out, "\t\t{prefix} counter snat to ip saddr map @{map}");
+            let _ = writeln!(out, "\t\t{prefix} counter drop");
         }
         SourceAction::Host { address, port } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat to {address}{}", port_suffix(*port));
@@ -421,18 +428,17 @@ table ip rampart {
     }
 
     #[test]
-    fn render_pool_persistent() {
+    fn render_pool_map() {
         let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/28")]))]);
+        assert!(text.contains("\tmap pool_0 {\n\t\ttype ipv4_addr : ipv4_addr\n\t}\n"), "{text}");
         assert!(text.contains("iifname \"rampart0p\" ip saddr 10.10.0.0/16 counter ct mark set 0x52410000 accept"), "{text}");
-        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to 203.0.113.64-203.0.113.79 persistent"), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to ip saddr map @pool_0\n"), "{text}");
     }
 
     #[test]
-    fn render_pool_set_hashes_source() {
-        let pool = NatMapped::Addresses(vec![net("203.0.113.64/31"), net("203.0.113.80/32")]);
-        let text = rendered(vec![dynamic_rule("10.10.0.0/16", pool)]);
-        let expected = "counter snat to jhash ip saddr mod 3 map { 0 : 203.0.113.64, 1 : 203.0.113.65, 2 : 203.0.113.80 }";
-        assert!(text.contains(expected), "{text}");
+    fn render_pool_drops_unallocated() {
+        let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/31")]))]);
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter drop\n"), "{text}");
     }
 
     #[test]
