@@ -19,10 +19,12 @@
 //!   the DMZ address, while PAT toward the outside keeps the outside address;
 //! - TCP 443 matches the crypto map and is not written back;
 //! - removing the clear path deletes the nftables table and the PAT device;
-//! - the gateway answers ARP for static NAT and pool addresses, not for those of a
+//! - the gateway replies to ARP requests for static NAT and pool addresses, not for those of a
 //!   `no-proxy-arp` rule, and removes its entries on reload and removal;
 //! - a dynamic NAT pool gives each inside host an address of its own and rejects a
-//!   host when every address is taken.
+//!   host when every address is taken;
+//! - a destination prefix with a port change, a port range onto a range and static NAT
+//!   of three addresses onto two translate as the engine does, in both directions.
 //!
 //! A second run checks `NatRules`, which writes every clear packet into the main TUN
 //! device, with the same exchanges.
@@ -211,22 +213,7 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     for (namespace, device) in [(gateway, DMZ_DEV), (dmz, "eth0"), (dmz, "lo")] {
         run("ip", &["-n", namespace, "link", "set", device, "up"])?;
     }
-    run("ip", &["-n", gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", inside])?;
-    run("ip", &["-n", gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", outside])?;
-    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
-    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
-    run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_HOST}/24"), "dev", "eth0"])?;
-    run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_POOLED}/24"), "dev", "eth0"])?;
-    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_PAT}/24"), "dev", "eth0"])?;
-    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_IDENTITY}/24"), "dev", "eth0"])?;
-    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_STATIC}/24"), "dev", "eth0"])?;
-    for (namespace, device) in [(gateway, INSIDE_DEV), (gateway, OUTSIDE_DEV), (inside, "eth0"), (outside, "eth0")] {
-        run("ip", &["-n", namespace, "link", "set", device, "up"])?;
-    }
-    for namespace in [inside, gateway, outside] {
-        run("ip", &["-n", namespace, "link", "set", "lo", "up"])?;
-    }
-    run("ip", &["-n", inside, "route", "add", "default", "via", GATEWAY_INSIDE])?;
+    build_gateway_hosts(inside, gateway, outside, &[INSIDE_HOST, INSIDE_POOLED], &[SERVER_PAT, SERVER_IDENTITY, SERVER_STATIC])?;
     // Replies to identity-NAT traffic come back to the inside address; replies to PAT
     // traffic need no route, because they go to the gateway's outside address.
     run("ip", &["-n", outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE])?;
@@ -561,16 +548,22 @@ fn inside_host() -> InsideReport {
 /// Runs the inside host's server for one connection opened from the outside, and
 /// writes the peer address back to the client. Returns that peer address.
 fn inbound_server(ready: mpsc::Sender<()>) -> Result<SocketAddr, String> {
+    let (mut stream, peer) = accept_inbound(ready)?;
+    stream.write_all(peer.ip().to_string().as_bytes()).map_err(|e| e.to_string())?;
+    Ok(peer)
+}
+
+/// Accepts one TCP connection on `INBOUND_PORT`, waiting up to twice `IO_TIMEOUT`.
+fn accept_inbound(ready: mpsc::Sender<()>) -> Result<(TcpStream, SocketAddr), String> {
     let listener = TcpListener::bind(("0.0.0.0", INBOUND_PORT)).map_err(|e| e.to_string())?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let _ = ready.send(());
     let started = Instant::now();
     while started.elapsed() < IO_TIMEOUT * 2 {
         match listener.accept() {
-            Ok((mut stream, peer)) => {
-                let _ = stream.set_nonblocking(false);
-                stream.write_all(peer.ip().to_string().as_bytes()).map_err(|e| e.to_string())?;
-                return Ok(peer);
+            Ok((stream, peer)) => {
+                stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+                return Ok((stream, peer));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(e.to_string()),
@@ -829,16 +822,16 @@ fn run_lab(mode: Mode, test: &str) {
     }
 }
 
-/// Static NAT address answered by proxy ARP.
+/// Static NAT address that proxy ARP covers.
 const PROXIED_STATIC: &str = "203.0.113.100";
 /// Static NAT address of a `no-proxy-arp` rule.
 const UNPROXIED_STATIC: &str = "203.0.113.101";
-/// Dynamic NAT pool answered by proxy ARP.
+/// Dynamic NAT pool that proxy ARP covers.
 const PROXIED_POOL: [&str; 2] = ["203.0.113.120", "203.0.113.121"];
 /// The outside neighbour that sends the ARP requests.
 const NEIGHBOUR: &str = "203.0.113.9";
 
-/// The rules of the proxy ARP test: static NAT with and without `no-proxy-arp`, a dynamic
+/// Builds the rules of the proxy ARP test: static NAT with and without `no-proxy-arp`, a dynamic
 /// pool, and PAT to the interface address, which needs no entry.
 fn proxy_arp_policy(with_static: bool) -> PolicyConfig {
     let mut proxied = nat_rule(
@@ -894,8 +887,9 @@ fn proxy_arp_policy(with_static: bool) -> PolicyConfig {
 /// Pings `address` once from namespace `ns`, so that the kernel resolves it by ARP, and
 /// returns the MAC address of the neighbour entry, if the resolution succeeded.
 fn resolve(ns: &str, address: &str) -> Option<String> {
-    // Nothing answers the ping itself; the request only starts the ARP exchange, and the
-    // gateway delays replies to broadcast requests by up to `proxy_delay` (0.8 s).
+    // Nothing replies to the ping itself, because the request only starts the ARP
+    // exchange. The gateway delays replies to broadcast ARP requests by up to
+    // `proxy_delay` (0.8 s).
     let _ = Command::new("ip")
         .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", address])
         .output();
@@ -938,7 +932,7 @@ struct ProxyArpReport {
     after_reload: Vec<(String, Ipv4Addr)>,
 }
 
-/// The gateway answers ARP on the outside device for the static and pool addresses, not
+/// The gateway replies to ARP on the outside device for the static and pool addresses, not
 /// for the `no-proxy-arp` address, drops a packet for a pool address without a
 /// translation, and removes its entries on reload and on removal.
 #[test]
@@ -1180,14 +1174,13 @@ fn pool_policy() -> PolicyConfig {
     }
 }
 
-/// Runs the gateway of the allocation test as the outbound worker does: each packet of
-/// a pool rule goes back into the TUN device only when its host has a pool address.
-/// Returns the number of rejected packets and the address each host got.
-fn pool_gateway(ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> Result<(u64, Vec<Option<Ipv4Addr>>), String> {
+/// Runs a gateway with `NatRules` for `config` as the outbound worker does: each packet
+/// of a pool rule goes back into the TUN device only when its host has a pool address.
+/// Returns the number of rejected packets and the pools.
+fn lab_gateway(config: PolicyConfig, ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> Result<(u64, Arc<clear_path::NatPools>), String> {
     let main = tun::create(TUN_DEV, 1500, false, 1).map_err(|e| e.to_string())?;
     run("ip", &["route", "add", "default", "dev", TUN_DEV, "table", TUNNEL_TABLE])?;
     run("ip", &["rule", "add", "iif", INSIDE_DEV, "lookup", TUNNEL_TABLE, "priority", "1000"])?;
-    let config = pool_policy();
     let engine = PolicyEngine::new(config.clone()).map_err(|e| e.to_string())?;
     let mut rules = NatRules::new();
     rules.update(&config, TUN_DEV).map_err(|e| e.to_string())?;
@@ -1218,9 +1211,8 @@ fn pool_gateway(ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) 
             eprintln!("writing into {TUN_DEV} failed: {e}");
         }
     }
-    let addresses = [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD].iter().map(|h| pools.address_of(0, v4(h))).collect();
     rules.remove();
-    Ok((rejected, addresses))
+    Ok((rejected, pools))
 }
 
 /// Asks the pool allocator, as the outbound worker does, whether a clear packet of a
@@ -1233,36 +1225,26 @@ fn pool_admits(pools: &clear_path::NatPools, decision: &rampart_policy::Decision
     }
 }
 
+/// Builds the lab of the pool and NAT forms tests: an inside host with three addresses,
+/// the gateway and an outside host, or prints a SKIPPED line and returns `None` when the
+/// test cannot run here. The namespaces live as long as the returned value.
+fn three_address_lab(test: &str, description: &str) -> Option<(Namespaces, [String; 3])> {
+    if let Some(reason) = skip_reason() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED {description}: {reason}");
+        return None;
+    }
+    let ns = Namespaces::create(test, &["in", "gw", "out"]).expect("creating the namespaces");
+    let names = [ns.name(0).to_string(), ns.name(1).to_string(), ns.name(2).to_string()];
+    build_gateway_hosts(&names[0], &names[1], &names[2], &[INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD], &[SERVER_PAT]).expect("building the topology");
+    Some((ns, names))
+}
+
 /// Two inside hosts leave through a pool of two addresses with one address each, the
 /// first host keeps its address, and a third host finds the pool exhausted. The outside
 /// host reaches the pool addresses by the gateway's proxy ARP, without routes.
 #[test]
 fn pool_allocates_per_host() {
-    if let Some(reason) = skip_reason() {
-        let _ = writeln!(std::io::stderr(), "SKIPPED dynamic NAT pool namespace test: {reason}");
-        return;
-    }
-    let ns = Namespaces::create("pool", &["in", "gw", "out"]).expect("creating the namespaces");
-    let (inside, gateway, outside) = (ns.name(0).to_string(), ns.name(1).to_string(), ns.name(2).to_string());
-    let setup = || -> Result<(), String> {
-        run("ip", &["-n", &gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", &inside])?;
-        run("ip", &["-n", &gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", &outside])?;
-        run("ip", &["-n", &gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
-        run("ip", &["-n", &gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
-        for address in [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD] {
-            run("ip", &["-n", &inside, "addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
-        }
-        run("ip", &["-n", &outside, "addr", "add", &format!("{SERVER_PAT}/24"), "dev", "eth0"])?;
-        for (namespace, device) in [(&gateway, INSIDE_DEV), (&gateway, OUTSIDE_DEV), (&inside, "eth0"), (&outside, "eth0")] {
-            run("ip", &["-n", namespace, "link", "set", device, "up"])?;
-        }
-        for namespace in [&inside, &gateway, &outside] {
-            run("ip", &["-n", namespace, "link", "set", "lo", "up"])?;
-        }
-        run("ip", &["-n", &inside, "route", "add", "default", "via", GATEWAY_INSIDE])?;
-        run("ip", &["netns", "exec", &gateway, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
-    };
-    setup().expect("building the topology");
+    let Some((_ns, [inside, gateway, outside])) = three_address_lab("pool", "dynamic NAT pool namespace test") else { return };
 
     let stop = Arc::new(AtomicBool::new(false));
     let (server_ready, server_started) = mpsc::channel();
@@ -1273,7 +1255,7 @@ fn pool_allocates_per_host() {
     let (gateway_ready, gateway_started) = mpsc::channel();
     let gateway_thread = {
         let stop = Arc::clone(&stop);
-        in_netns(&gateway, move || pool_gateway(gateway_ready, stop))
+        in_netns(&gateway, move || lab_gateway(pool_policy(), gateway_ready, stop))
     };
     server_started.recv_timeout(DEADLINE).expect("outside host timed out");
     gateway_started.recv_timeout(DEADLINE).expect("gateway timed out").expect("gateway setup");
@@ -1285,7 +1267,8 @@ fn pool_allocates_per_host() {
     let first_again = seen(INSIDE_HOST);
     stop.store(true, Ordering::Relaxed);
     let _ = join(server);
-    let (rejected, addresses) = join(gateway_thread).expect("gateway");
+    let (rejected, pools) = join(gateway_thread).expect("gateway");
+    let addresses: Vec<Option<Ipv4Addr>> = [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD].iter().map(|h| pools.address_of(0, v4(h))).collect();
 
     assert_eq!(first.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host takes the first pool address");
     assert_eq!(second.as_deref(), Ok(ALLOCATED_POOL[1]), "the second host takes an address of its own");
@@ -1294,4 +1277,138 @@ fn pool_allocates_per_host() {
     assert!(rejected >= 1, "the rejected packets are counted");
     assert_eq!(third.as_ref().err().map(|e| e.contains("no UDP reply")), Some(true), "{third:?}");
     assert_eq!(addresses, vec![Some(v4(ALLOCATED_POOL[0])), Some(v4(ALLOCATED_POOL[1])), None]);
+}
+
+/// Builds an inside host, a gateway that forwards and an outside host, joined by two
+/// veth pairs. The outside host has no routes to mapped addresses, so it reaches them
+/// by proxy ARP.
+fn build_gateway_hosts(inside: &str, gateway: &str, outside: &str, inside_addresses: &[&str], outside_addresses: &[&str]) -> Result<(), String> {
+    run("ip", &["-n", gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", inside])?;
+    run("ip", &["-n", gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", outside])?;
+    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
+    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
+    for address in inside_addresses {
+        run("ip", &["-n", inside, "addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
+    }
+    for address in outside_addresses {
+        run("ip", &["-n", outside, "addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
+    }
+    for (namespace, device) in [(gateway, INSIDE_DEV), (gateway, OUTSIDE_DEV), (inside, "eth0"), (outside, "eth0")] {
+        run("ip", &["-n", namespace, "link", "set", device, "up"])?;
+    }
+    for namespace in [inside, gateway, outside] {
+        run("ip", &["-n", namespace, "link", "set", "lo", "up"])?;
+    }
+    run("ip", &["-n", inside, "route", "add", "default", "via", GATEWAY_INSIDE])?;
+    run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+}
+
+/// Twice NAT maps this /30 onto the outside subnet's 203.0.113.8/30, with a port change.
+const PREFIX_MAPPED: &str = "198.18.99.8";
+const PREFIX_REAL: &str = "203.0.113.8";
+/// The destination port range that the port range rule maps onto `PORT_RANGE_REAL`.
+const PORT_RANGE_MAPPED: PortRange = PortRange { start: 9100, end: 9101 };
+const PORT_RANGE_REAL: PortRange = PortRange { start: 9200, end: 9201 };
+/// The two mapped addresses of static NAT for the three inside addresses.
+const UNEQUAL_MAPPED: [&str; 2] = ["203.0.113.140", "203.0.113.141"];
+
+/// Rules for the three NAT forms that need one map element per address or port.
+fn forms_policy() -> PolicyConfig {
+    let prefix = |address: &str| AddrRange::v4_prefix(v4(address), 30);
+    let tcp = |real: PortRange, mapped: PortRange| Some(NatService { protocol: PROTO_TCP, source_port: false, real, mapped });
+    let mut prefix_port = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 70, "nat (inside,outside) source static inside inside destination static mapped real service p8079 p8080");
+    prefix_port.destination = Some((vec![prefix(PREFIX_MAPPED)], vec![prefix(PREFIX_REAL)]));
+    prefix_port.service = tcp(PortRange::single(SERVICE_PORT), PortRange::single(TCP_PORT));
+    let mut port_range = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 71, "nat (inside,outside) source static inside inside destination static server server service r9100 r9200");
+    port_range.destination = Some((vec![host(SERVER_PAT)], vec![host(SERVER_PAT)]));
+    port_range.service = tcp(PORT_RANGE_MAPPED, PORT_RANGE_REAL);
+    let unequal_mapped = NatMapped::Addresses(vec![AddrRange { start: ip(UNEQUAL_MAPPED[0]), end: ip(UNEQUAL_MAPPED[1]) }]);
+    let mut unequal = nat_rule(NatSection::Manual, NatKind::Static, unequal_mapped, 72, "nat (inside,outside) source static three two");
+    unequal.real_source = vec![AddrRange { start: ip(INSIDE_HOST), end: ip(INSIDE_THIRD) }];
+    PolicyConfig {
+        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE)],
+        nat_rules: vec![prefix_port, port_range, unequal],
+        ..PolicyConfig::default()
+    }
+}
+
+/// Accepts TCP connections on `ports` until `stop` is set and writes the local port
+/// each connection arrived at.
+fn port_server(ports: PortRange, stop: Arc<AtomicBool>, ready: mpsc::Sender<()>) {
+    let listeners: Vec<TcpListener> = (ports.start..=ports.end).map(|port| TcpListener::bind(("0.0.0.0", port)).expect("binding a port server")).collect();
+    for listener in &listeners {
+        listener.set_nonblocking(true).expect("nonblocking listener");
+    }
+    let _ = ready.send(());
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {
+        for listener in &listeners {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let port = stream.local_addr().map(|a| a.port()).unwrap_or_default();
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.write_all(port.to_string().as_bytes());
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Accepts one TCP connection on `INBOUND_PORT` and writes the local address it arrived
+/// at, which shows the inside address that a mapped address reached.
+fn local_address_server(ready: mpsc::Sender<()>) -> Result<IpAddr, String> {
+    let (mut stream, _) = accept_inbound(ready)?;
+    let local = stream.local_addr().map_err(|e| e.to_string())?.ip();
+    stream.write_all(local.to_string().as_bytes()).map_err(|e| e.to_string())?;
+    Ok(local)
+}
+
+/// A destination prefix translated with a port change, a port range mapped onto another
+/// range, and static NAT of three addresses onto two, in both directions.
+#[test]
+fn nat_forms_with_maps() {
+    let Some((_ns, [inside, gateway, outside])) = three_address_lab("forms", "NAT forms namespace test") else { return };
+    // Replies to the identity NAT rules go to the inside addresses.
+    run("ip", &["-n", &outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE]).expect("route to the inside");
+    run("ip", &["-n", &outside, "addr", "add", &format!("{PREFIX_REAL}/32"), "dev", "eth0"]).expect("second outside address");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (server_ready, server_started) = mpsc::channel();
+    let servers = {
+        let (stop, ports_stop, ports_ready) = (Arc::clone(&stop), Arc::clone(&stop), server_ready.clone());
+        let echo = in_netns(&outside, move || outside_host(stop, server_ready));
+        let ports = in_netns(&outside, move || port_server(PORT_RANGE_REAL, ports_stop, ports_ready));
+        (echo, ports)
+    };
+    let (gateway_ready, gateway_started) = mpsc::channel();
+    let gateway_thread = {
+        let stop = Arc::clone(&stop);
+        in_netns(&gateway, move || lab_gateway(forms_policy(), gateway_ready, stop))
+    };
+    for _ in 0..2 {
+        server_started.recv_timeout(DEADLINE).expect("outside host timed out");
+    }
+    gateway_started.recv_timeout(DEADLINE).expect("gateway timed out").expect("gateway setup");
+
+    let prefix_target = "198.18.99.9";
+    let prefix_port = join(in_netns(&inside, move || tcp_exchange(prefix_target, SERVICE_PORT)));
+    let port_range: Vec<Result<String, String>> = (PORT_RANGE_MAPPED.start..=PORT_RANGE_MAPPED.end).map(|port| join(in_netns(&inside, move || tcp_exchange(SERVER_PAT, port)))).collect();
+    let seen = |source: &'static str| join(in_netns(&inside, move || udp_exchange_with(source, SERVER_PAT, UDP_PORT).map(|(_, seen)| seen)));
+    let unequal: Vec<Result<String, String>> = [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD].into_iter().map(seen).collect();
+    let (inbound_ready, inbound_started) = mpsc::channel();
+    let inbound_server = in_netns(&inside, move || local_address_server(inbound_ready));
+    let _ = inbound_started.recv_timeout(DEADLINE);
+    let inbound_client = join(in_netns(&outside, move || tcp_exchange(UNEQUAL_MAPPED[1], INBOUND_PORT)));
+    let inbound_local = join(inbound_server);
+    stop.store(true, Ordering::Relaxed);
+    let _ = join(servers.0);
+    join(servers.1);
+    let _ = join(gateway_thread).expect("gateway");
+
+    assert_eq!(prefix_port.as_deref(), Ok(INSIDE_HOST), "the destination prefix with a port change reaches the real server's port 8080");
+    let expected_ports: Vec<Result<String, String>> = (PORT_RANGE_REAL.start..=PORT_RANGE_REAL.end).map(|p| Ok(p.to_string())).collect();
+    assert_eq!(port_range, expected_ports, "each mapped port reaches the real port at its offset");
+    let expected_sources = [UNEQUAL_MAPPED[0], UNEQUAL_MAPPED[1], UNEQUAL_MAPPED[0]].map(|a| Ok(a.to_string())).to_vec();
+    assert_eq!(unequal, expected_sources, "three real addresses wrap around two mapped addresses");
+    assert_eq!(inbound_local, Ok(ip(INSIDE_POOLED)), "the second mapped address reaches the second real address");
+    assert_eq!(inbound_client.as_deref(), Ok(INSIDE_POOLED), "the connection from the outside completes");
 }

@@ -79,6 +79,12 @@ pub enum SourceAction {
     Host { address: Ipv4Addr, port: Option<u16> },
     /// Static NAT of a subnet onto a subnet of equal size; the host part stays.
     Prefix { real: Prefix, mapped: Prefix },
+    /// Static NAT between address lists of any size, one `real : mapped` pair per real
+    /// address, as the engine maps them.
+    AddressMap { pairs: Vec<(Ipv4Addr, Ipv4Addr)> },
+    /// A source port range mapped onto another range, one `real : mapped` pair per
+    /// port. With `address` the source address becomes that address too.
+    PortMap { protocol: u8, address: Option<Ipv4Addr>, pairs: Vec<(u16, u16)> },
 }
 
 /// One source NAT statement, with the destination rewrite of the same rule.
@@ -105,7 +111,29 @@ pub enum DestinationAction {
     Prefix { mapped: Prefix, real: Prefix },
     /// The address stays and the port changes.
     Port { port: u16 },
+    /// A destination port range mapped onto another range, one `mapped : real` pair per
+    /// port. With `address` the destination address becomes that address too.
+    PortMap { protocol: u8, address: Option<Ipv4Addr>, pairs: Vec<(u16, u16)> },
+    /// One `mapped : real` address pair per mapped address, with an optional new
+    /// destination port (`protocol`, `port`).
+    AddressMap { pairs: Vec<(Ipv4Addr, Ipv4Addr)>, port: Option<(u8, u16)> },
 }
+
+impl DestinationAction {
+    /// True when the rewrite changes the destination address, so that the engine sends
+    /// the packet to the rule's mapped interface ("NAT divert").
+    pub fn translates_address(&self) -> bool {
+        match self {
+            DestinationAction::Host { .. } | DestinationAction::Prefix { .. } | DestinationAction::AddressMap { .. } => true,
+            DestinationAction::PortMap { address, .. } => address.is_some(),
+            DestinationAction::Port { .. } => false,
+        }
+    }
+}
+
+/// Maximum number of elements in the map of one `AddressMap` or `PortMap` statement,
+/// which the kernel rule lists one by one.
+pub const MAX_MAP_ELEMENTS: usize = 4096;
 
 /// One statement for connections opened from the mapped side of a static rule;
 /// `packet` matches the mapped side.
@@ -301,11 +329,30 @@ impl Context<'_> {
     }
 }
 
+/// The port translation of a `service` clause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PortChange {
+    /// Every port becomes this port.
+    One(u16),
+    /// A range onto a range: `(real, mapped)` per real port.
+    Map { protocol: u8, pairs: Vec<(u16, u16)> },
+}
+
 /// The rule's port translation, split by the side of the packet it rewrites.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct PortRewrite {
-    source: Option<u16>,
-    destination: Option<u16>,
+    source: Option<PortChange>,
+    destination: Option<PortChange>,
+}
+
+/// The source action of static NAT of one host to `address`, with the source port
+/// change of the rule's service.
+fn host_action(address: Ipv4Addr, change: Option<&PortChange>) -> SourceAction {
+    match change {
+        None => SourceAction::Host { address, port: None },
+        Some(PortChange::One(port)) => SourceAction::Host { address, port: Some(*port) },
+        Some(PortChange::Map { protocol, pairs }) => SourceAction::PortMap { protocol: *protocol, address: Some(address), pairs: pairs.clone() },
+    }
 }
 
 fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
@@ -336,7 +383,7 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
             if s.source_port { PortRewrite { source: port, destination: None } } else { PortRewrite { source: None, destination: port } }
         }
     };
-    let destination = forward_destination(rule, ports.destination)?;
+    let destination = forward_destination(rule, ports.destination.clone())?;
     let destinations = match &rule.destination {
         None => Vec::new(),
         Some((mapped, _)) => any_to_empty(mapped),
@@ -357,7 +404,8 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
     match (&rule.mapped_source, rule.kind) {
         (NatMapped::Identity, _) => {
             let action = match ports.source {
-                Some(port) => SourceAction::Port { port },
+                Some(PortChange::One(port)) => SourceAction::Port { port },
+                Some(PortChange::Map { protocol, pairs }) => SourceAction::PortMap { protocol, address: None, pairs },
                 None => SourceAction::Keep,
             };
             // Identity NAT changes a connection from the peer only through a translated
@@ -387,12 +435,12 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
             // Without a service clause every connection to the interface address would
             // go to the inside host, IKE and ESP included.
             let reverse = reverse.filter(|_| rule.service.is_some());
-            let source = statement(ClearRoute::Plain, packet, SourceAction::Host { address, port: ports.source });
+            let source = statement(ClearRoute::Plain, packet, host_action(address, ports.source.as_ref()));
             Ok(Lowered { source: Some(source), destination: static_host_inbound(rule, &out_device, reverse, real, address) })
         }
         (NatMapped::Addresses(mapped), NatKind::Static) => {
             if let (Some(real), Some(address)) = (single_host(&rule.real_source), single_host(mapped)) {
-                let source = statement(ClearRoute::Plain, packet, SourceAction::Host { address, port: ports.source });
+                let source = statement(ClearRoute::Plain, packet, host_action(address, ports.source.as_ref()));
                 let inbound = static_host_inbound(rule, &out_device, reverse, real, address);
                 return Ok(Lowered { source: Some(source), destination: inbound });
             }
@@ -410,7 +458,27 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
                     });
                     Ok(Lowered { source: Some(source), destination: inbound })
                 }
-                _ => Err("static NAT between ranges that are not one host or one prefix of equal length each (with no source port translation)".into()),
+                // Ranges of other sizes: the engine pairs the addresses by position and
+                // wraps around the shorter list. The Cisco ASA configuration guide
+                // ("Static NAT", other mapping scenarios) gives the same mapping: from the
+                // real side each real address uses its own mapped address, and a
+                // connection to a mapped address reaches the real address at its
+                // position, so the lowest real addresses are reachable from the mapped
+                // side when there are fewer mapped addresses.
+                _ if ports.source.is_none() => {
+                    let forward = address_pairs(&rule.real_source, mapped)?;
+                    let source = statement(ClearRoute::Plain, packet, SourceAction::AddressMap { pairs: forward });
+                    let backward = address_pairs(mapped, &rule.real_source)?;
+                    let inbound = reverse.filter(|_| rule.service.is_none()).map(|reverse| DestinationNat {
+                        origin: rule.origin.clone(),
+                        in_device: out_device.clone(),
+                        packet: PacketMatch { sources: reverse.peers, destinations: mapped.clone(), service: None },
+                        action: Some(DestinationAction::AddressMap { pairs: backward, port: None }),
+                        source: reverse.source,
+                    });
+                    Ok(Lowered { source: Some(source), destination: inbound })
+                }
+                _ => Err("static NAT of several addresses with a source port translation".into()),
             }
         }
     }
@@ -488,25 +556,53 @@ fn list_addresses(ranges: &[AddrRange], limit: usize) -> Result<Vec<Ipv4Addr>, (
     Ok(addresses)
 }
 
-/// Returns the port a service rewrites to, `None` when the ports stay. The engine maps a port
-/// at its offset within the real range onto the mapped range, wrapping around, so a
-/// single real or mapped port always yields the first mapped port.
-fn port_translation(service: &NatService) -> Result<Option<u16>, String> {
+/// Returns the port translation of a service, `None` when the ports stay. The engine
+/// maps a port at its offset within the real range onto the mapped range, wrapping
+/// around, so a single real or mapped port always yields the first mapped port, and
+/// a range onto a range becomes one pair per real port.
+fn port_translation(service: &NatService) -> Result<Option<PortChange>, String> {
     if service.real == service.mapped {
         return Ok(None);
     }
     if single_port(&service.real).is_some() || single_port(&service.mapped).is_some() {
-        return Ok(Some(service.mapped.start));
+        return Ok(Some(PortChange::One(service.mapped.start)));
     }
-    Err(format!(
-        "the service maps port range {}-{} onto range {}-{}; the kernel rules keep the offset within a range only for one port",
-        service.real.start, service.real.end, service.mapped.start, service.mapped.end
-    ))
+    let pairs = port_pairs(&service.real, &service.mapped)?;
+    Ok(Some(PortChange::Map { protocol: service.protocol, pairs }))
+}
+
+/// Pairs each port of `from` with the port the engine maps it to in `to`.
+fn port_pairs(from: &PortRange, to: &PortRange) -> Result<Vec<(u16, u16)>, String> {
+    let count = usize::from(from.end.saturating_sub(from.start)) + 1;
+    if count > MAX_MAP_ELEMENTS {
+        return Err(format!("the service maps {count} ports one by one, more than {MAX_MAP_ELEMENTS}"));
+    }
+    let span = u32::from(to.end.saturating_sub(to.start)) + 1;
+    let pairs = (from.start..=from.end)
+        .map(|port| {
+            let offset = u32::from(port - from.start) % span;
+            // The offset is below the span of a u16 range, so the sum fits.
+            (port, (u32::from(to.start) + offset) as u16)
+        })
+        .collect();
+    Ok(pairs)
+}
+
+/// Pairs each address of `from` with the address at the same position in `to`,
+/// wrapping around `to` as the engine does.
+fn address_pairs(from: &[AddrRange], to: &[AddrRange]) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>, String> {
+    let limit = || format!("more than {MAX_MAP_ELEMENTS} addresses, which the kernel rule would list one by one");
+    let from = list_addresses(from, MAX_MAP_ELEMENTS).map_err(|()| limit())?;
+    let to = list_addresses(to, MAX_MAP_ELEMENTS).map_err(|()| limit())?;
+    if to.is_empty() {
+        return Err("an empty address list".into());
+    }
+    Ok(from.iter().enumerate().map(|(i, a)| (*a, to[i % to.len()])).collect())
 }
 
 /// Derives the forward destination rewrite of a rule from its `destination static
 /// MAPPED REAL` clause and the destination port of its service.
-fn forward_destination(rule: &NatRule, port: Option<u16>) -> Result<Option<DestinationAction>, String> {
+fn forward_destination(rule: &NatRule, port: Option<PortChange>) -> Result<Option<DestinationAction>, String> {
     let address = match &rule.destination {
         None => None,
         Some((mapped, real)) if mapped == real => None,
@@ -519,10 +615,21 @@ fn forward_destination(rule: &NatRule, port: Option<u16>) -> Result<Option<Desti
     };
     match (address, port) {
         (None, None) => Ok(None),
-        (None, Some(port)) => Ok(Some(DestinationAction::Port { port })),
-        (Some(DestinationAction::Host { address, .. }), port) => Ok(Some(DestinationAction::Host { address, port })),
+        (None, Some(PortChange::One(port))) => Ok(Some(DestinationAction::Port { port })),
+        (None, Some(PortChange::Map { protocol, pairs })) => Ok(Some(DestinationAction::PortMap { protocol, address: None, pairs })),
+        (Some(DestinationAction::Host { address, .. }), Some(PortChange::Map { protocol, pairs })) => {
+            Ok(Some(DestinationAction::PortMap { protocol, address: Some(address), pairs }))
+        }
+        (Some(DestinationAction::Host { address, .. }), None) => Ok(Some(DestinationAction::Host { address, port: None })),
+        (Some(DestinationAction::Host { address, .. }), Some(PortChange::One(port))) => Ok(Some(DestinationAction::Host { address, port: Some(port) })),
         (Some(prefix), None) => Ok(Some(prefix)),
-        (Some(_), Some(_)) => Err("twice NAT that maps a destination prefix and translates the destination port".into()),
+        // A prefix with a new port becomes one pair per address, each with the port.
+        (Some(DestinationAction::Prefix { mapped, real }), Some(PortChange::One(port))) => {
+            let protocol = rule.service.as_ref().map_or(PROTO_TCP, |s| s.protocol);
+            let pairs = address_pairs(&[prefix_range(mapped)], &[prefix_range(real)])?;
+            Ok(Some(DestinationAction::AddressMap { pairs, port: Some((protocol, port)) }))
+        }
+        (Some(_), Some(_)) => Err("twice NAT that maps a destination prefix and maps a destination port range onto another".into()),
     }
 }
 
@@ -571,14 +678,21 @@ fn static_host_inbound(rule: &NatRule, in_device: &str, reverse: Option<Reverse>
     if ports_of_replies(rule) {
         return None;
     }
-    // `port_translation` accepted the service, so a changed port maps onto the first
-    // real port.
-    let port = rule.service.as_ref().filter(|s| s.real != s.mapped).map(|s| s.real.start);
+    // A changed port maps onto the first real port, unless both sides are ranges,
+    // which map port by port.
+    let changed = rule.service.as_ref().filter(|s| s.real != s.mapped);
+    let action = match changed {
+        Some(s) if single_port(&s.real).is_none() && single_port(&s.mapped).is_none() => {
+            let pairs = port_pairs(&s.mapped, &s.real).ok()?;
+            DestinationAction::PortMap { protocol: s.protocol, address: Some(real), pairs }
+        }
+        _ => DestinationAction::Host { address: real, port: changed.map(|s| s.real.start) },
+    };
     Some(DestinationNat {
         origin: rule.origin.clone(),
         in_device: in_device.to_string(),
         packet: PacketMatch { sources: reverse.peers, destinations: vec![AddrRange::host(IpAddr::V4(address))], service: inbound_service(rule) },
-        action: Some(DestinationAction::Host { address: real, port }),
+        action: Some(action),
         source: reverse.source,
     })
 }
@@ -735,8 +849,31 @@ mod tests {
     }
 
     #[test]
-    fn static_unequal_subnets_unsupported() {
-        let p = plan(vec![static_rule("10.10.1.0/24", "203.0.113.0/25")]);
+    fn static_unequal_subnets_wrap() {
+        let p = plan(vec![static_rule("10.10.1.0/30", "203.0.113.0/31")]);
+        let pairs = [("10.10.1.0", "203.0.113.0"), ("10.10.1.1", "203.0.113.1"), ("10.10.1.2", "203.0.113.0"), ("10.10.1.3", "203.0.113.1")];
+        let pairs: Vec<(Ipv4Addr, Ipv4Addr)> = pairs.iter().map(|(r, m)| (v4(r), v4(m))).collect();
+        assert_eq!(p.source_nat[0].action, SourceAction::AddressMap { pairs });
+    }
+
+    #[test]
+    fn static_unequal_reverse_lowest_real() {
+        let p = plan(vec![static_rule("10.10.1.0/30", "203.0.113.0/31")]);
+        let pairs = vec![(v4("203.0.113.0"), v4("10.10.1.0")), (v4("203.0.113.1"), v4("10.10.1.1"))];
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::AddressMap { pairs, port: None }));
+    }
+
+    #[test]
+    fn static_one_to_many_reverse() {
+        let p = plan(vec![static_rule("10.10.1.5/32", "203.0.113.0/31")]);
+        assert_eq!(p.source_nat[0].action, SourceAction::AddressMap { pairs: vec![(v4("10.10.1.5"), v4("203.0.113.0"))] });
+        let pairs = vec![(v4("203.0.113.0"), v4("10.10.1.5")), (v4("203.0.113.1"), v4("10.10.1.5"))];
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::AddressMap { pairs, port: None }));
+    }
+
+    #[test]
+    fn static_unequal_too_large_unsupported() {
+        let p = plan(vec![static_rule("10.10.0.0/16", "203.0.113.0/25")]);
         assert!(p.source_nat.is_empty());
         assert_eq!(p.unsupported.len(), 1);
     }
@@ -818,11 +955,24 @@ mod tests {
     }
 
     #[test]
-    fn twice_nat_prefix_with_port_unsupported() {
+    fn twice_nat_prefix_with_port() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        rule.destination = Some((vec![net("192.168.50.0/30")], vec![net("198.18.50.0/30")]));
+        if let Some(service) = rule.service.as_mut() {
+            service.mapped = PortRange::single(8080);
+        }
+        let p = plan(vec![rule]);
+        let pairs: Vec<(Ipv4Addr, Ipv4Addr)> = (0..4).map(|i| (Ipv4Addr::new(192, 168, 50, i), Ipv4Addr::new(198, 18, 50, i))).collect();
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::AddressMap { pairs, port: Some((PROTO_TCP, 8080)) }));
+    }
+
+    #[test]
+    fn twice_nat_prefix_with_port_range_unsupported() {
         let mut rule = identity_service_nat(80, 1, "http");
         rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.0/24")]));
         if let Some(service) = rule.service.as_mut() {
-            service.mapped = PortRange::single(8080);
+            service.real = PortRange { start: 8000, end: 8009 };
+            service.mapped = PortRange { start: 9000, end: 9009 };
         }
         assert_eq!(plan(vec![rule]).unsupported.len(), 1);
     }
@@ -851,13 +1001,26 @@ mod tests {
     }
 
     #[test]
-    fn service_range_to_range_unsupported() {
+    fn service_range_to_range_maps_ports() {
         let mut rule = identity_service_nat(80, 1, "http");
         if let Some(service) = rule.service.as_mut() {
-            service.real = PortRange { start: 8000, end: 8009 };
-            service.mapped = PortRange { start: 9000, end: 9009 };
+            service.real = PortRange { start: 8000, end: 8002 };
+            service.mapped = PortRange { start: 9000, end: 9002 };
         }
-        assert_eq!(plan(vec![rule]).unsupported.len(), 1);
+        let p = plan(vec![rule]);
+        let pairs = vec![(8000, 9000), (8001, 9001), (8002, 9002)];
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::PortMap { protocol: PROTO_TCP, address: None, pairs }));
+    }
+
+    #[test]
+    fn static_source_port_range_both_directions() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange { start: 8000, end: 8001 }, mapped: PortRange { start: 9000, end: 9001 } });
+        let p = plan(vec![rule]);
+        let forward = vec![(8000, 9000), (8001, 9001)];
+        assert_eq!(p.source_nat[0].action, SourceAction::PortMap { protocol: PROTO_TCP, address: Some(v4("203.0.113.100")), pairs: forward });
+        let backward = vec![(9000, 8000), (9001, 8001)];
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::PortMap { protocol: PROTO_TCP, address: Some(v4("10.10.1.100")), pairs: backward }));
     }
 
     #[test]
@@ -979,7 +1142,7 @@ mod tests {
     #[test]
     fn unsupported_rules_indices() {
         let mut config = guide_config();
-        config.nat_rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), static_rule("10.10.1.0/24", "203.0.113.0/25"), after_auto_pat(52)];
+        config.nat_rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), static_rule("10.10.0.0/16", "203.0.113.0/25"), after_auto_pat(52)];
         assert_eq!(unsupported_rules(&config), vec![1]);
     }
 }

@@ -18,7 +18,7 @@
 //! a connection only, so the counters count connections per configuration line.
 
 use std::fmt::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use rampart_policy::flow::PROTO_TCP;
 use rampart_policy::model::{AddrRange, Origin, PortRange};
@@ -192,7 +192,7 @@ fn rule_choice(out: &mut String, plan: &ClearPlan, statement: &SourceNat, mark: 
         ClearRoute::Pat => &plan.pat_dev,
         ClearRoute::Plain => &plan.tun_dev,
     };
-    let diverted = matches!(statement.destination, Some(DestinationAction::Host { .. } | DestinationAction::Prefix { .. }));
+    let diverted = statement.destination.as_ref().is_some_and(DestinationAction::translates_address);
     let route = if match_route && !diverted { format!(" fib daddr oifname {}", quote(&statement.out_device)) } else { String::new() };
     let prefix = format!("iifname {}{}{route} counter ct mark set {mark}", quote(device), packet_match(&statement.packet));
     origin_comment(out, &statement.origin);
@@ -245,6 +245,32 @@ fn source_nat(out: &mut String, statement: &SourceNat, mark: String) {
         SourceAction::Prefix { real, mapped } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat ip prefix to ip saddr map {{ {real} : {mapped} }}");
         }
+        SourceAction::AddressMap { pairs } => {
+            let _ = writeln!(out, "\t\t{prefix} counter snat ip to ip saddr map {}", map_elements(pairs));
+        }
+        SourceAction::PortMap { protocol, address, pairs } => {
+            let _ = writeln!(out, "\t\t{prefix} counter {}", port_map_nat("snat", "sport", *protocol, *address, pairs));
+        }
+    }
+}
+
+/// Formats the `{ key : value, ... }` elements of an nft map.
+fn map_elements<K: std::fmt::Display, V: std::fmt::Display>(pairs: &[(K, V)]) -> String {
+    let elements: Vec<String> = pairs.iter().map(|(key, value)| format!("{key} : {value}")).collect();
+    format!("{{ {} }}", elements.join(", "))
+}
+
+/// Formats a NAT statement that maps ports one by one (`side` is `sport` or `dport`), and the
+/// address too when `address` is set: `snat to :tcp sport map { 8000 : 9000 }` or
+/// `snat ip to tcp sport map { 8000 : 203.0.113.5 . 9000 }`.
+fn port_map_nat(kind: &str, side: &str, protocol: u8, address: Option<Ipv4Addr>, pairs: &[(u16, u16)]) -> String {
+    let protocol = protocol_name(protocol);
+    match address {
+        None => format!("{kind} to :{protocol} {side} map {}", map_elements(pairs)),
+        Some(address) => {
+            let pairs: Vec<(u16, String)> = pairs.iter().map(|(from, to)| (*from, format!("{address} . {to}"))).collect();
+            format!("{kind} ip to {protocol} {side} map {}", map_elements(&pairs))
+        }
     }
 }
 
@@ -289,6 +315,12 @@ fn dnat(action: &DestinationAction) -> String {
         DestinationAction::Host { address, port } => format!("dnat to {address}{}", port_suffix(*port)),
         DestinationAction::Prefix { mapped, real } => format!("dnat ip prefix to ip daddr map {{ {mapped} : {real} }}"),
         DestinationAction::Port { port } => format!("dnat to :{port}"),
+        DestinationAction::PortMap { protocol, address, pairs } => port_map_nat("dnat", "dport", *protocol, *address, pairs),
+        DestinationAction::AddressMap { pairs, port: None } => format!("dnat ip to ip daddr map {}", map_elements(pairs)),
+        DestinationAction::AddressMap { pairs, port: Some((_, port)) } => {
+            let pairs: Vec<(Ipv4Addr, String)> = pairs.iter().map(|(from, to)| (*from, format!("{to} . {port}"))).collect();
+            format!("dnat ip to ip daddr map {}", map_elements(&pairs))
+        }
     }
 }
 
@@ -528,6 +560,44 @@ table ip rampart {
         let rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), after_auto_pat(52)];
         let text = rendered(rules);
         assert!(text.contains("iifname \"rampart0p\" counter ct mark set 0x52410001 accept"), "{text}");
+    }
+
+    #[test]
+    fn render_static_unequal_maps() {
+        let text = rendered(vec![static_rule("10.10.1.0/31", "203.0.113.9/32")]);
+        assert!(text.contains("counter snat ip to ip saddr map { 10.10.1.0 : 203.0.113.9, 10.10.1.1 : 203.0.113.9 }\n"), "{text}");
+        assert!(text.contains("ip daddr 203.0.113.9 counter dnat ip to ip daddr map { 203.0.113.9 : 10.10.1.0 }\n"), "{text}");
+    }
+
+    #[test]
+    fn render_port_range_map() {
+        let mut rule = identity_service_nat(80, 50, "http");
+        if let Some(service) = rule.service.as_mut() {
+            service.real = PortRange { start: 8000, end: 8001 };
+            service.mapped = PortRange { start: 9000, end: 9001 };
+        }
+        let text = rendered(vec![rule]);
+        assert!(text.contains("tcp dport 8000-8001 counter ct mark set 0x52410000 dnat to :tcp dport map { 8000 : 9000, 8001 : 9001 }\n"), "{text}");
+    }
+
+    #[test]
+    fn render_source_port_range_with_address() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange { start: 8000, end: 8001 }, mapped: PortRange { start: 9000, end: 9001 } });
+        let text = rendered(vec![rule]);
+        assert!(text.contains("counter snat ip to tcp sport map { 8000 : 203.0.113.100 . 9000, 8001 : 203.0.113.100 . 9001 }\n"), "{text}");
+        assert!(text.contains("dnat ip to tcp dport map { 9000 : 10.10.1.100 . 8000, 9001 : 10.10.1.100 . 8001 }\n"), "{text}");
+    }
+
+    #[test]
+    fn render_prefix_with_port() {
+        let mut rule = identity_service_nat(80, 50, "http");
+        rule.destination = Some((vec![net("198.51.100.0/31")], vec![net("198.18.50.0/31")]));
+        if let Some(service) = rule.service.as_mut() {
+            service.mapped = PortRange::single(8080);
+        }
+        let text = rendered(vec![rule]);
+        assert!(text.contains("dnat ip to ip daddr map { 198.51.100.0 : 198.18.50.0 . 8080, 198.51.100.1 : 198.18.50.1 . 8080 }\n"), "{text}");
     }
 
     #[test]
