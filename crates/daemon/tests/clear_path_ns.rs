@@ -255,6 +255,7 @@ fn nat_rule(section: NatSection, kind: NatKind, mapped: NatMapped, line: u32, te
         service: None,
         no_proxy_arp: false,
         route_lookup: false,
+        pat_fallback: false,
         origin: origin(line, text),
     }
 }
@@ -1239,44 +1240,69 @@ fn three_address_lab(test: &str, description: &str) -> Option<(Namespaces, [Stri
     Some((ns, names))
 }
 
-/// Two inside hosts leave through a pool of two addresses with one address each, the
-/// first host keeps its address, and a third host finds the pool exhausted. The outside
-/// host reaches the pool addresses by the gateway's proxy ARP, without routes.
-#[test]
-fn pool_allocates_per_host() {
-    let Some((_ns, [inside, gateway, outside])) = three_address_lab("pool", "dynamic NAT pool namespace test") else { return };
+/// What the inside host saw in the pool tests: the address each exchange left with.
+struct PoolReport {
+    first: Result<String, String>,
+    second: Result<String, String>,
+    third: Result<String, String>,
+    first_again: Result<String, String>,
+    rejected: u64,
+    /// The pool address of each of the three inside hosts at the end.
+    addresses: Vec<Option<Ipv4Addr>>,
+}
 
+/// Sends a UDP exchange from each of the three inside addresses through a pool of two
+/// addresses, then one more from the first. `None` when the test cannot run here.
+fn pool_exchanges(test: &str, pat_fallback: bool) -> Option<PoolReport> {
+    let (_ns, [inside, gateway, outside]) = three_address_lab(test, "dynamic NAT pool namespace test")?;
     let stop = Arc::new(AtomicBool::new(false));
     let (server_ready, server_started) = mpsc::channel();
     let server = {
         let stop = Arc::clone(&stop);
         in_netns(&outside, move || outside_host(stop, server_ready))
     };
+    let mut config = pool_policy();
+    config.nat_rules[0].pat_fallback = pat_fallback;
     let (gateway_ready, gateway_started) = mpsc::channel();
     let gateway_thread = {
         let stop = Arc::clone(&stop);
-        in_netns(&gateway, move || lab_gateway(pool_policy(), gateway_ready, stop))
+        in_netns(&gateway, move || lab_gateway(config, gateway_ready, stop))
     };
     server_started.recv_timeout(DEADLINE).expect("outside host timed out");
     gateway_started.recv_timeout(DEADLINE).expect("gateway timed out").expect("gateway setup");
 
     let seen = |source: &'static str| join(in_netns(&inside, move || udp_exchange_with(source, SERVER_PAT, UDP_PORT).map(|(_, seen)| seen)));
-    let first = seen(INSIDE_HOST);
-    let second = seen(INSIDE_POOLED);
-    let third = seen(INSIDE_THIRD);
-    let first_again = seen(INSIDE_HOST);
+    let (first, second, third, first_again) = (seen(INSIDE_HOST), seen(INSIDE_POOLED), seen(INSIDE_THIRD), seen(INSIDE_HOST));
     stop.store(true, Ordering::Relaxed);
     let _ = join(server);
     let (rejected, pools) = join(gateway_thread).expect("gateway");
-    let addresses: Vec<Option<Ipv4Addr>> = [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD].iter().map(|h| pools.address_of(0, v4(h))).collect();
+    let addresses = [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD].iter().map(|h| pools.address_of(0, v4(h))).collect();
+    Some(PoolReport { first, second, third, first_again, rejected, addresses })
+}
 
-    assert_eq!(first.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host takes the first pool address");
-    assert_eq!(second.as_deref(), Ok(ALLOCATED_POOL[1]), "the second host takes an address of its own");
-    assert!(third.is_err(), "the third host finds the pool exhausted: {third:?}");
-    assert_eq!(first_again.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host keeps its address");
-    assert!(rejected >= 1, "the rejected packets are counted");
-    assert_eq!(third.as_ref().err().map(|e| e.contains("no UDP reply")), Some(true), "{third:?}");
-    assert_eq!(addresses, vec![Some(v4(ALLOCATED_POOL[0])), Some(v4(ALLOCATED_POOL[1])), None]);
+/// Two inside hosts leave through a pool of two addresses with one address each, the
+/// first host keeps its address, and a third host finds the pool exhausted. The outside
+/// host reaches the pool addresses by the gateway's proxy ARP, without routes.
+#[test]
+fn pool_allocates_per_host() {
+    let Some(report) = pool_exchanges("pool", false) else { return };
+    assert_eq!(report.first.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host takes the first pool address");
+    assert_eq!(report.second.as_deref(), Ok(ALLOCATED_POOL[1]), "the second host takes an address of its own");
+    assert_eq!(report.third.as_ref().err().map(|e| e.contains("no UDP reply")), Some(true), "the third host finds the pool exhausted: {:?}", report.third);
+    assert_eq!(report.first_again.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host keeps its address");
+    assert!(report.rejected >= 1, "the rejected packets are counted");
+    assert_eq!(report.addresses, vec![Some(v4(ALLOCATED_POOL[0])), Some(v4(ALLOCATED_POOL[1])), None]);
+}
+
+/// With `interface` after the pool, the host that finds the pool exhausted leaves with
+/// PAT to the outside address instead of being dropped.
+#[test]
+fn pool_pat_fallback() {
+    let Some(report) = pool_exchanges("poolpat", true) else { return };
+    assert_eq!(report.first.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host takes the first pool address");
+    assert_eq!(report.second.as_deref(), Ok(ALLOCATED_POOL[1]), "the second host takes an address of its own");
+    assert_eq!(report.third.as_deref(), Ok(GATEWAY_OUTSIDE), "the third host falls back to PAT");
+    assert_eq!(report.rejected, 0, "nothing is rejected");
 }
 
 /// Builds an inside host, a gateway that forwards and an outside host, joined by two

@@ -73,8 +73,9 @@ pub enum SourceAction {
     Pat { address: Ipv4Addr },
     /// Dynamic NAT from a pool of addresses, in the engine's order. The daemon gives
     /// each inside host an address of its own and adds it to nftables map `map`
-    /// (`NatPools`); `rule` is the index in `PolicyConfig::nat_rules`.
-    Pool { rule: usize, map: String, addresses: Vec<Ipv4Addr> },
+    /// (`NatPools`); `rule` is the index in `PolicyConfig::nat_rules`. With
+    /// `pat_fallback` a host without an address gets PAT to the device's address.
+    Pool { rule: usize, map: String, addresses: Vec<Ipv4Addr>, pat_fallback: bool },
     /// Static NAT of one host. With a `service` clause the source port is mapped too.
     Host { address: Ipv4Addr, port: Option<u16> },
     /// Static NAT of a subnet onto a subnet of equal size; the host part stays.
@@ -426,7 +427,7 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
             if ports.source.is_some() {
                 return Err("dynamic NAT with a source port translation; PAT allocates the source ports".into());
             }
-            let action = dynamic_action(mapped, context.rule)?;
+            let action = dynamic_action(mapped, context.rule, rule.pat_fallback)?;
             Ok(Lowered { source: Some(statement(ClearRoute::Pat, packet, action)), destination: None })
         }
         (NatMapped::Interface, NatKind::Static) => {
@@ -517,14 +518,14 @@ pub fn pool_map_name(index: usize) -> String {
     format!("pool_{index}")
 }
 
-fn dynamic_action(mapped: &NatMapped, index: usize) -> Result<SourceAction, String> {
+fn dynamic_action(mapped: &NatMapped, index: usize, pat_fallback: bool) -> Result<SourceAction, String> {
     match mapped {
         NatMapped::Interface => Ok(SourceAction::Masquerade),
         NatMapped::Addresses(pool) => {
             if let Some(address) = single_host(pool) {
                 return Ok(SourceAction::Pat { address });
             }
-            pool_addresses(pool).map(|addresses| SourceAction::Pool { rule: index, map: pool_map_name(index), addresses })
+            pool_addresses(pool).map(|addresses| SourceAction::Pool { rule: index, map: pool_map_name(index), addresses, pat_fallback })
         }
         // The caller handles identity before dynamic kinds.
         NatMapped::Identity => Ok(SourceAction::Keep),
@@ -814,7 +815,7 @@ mod tests {
     fn dynamic_pool() {
         let p = plan(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/28")]))]);
         let addresses: Vec<Ipv4Addr> = (64..=79).map(|i| Ipv4Addr::new(203, 0, 113, i)).collect();
-        assert_eq!(p.source_nat[0].action, SourceAction::Pool { rule: 0, map: "pool_0".into(), addresses });
+        assert_eq!(p.source_nat[0].action, SourceAction::Pool { rule: 0, map: "pool_0".into(), addresses, pat_fallback: false });
     }
 
     #[test]
@@ -822,7 +823,7 @@ mod tests {
         let pool = NatMapped::Addresses(vec![net("203.0.113.64/31"), net("203.0.113.80/31")]);
         let p = plan(vec![dynamic_rule("10.10.0.0/16", pool)]);
         let addresses = ["203.0.113.64", "203.0.113.65", "203.0.113.80", "203.0.113.81"].map(v4).to_vec();
-        assert_eq!(p.source_nat[0].action, SourceAction::Pool { rule: 0, map: "pool_0".into(), addresses });
+        assert_eq!(p.source_nat[0].action, SourceAction::Pool { rule: 0, map: "pool_0".into(), addresses, pat_fallback: false });
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! allocates. The first packet of an inside host that a dynamic NAT rule with a pool
 //! translates takes the first free pool address. The daemon adds `host : address` to the
 //! rule's nftables map (`snat to ip saddr map @pool_N`) before it writes the packet back
-//! into the TUN device. The host keeps the address while it sends traffic;
-//! after `timeout xlate` (3 hours on the ASA) without a packet its address may go to
+//! into the TUN device. The host keeps the address while it sends traffic. After
+//! `timeout xlate` (3 hours on the ASA) without a packet, its address may go to
 //! another host. When every address is taken by an active host, the packets of a new
-//! host are dropped and counted, as the ASA drops them when the pool is exhausted.
+//! host are dropped and counted, as the ASA drops them when the pool is exhausted,
+//! unless the rule has a PAT fallback (`dynamic POOL interface`), which the kernel
+//! applies to hosts without an address.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -36,6 +38,8 @@ struct Pool {
     map: String,
     origin: Origin,
     addresses: Vec<Ipv4Addr>,
+    /// The kernel applies PAT to hosts without an address, so they are not rejected.
+    pat_fallback: bool,
     leases: HashMap<Ipv4Addr, Lease>,
     /// The host of each allocated address.
     holders: HashMap<Ipv4Addr, Ipv4Addr>,
@@ -91,6 +95,11 @@ impl NatPools {
             return Admission::Pass;
         }
         let Some(address) = pool.free_address(now, self.timeout) else {
+            if pool.pat_fallback {
+                // The host has no map element, so the kernel's fallback statement
+                // applies PAT. Its next packet tries the allocation again.
+                return Admission::Pass;
+            }
             return state.reject(rule, host, "every pool address belongs to an active host");
         };
         let script = format!("add element ip {TABLE} {} {{ {host} : {address} }}\n", pool.map);
@@ -123,11 +132,12 @@ impl NatPools {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut pools = HashMap::new();
         for statement in &plan.source_nat {
-            let SourceAction::Pool { rule, map, addresses } = &statement.action else { continue };
+            let SourceAction::Pool { rule, map, addresses, pat_fallback } = &statement.action else { continue };
             let mut pool = Pool {
                 map: map.clone(),
                 origin: statement.origin.clone(),
                 addresses: addresses.clone(),
+                pat_fallback: *pat_fallback,
                 leases: HashMap::new(),
                 holders: HashMap::new(),
             };
@@ -204,6 +214,7 @@ mod tests {
             map: "pool_0".into(),
             origin: Origin { line: 1, text: "nat".into() },
             addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+            pat_fallback: false,
             leases: HashMap::new(),
             holders: HashMap::new(),
         };
@@ -236,6 +247,14 @@ mod tests {
         pool.leases.insert(host, Lease { address, last_used: now });
         pool.holders.insert(address, host);
         assert_eq!(pool.free_address(now + Duration::from_secs(30), pools.timeout), None);
+    }
+
+    #[test]
+    fn exhausted_with_fallback_passes() {
+        let pools = pools_with(&[]);
+        pools.state.lock().unwrap().pools.get_mut(&0).unwrap().pat_fallback = true;
+        assert_eq!(pools.admit(0, "10.0.0.1".parse().unwrap(), Instant::now()), Admission::Pass);
+        assert_eq!(pools.rejected(), 0);
     }
 
     #[test]

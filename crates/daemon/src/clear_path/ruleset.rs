@@ -233,11 +233,15 @@ fn source_nat(out: &mut String, statement: &SourceNat, mark: String) {
         }
         SourceAction::Masquerade => with_ports(out, "masquerade", &format!(" to :{PAT_PORTS}")),
         SourceAction::Pat { address } => with_ports(out, &format!("snat to {address}"), &format!(":{PAT_PORTS}")),
-        SourceAction::Pool { map, .. } => {
-            // A host without an element was rejected by the daemon's allocator; the drop
-            // keeps its packets from leaving untranslated.
+        SourceAction::Pool { map, pat_fallback, .. } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat to ip saddr map @{map}");
-            let _ = writeln!(out, "\t\t{prefix} counter drop");
+            // A host without an element found the pool exhausted: it gets the PAT
+            // fallback, or the drop keeps its packets from leaving untranslated.
+            if *pat_fallback {
+                with_ports(out, "masquerade", &format!(" to :{PAT_PORTS}"));
+            } else {
+                let _ = writeln!(out, "\t\t{prefix} counter drop");
+            }
         }
         SourceAction::Host { address, port } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat to {address}{}", port_suffix(*port));
@@ -465,6 +469,15 @@ table ip rampart {
         assert!(text.contains("\tmap pool_0 {\n\t\ttype ipv4_addr : ipv4_addr\n\t}\n"), "{text}");
         assert!(text.contains("iifname \"rampart0p\" ip saddr 10.10.0.0/16 counter ct mark set 0x52410000 accept"), "{text}");
         assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to ip saddr map @pool_0\n"), "{text}");
+    }
+
+    #[test]
+    fn render_pool_pat_fallback() {
+        let mut rule = dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/31")]));
+        rule.pat_fallback = true;
+        let text = rendered(vec![rule]);
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" meta l4proto { tcp, udp } counter masquerade to :1024-65535\n"), "{text}");
+        assert!(!text.contains("ct mark 0x52410000 oifname \"eth1\" counter drop"), "{text}");
     }
 
     #[test]
