@@ -262,6 +262,9 @@ pub struct ManualNat {
     pub service: Option<(Name, Name)>,
     pub no_proxy_arp: bool,
     pub route_lookup: bool,
+    /// `interface` after the mapped pool of a dynamic rule: PAT to the mapped
+    /// interface's address once the pool is exhausted.
+    pub pat_fallback: bool,
     pub unidirectional: bool,
     pub inactive: bool,
     pub description: Option<String>,
@@ -280,6 +283,9 @@ pub struct ObjectNat {
     pub service: Option<(u8, u16, u16)>,
     pub no_proxy_arp: bool,
     pub route_lookup: bool,
+    /// `interface` after the mapped pool of a dynamic rule: PAT to the mapped
+    /// interface's address once the pool is exhausted.
+    pub pat_fallback: bool,
     #[serde(skip)]
     pub span: Span,
 }

@@ -161,6 +161,7 @@ fn manual_rule(x: &Expander, n: &ManualNat) -> NatRule {
         service: n.service.as_ref().and_then(|(r, m)| nat_service(cfg, &r.value, &m.value)),
         no_proxy_arp: n.no_proxy_arp,
         route_lookup: n.route_lookup,
+        pat_fallback: n.pat_fallback,
         origin: origin(cfg, n.span, print::manual_nat(n)),
     }
 }
@@ -184,6 +185,7 @@ fn object_rule(x: &Expander, o: &NetworkObject, n: &ObjectNat) -> NatRule {
         }),
         no_proxy_arp: n.no_proxy_arp,
         route_lookup: n.route_lookup,
+        pat_fallback: n.pat_fallback,
         origin: origin(cfg, n.span, format!("object network {}: {}", o.name.value, print::object_nat(n))),
     }
 }

@@ -124,6 +124,9 @@ pub(crate) fn manual_nat(n: &ManualNat) -> String {
     }
     let kind = if n.kind == NatType::Static { "static" } else { "dynamic" };
     let _ = write!(out, " source {kind} {} {}", nat_addr(&n.real_source), nat_addr(&n.mapped_source));
+    if n.pat_fallback {
+        out.push_str(" interface");
+    }
     if let Some((m, r)) = &n.destination {
         let _ = write!(out, " destination static {} {}", nat_addr(m), nat_addr(r));
     }
@@ -156,6 +159,9 @@ pub(crate) fn route(r: &RouteDef) -> String {
 pub(crate) fn object_nat(n: &ObjectNat) -> String {
     let kind = if n.kind == NatType::Static { "static" } else { "dynamic" };
     let mut out = format!("nat{} {kind} {}", nat_ifcs(&n.real_interface, &n.mapped_interface), nat_addr(&n.mapped));
+    if n.pat_fallback {
+        out.push_str(" interface");
+    }
     if let Some((p, r, m)) = n.service {
         let _ = write!(out, " service {} {} {}", protocol_name(Some(p)), port_name(r), port_name(m));
     }

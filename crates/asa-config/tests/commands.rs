@@ -125,6 +125,31 @@ fn manual_nat_full() {
 }
 
 #[test]
+fn manual_nat_pat_fallback() {
+    let c = parse(
+        "interface G0\n nameif inside\ninterface G1\n nameif outside\nobject network a\n subnet 198.18.10.0 255.255.255.0\nobject network pool\n range 203.0.113.130 203.0.113.131\nnat (inside,outside) source dynamic a pool interface\n",
+    );
+    assert!(c.manual_nat[0].pat_fallback);
+    assert!(c.policy().nat_rules[0].pat_fallback);
+}
+
+#[test]
+fn object_nat_pat_fallback() {
+    let c = parse(
+        "interface G0\n nameif inside\ninterface G1\n nameif outside\nobject network pool\n range 203.0.113.130 203.0.113.131\nobject network a\n subnet 198.18.10.0 255.255.255.0\n nat (inside,outside) dynamic pool interface\n",
+    );
+    let nat = c.network_objects.iter().find_map(|o| o.nat.as_ref()).expect("object NAT parsed");
+    assert!(nat.pat_fallback);
+    assert!(c.policy().nat_rules[0].pat_fallback);
+}
+
+#[test]
+fn object_nat_interface_pat_no_fallback() {
+    let c = parse("interface G0\n nameif inside\ninterface G1\n nameif outside\nobject network obj_any\n subnet 0.0.0.0 0.0.0.0\n nat (inside,outside) dynamic interface\n");
+    assert!(!c.policy().nat_rules[0].pat_fallback);
+}
+
+#[test]
 fn object_nat_inside_object() {
     let c = parse("interface G0\n nameif inside\ninterface G1\n nameif outside\nobject network obj_any\n subnet 0.0.0.0 0.0.0.0\n nat (inside,outside) dynamic interface\n");
     let nat = c.network_objects[0].nat.as_ref().expect("object NAT parsed");

@@ -25,6 +25,8 @@
 //! tracked in a zone of their own (`CONNTRACK_ZONE`), where the NAT rules apply.
 
 mod plan;
+mod pool;
+mod proxy_arp;
 mod ruleset;
 
 #[cfg(test)]
@@ -45,9 +47,11 @@ use crate::routing::device_of;
 use crate::tun;
 
 pub use plan::{
-    outside_nameif, pat_device_name, unsupported_rules, ClearPlan, DestinationAction, DestinationNat, PacketMatch, ServiceMatch, SourceAction,
-    SourceNat, Unsupported, CONNTRACK_ZONE, MAX_DEVICE_NAME,
+    outside_nameif, pat_device_name, pool_map_name, unsupported_rules, ClearPlan, DestinationAction, DestinationNat, PacketMatch, ProxyArp, ServiceMatch,
+    SourceAction, SourceNat, Unsupported, CONNTRACK_ZONE, MAX_DEVICE_NAME, MAX_PROXY_ARP_ADDRESSES,
 };
+pub use pool::{Admission, NatPools};
+pub use proxy_arp::{ProxyArpEntries, PROXY_ARP_PRIORITY, PROXY_ARP_TABLE};
 pub use ruleset::{render, TABLE};
 
 /// Address that `ClearPath::install` gives a TUN device without IPv4 addresses when
@@ -100,6 +104,8 @@ pub enum ClearPathError {
     NftSpawn(#[source] std::io::Error),
     #[error("nft rejected `table ip {table}` ({status}): {stderr}")]
     NftRejected { table: &'static str, status: String, stderr: String },
+    #[error("installing proxy ARP for NAT mapped addresses failed: {0}")]
+    ProxyArp(#[source] Error),
 }
 
 /// The installed clear-text path: the PAT device and `table ip rampart`. Dropping it
@@ -109,6 +115,8 @@ pub struct ClearPath {
     pat: Arc<SyncDevice>,
     /// Device settings changed for reverse-path filtering, undone on removal.
     changes: Vec<DeviceChange>,
+    proxy_arp: ProxyArpEntries,
+    pools: Arc<NatPools>,
     installed: bool,
 }
 
@@ -132,8 +140,11 @@ impl ClearPath {
         })?;
         tracing::info!(device = %plan.pat_dev, mtu = plan.mtu, offload = plan.offload, "PAT device created");
 
-        let changes = load_table(plan)?;
-        Ok(ClearPath { plan: plan.clone(), pat: Arc::new(pat), changes, installed: true })
+        let pools = Arc::new(NatPools::default());
+        let changes = load_table(plan, &pools)?;
+        let mut path = ClearPath { plan: plan.clone(), pat: Arc::new(pat), changes, proxy_arp: ProxyArpEntries::default(), pools, installed: true };
+        path.proxy_arp.apply(plan).map_err(ClearPathError::ProxyArp)?;
+        Ok(path)
     }
 
     /// Replaces the NAT rules with those of `plan`, for a configuration reload. The PAT
@@ -148,10 +159,21 @@ impl ClearPath {
             });
         }
         check_device_name(&plan.outside_dev)?;
-        let changes = load_table(plan)?;
+        let changes = load_table(plan, &self.pools)?;
         self.changes.extend(changes);
         self.plan = plan.clone();
-        Ok(())
+        self.proxy_arp.apply(plan).map_err(ClearPathError::ProxyArp)
+    }
+
+    /// Returns the installed proxy ARP entries.
+    pub fn proxy_arp(&self) -> &ProxyArpEntries {
+        &self.proxy_arp
+    }
+
+    /// Returns the allocator of the dynamic NAT pools, which the writers of the PAT
+    /// device ask before they write a packet of a pool rule.
+    pub fn pools(&self) -> &Arc<NatPools> {
+        &self.pools
     }
 
     /// Returns the PAT device, which takes the packets of `ClearRoute::Pat` flows.
@@ -167,6 +189,7 @@ impl ClearPath {
     /// device when its last handle closes, so workers must drop their clones first.
     pub fn remove(mut self) -> Result<(), ClearPathError> {
         self.installed = false;
+        self.proxy_arp.remove();
         undo(&mut self.changes);
         delete_table()
     }
@@ -174,6 +197,7 @@ impl ClearPath {
 
 impl Drop for ClearPath {
     fn drop(&mut self) {
+        self.proxy_arp.remove();
         undo(&mut self.changes);
         if self.installed
             && let Err(e) = delete_table()
@@ -190,11 +214,20 @@ impl Drop for ClearPath {
 pub struct NatRules {
     installed: bool,
     changes: Vec<DeviceChange>,
+    proxy_arp: ProxyArpEntries,
+    /// Kept across `remove` and `update`, so that a reload keeps the allocations of
+    /// unchanged pools.
+    pools: Arc<NatPools>,
 }
 
 impl NatRules {
     pub fn new() -> NatRules {
-        NatRules { installed: false, changes: Vec::new() }
+        NatRules { installed: false, changes: Vec::new(), proxy_arp: ProxyArpEntries::default(), pools: Arc::new(NatPools::default()) }
+    }
+
+    /// Returns the allocator of the dynamic NAT pools, for the outbound workers.
+    pub fn pools(&self) -> Arc<NatPools> {
+        Arc::clone(&self.pools)
     }
 
     /// Replaces the rules with those of `policy`. Nothing is installed when the outside
@@ -203,9 +236,13 @@ impl NatRules {
     /// decrypted packets written into the TUN device need as well.
     pub fn update(&mut self, policy: &PolicyConfig, tun: &str) -> Result<(), Error> {
         self.remove();
-        let Some(outside) = outside_nameif(policy) else { return Ok(()) };
+        let Some(outside) = outside_nameif(policy) else {
+            self.pools.clear();
+            return Ok(());
+        };
         let Some(outside_dev) = device_of(policy, &outside) else {
             tracing::warn!(interface = %outside, "no Linux device has this interface's address; NAT rules for clear traffic are not installed");
+            self.pools.clear();
             return Ok(());
         };
         let mut plan = ClearPlan::from_policy(policy, &outside_dev, tun);
@@ -213,12 +250,18 @@ impl NatRules {
         for name in [&plan.tun_dev, &plan.outside_dev] {
             check_device_name(name).map_err(|e| Error::Setup(e.to_string()))?;
         }
-        self.changes = load_table(&plan).map_err(|e| Error::Setup(e.to_string()))?;
+        self.changes = load_table(&plan, &self.pools).map_err(|e| Error::Setup(e.to_string()))?;
         self.installed = true;
-        Ok(())
+        self.proxy_arp.apply(&plan)
+    }
+
+    /// Returns the installed proxy ARP entries.
+    pub fn proxy_arp(&self) -> &ProxyArpEntries {
+        &self.proxy_arp
     }
 
     pub fn remove(&mut self) {
+        self.proxy_arp.remove();
         undo(&mut self.changes);
         if !std::mem::take(&mut self.installed) {
             return;
@@ -241,9 +284,9 @@ impl Drop for NatRules {
     }
 }
 
-/// Prepares reverse-path filtering on the plan's devices and loads its table. Returns
-/// the device changes to undo on removal.
-fn load_table(plan: &ClearPlan) -> Result<Vec<DeviceChange>, ClearPathError> {
+/// Prepares reverse-path filtering on the plan's devices and loads its table, with the
+/// allocations that `pools` keeps. Returns the device changes to undo on removal.
+fn load_table(plan: &ClearPlan, pools: &NatPools) -> Result<Vec<DeviceChange>, ClearPathError> {
     // The names go into the nft script in quotes.
     for device in plan.mapped_devices() {
         check_device_name(device)?;
@@ -269,7 +312,7 @@ fn load_table(plan: &ClearPlan) -> Result<Vec<DeviceChange>, ClearPathError> {
             return Err(e);
         }
     }
-    if let Err(e) = run_nft(&render(plan)) {
+    if let Err(e) = pools.reload(plan, |elements| run_nft(&(render(plan) + elements))) {
         undo(&mut changes);
         return Err(e);
     }

@@ -72,7 +72,7 @@ pub fn run(options: Options) -> Result<(), Error> {
         }
     };
 
-    let shared = Arc::new(Shared::new(SaTables::new(), policy_state, control_tx.clone()));
+    let shared = Arc::new(Shared::new(SaTables::new(), policy_state, control_tx.clone()).with_nat_pools(routing.nat_pools()));
     let engine = Engine::new(ike.clone(), Box::new(SystemRandom::new()), Instant::now());
 
     let mut threads: Vec<JoinHandle<()>> = Vec::new();

@@ -1,10 +1,11 @@
-//! Routes and policy-routing rules through rtnetlink, with a record of what was added
+//! Routes, policy-routing rules and proxy neighbour entries through rtnetlink, with a record of what was added
 //! so that everything is removed again on exit.
 
 use std::io;
 use std::net::Ipv4Addr;
 
 use futures_util::TryStreamExt;
+use netlink_packet_route::neighbour::{NeighbourFlags, NeighbourMessage};
 use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::{Handle, RouteMessageBuilder};
@@ -16,9 +17,11 @@ use crate::error::Error;
 pub struct Netlink {
     runtime: tokio::runtime::Runtime,
     handle: Handle,
-    /// Routes and rules added through this connection, in the order they were added.
+    /// Routes, rules and proxy neighbour entries added through this connection, in the
+    /// order they were added.
     routes: Vec<RouteMessage>,
     rules: Vec<RuleMessage>,
+    proxy_neighbours: Vec<NeighbourMessage>,
 }
 
 impl Netlink {
@@ -32,7 +35,7 @@ impl Netlink {
             rtnetlink::new_connection().map_err(|e| Error::io("opening an rtnetlink socket", e))?
         };
         runtime.spawn(connection);
-        Ok(Netlink { runtime, handle, routes: Vec::new(), rules: Vec::new() })
+        Ok(Netlink { runtime, handle, routes: Vec::new(), rules: Vec::new(), proxy_neighbours: Vec::new() })
     }
 
     /// Returns the index of the link named `name`.
@@ -62,6 +65,52 @@ impl Netlink {
             .block_on(request)
             .map_err(|e| Error::netlink(format!("adding route {destination}/{prefix_len} to table {table}"), e))?;
         self.routes.push(message);
+        Ok(())
+    }
+
+    /// Adds or replaces `destination/prefix_len dev oif` in routing table `table`, so that
+    /// a route left behind by a process that was killed does not fail the start.
+    pub fn replace_route(
+        &mut self,
+        destination: Ipv4Addr,
+        prefix_len: u8,
+        oif: u32,
+        table: u32,
+    ) -> Result<(), Error> {
+        let message = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(destination, prefix_len)
+            .output_interface(oif)
+            .table_id(table)
+            .build();
+        let request = self.handle.route().add(message.clone()).replace().execute();
+        self.runtime.block_on(request).map_err(|e| {
+            Error::netlink(
+                format!("replacing route {destination}/{prefix_len} in table {table}"),
+                e,
+            )
+        })?;
+        self.routes.push(message);
+        Ok(())
+    }
+
+    /// Adds or replaces a proxy neighbour entry (`ip neigh replace proxy ADDRESS dev
+    /// DEVICE`, flag NTF_PROXY): the kernel replies to ARP requests for `address` on link
+    /// `index` with the link's own MAC address.
+    pub fn add_proxy_neighbour(&mut self, address: Ipv4Addr, index: u32) -> Result<(), Error> {
+        let mut request = self
+            .handle
+            .neighbours()
+            .add(index, address.into())
+            .flags(NeighbourFlags::Proxy)
+            .replace();
+        let message = request.message_mut().clone();
+        self.runtime.block_on(request.execute()).map_err(|e| {
+            Error::netlink(
+                format!("adding the proxy neighbour entry for {address} on link {index}"),
+                e,
+            )
+        })?;
+        self.proxy_neighbours.push(message);
         Ok(())
     }
 
@@ -140,9 +189,16 @@ impl Netlink {
         Ok(deleted)
     }
 
-    /// Removes every route and rule added through this connection, newest first. Errors
-    /// are logged: a route whose device is gone was removed by the kernel already.
+    /// Removes every route, rule and proxy neighbour entry added through this connection,
+    /// newest first. Errors are logged: an entry whose device is gone was removed by the
+    /// kernel already.
     pub fn remove_all(&mut self) {
+        while let Some(neighbour) = self.proxy_neighbours.pop() {
+            let request = self.handle.neighbours().del(neighbour).execute();
+            if let Err(e) = self.runtime.block_on(request) {
+                tracing::debug!(error = %e, "removing a proxy neighbour entry failed (already gone with its device?)");
+            }
+        }
         while let Some(rule) = self.rules.pop() {
             let request = self.handle.rule().del(rule).execute();
             if let Err(e) = self.runtime.block_on(request) {

@@ -22,10 +22,10 @@ use rampart_esp::mtu::{self, Ipv4Fragmenter, MtuAction};
 use rampart_esp::sa::OutboundSa;
 use rampart_esp::stats::Direction;
 use rampart_esp::DropReason;
-use rampart_policy::{Flow, Translation};
+use rampart_policy::{Flow, Translation, TranslationKind};
 use tun_rs::SyncDevice;
 
-use crate::clear_path;
+use crate::clear_path::{self, Admission};
 use crate::control_plane::ControlMsg;
 use crate::esp_batch::{EspBatch, Reservations};
 use crate::gso::Segments;
@@ -70,6 +70,9 @@ enum Verdict {
     /// with a NAT rule that the kernel executes: written back into the TUN device for
     /// the kernel to translate and forward.
     Clear,
+    /// `Clear` with the dynamic NAT pool of rule `.0`: written back once the source host
+    /// has a pool address (`NatPools::admit`).
+    ClearPool(usize),
     /// Dropped: denied by the policy, or a NAT rule the kernel rules cannot express.
     NotTunneled,
 }
@@ -326,9 +329,16 @@ impl Outbound {
             }
             return;
         };
-        if self.verdict(policy, &summary.flow) == Verdict::Clear {
-            self.reinject_segments(segments);
-            return;
+        match self.verdict(policy, &summary.flow) {
+            Verdict::ClearPool(rule) if !admitted(&self.shared, rule, &summary.flow) => {
+                self.shared.not_tunneled.fetch_add(count as u64, Ordering::Relaxed);
+                return;
+            }
+            Verdict::Clear | Verdict::ClearPool(_) => {
+                self.reinject_segments(segments);
+                return;
+            }
+            Verdict::Tunnel(_) | Verdict::NotTunneled => {}
         }
         let Some((id, egress, sa)) = self.tunnel_egress(policy, stats, &summary.flow, &[], count) else {
             return;
@@ -407,7 +417,11 @@ impl Outbound {
     ) -> Option<(ChildId, Egress, Arc<OutboundSa>)> {
         let id = match self.verdict(policy, flow) {
             Verdict::Tunnel(id) => id,
-            Verdict::Clear => {
+            Verdict::ClearPool(rule) if !admitted(&self.shared, rule, flow) => {
+                self.shared.not_tunneled.fetch_add(packets as u64, Ordering::Relaxed);
+                return None;
+            }
+            Verdict::Clear | Verdict::ClearPool(_) => {
                 self.shared.clear_forwarded.fetch_add(1, Ordering::Relaxed);
                 if self.reinject.is_full() {
                     flush_reinjected(&self.shared, &self.tun, &mut self.reinject);
@@ -572,8 +586,16 @@ fn clear_verdict(unsupported: &[usize], flow: &Flow, translation: Option<&Transl
             tracing::debug!(%flow, kind = ?t.kind, rule = t.rule, "clear flow dropped: the kernel cannot execute its NAT rule");
             Verdict::NotTunneled
         }
+        Some(t) if matches!(t.kind, TranslationKind::DynamicNat { .. }) => Verdict::ClearPool(t.rule),
         _ => Verdict::Clear,
     }
+}
+
+/// Asks the pool allocator whether the flow's source host has (or now gets) an
+/// address of rule `rule`'s pool.
+fn admitted(shared: &Shared, rule: usize, flow: &Flow) -> bool {
+    let IpAddr::V4(host) = flow.src else { return false };
+    shared.nat_pools().admit(rule, host, Instant::now()) == Admission::Pass
 }
 
 /// Writes the queued clear packets into the TUN device.
@@ -613,8 +635,6 @@ fn classify(policy: &PolicyState, unsupported_nat: &[usize], flow: &Flow) -> Ver
 
 #[cfg(test)]
 mod tests {
-    use rampart_policy::TranslationKind;
-
     use super::*;
 
     fn flow() -> Flow {
@@ -641,7 +661,7 @@ mod tests {
 
     #[test]
     fn clear_pool_nat() {
-        assert_eq!(verdict(&[], Some(translation(2, TranslationKind::DynamicNat { pool: Vec::new() }))), Verdict::Clear);
+        assert_eq!(verdict(&[], Some(translation(2, TranslationKind::DynamicNat { pool: Vec::new() }))), Verdict::ClearPool(2));
     }
 
     #[test]

@@ -230,6 +230,7 @@ mod tests {
             service: None,
             no_proxy_arp: false,
             route_lookup: false,
+            pat_fallback: false,
             origin: rampart_policy::model::Origin { line: 52, text: String::new() },
         }];
         let plan = RoutePlan::from_config(&config);

@@ -5,10 +5,11 @@
 //! tunnel, and the gateway's own IKE and ESP packets never enter it.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use rampart_policy::model::{NatRule, PolicyConfig, Route};
 
-use crate::clear_path::NatRules;
+use crate::clear_path::{NatPools, NatRules};
 use crate::error::Error;
 use crate::netlink::{self, Netlink};
 use crate::route_plan::RoutePlan;
@@ -108,6 +109,11 @@ impl Routing {
             tracing::info!(device = %device, table = TUNNEL_TABLE, "policy routing from the inside to the tunnel added");
         }
         Ok(())
+    }
+
+    /// Returns the dynamic NAT pools of the clear-text NAT rules, which reloads keep.
+    pub fn nat_pools(&self) -> Arc<NatPools> {
+        self.nat.pools()
     }
 
     /// Removes every route and rule this process added.

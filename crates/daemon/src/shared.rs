@@ -18,6 +18,7 @@ use rampart_policy::model::PolicyConfig;
 use rampart_policy::PolicyEngine;
 
 use crate::control_plane::ControlMsg;
+use crate::clear_path::NatPools;
 use rampart_esp::stats::{Direction, IpsecStats};
 use rampart_esp::DropReason;
 
@@ -138,6 +139,8 @@ pub struct Shared {
     ike_queued: AtomicUsize,
     /// IKE datagrams dropped because `MAX_IKE_QUEUED` were waiting.
     pub ike_queue_drops: AtomicU64,
+    /// The dynamic NAT pools of the installed clear-text NAT rules.
+    nat_pools: Arc<NatPools>,
 }
 
 impl Shared {
@@ -154,7 +157,19 @@ impl Shared {
             tun_write_errors: AtomicU64::new(0),
             ike_queued: AtomicUsize::new(0),
             ike_queue_drops: AtomicU64::new(0),
+            nat_pools: Arc::new(NatPools::default()),
         }
+    }
+
+    /// Shares `pools`, which the owner of the clear-text NAT rules reloads, with the
+    /// outbound workers.
+    pub fn with_nat_pools(mut self, pools: Arc<NatPools>) -> Shared {
+        self.nat_pools = pools;
+        self
+    }
+
+    pub fn nat_pools(&self) -> &NatPools {
+        &self.nat_pools
     }
 
     /// Queues an IKE datagram for the control plane, or drops and counts it when

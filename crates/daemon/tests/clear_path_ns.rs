@@ -18,7 +18,13 @@
 //! - PAT toward a DMZ interface, a mapped interface other than the outside one, uses
 //!   the DMZ address, while PAT toward the outside keeps the outside address;
 //! - TCP 443 matches the crypto map and is not written back;
-//! - removing the clear path deletes the nftables table and the PAT device.
+//! - removing the clear path deletes the nftables table and the PAT device;
+//! - the gateway replies to ARP requests for static NAT and pool addresses, not for those of a
+//!   `no-proxy-arp` rule, and removes its entries on reload and removal;
+//! - a dynamic NAT pool gives each inside host an address of its own and rejects a
+//!   host when every address is taken;
+//! - a destination prefix with a port change, a port range onto a range and static NAT
+//!   of three addresses onto two translate as the engine does, in both directions.
 //!
 //! A second run checks `NatRules`, which writes every clear packet into the main TUN
 //! device, with the same exchanges.
@@ -207,27 +213,13 @@ fn build_topology(ns: &Namespaces) -> Result<(), String> {
     for (namespace, device) in [(gateway, DMZ_DEV), (dmz, "eth0"), (dmz, "lo")] {
         run("ip", &["-n", namespace, "link", "set", device, "up"])?;
     }
-    run("ip", &["-n", gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", inside])?;
-    run("ip", &["-n", gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", outside])?;
-    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
-    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
-    run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_HOST}/24"), "dev", "eth0"])?;
-    run("ip", &["-n", inside, "addr", "add", &format!("{INSIDE_POOLED}/24"), "dev", "eth0"])?;
-    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_PAT}/24"), "dev", "eth0"])?;
-    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_IDENTITY}/24"), "dev", "eth0"])?;
-    run("ip", &["-n", outside, "addr", "add", &format!("{SERVER_STATIC}/24"), "dev", "eth0"])?;
-    for (namespace, device) in [(gateway, INSIDE_DEV), (gateway, OUTSIDE_DEV), (inside, "eth0"), (outside, "eth0")] {
-        run("ip", &["-n", namespace, "link", "set", device, "up"])?;
-    }
-    for namespace in [inside, gateway, outside] {
-        run("ip", &["-n", namespace, "link", "set", "lo", "up"])?;
-    }
-    run("ip", &["-n", inside, "route", "add", "default", "via", GATEWAY_INSIDE])?;
+    build_gateway_hosts(inside, gateway, outside, &[INSIDE_HOST, INSIDE_POOLED], &[SERVER_PAT, SERVER_IDENTITY, SERVER_STATIC])?;
     // Replies to identity-NAT traffic come back to the inside address; replies to PAT
     // traffic need no route, because they go to the gateway's outside address.
     run("ip", &["-n", outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE])?;
-    // The ASA replies to ARP for a static NAT address (proxy ARP). rampart does not, so the
-    // outside host routes it to the gateway, from the address the static rule names.
+    // The outside host routes the static NAT address to the gateway, from the address the
+    // static rule names, so that these exchanges do not depend on proxy ARP, which
+    // `proxy_arp_mapped_addresses` checks.
     // Connections from the outside host to the inside host start at the twice NAT
     // rule's real destination.
     let inside_host = format!("{INSIDE_HOST}/32");
@@ -263,6 +255,7 @@ fn nat_rule(section: NatSection, kind: NatKind, mapped: NatMapped, line: u32, te
         service: None,
         no_proxy_arp: false,
         route_lookup: false,
+        pat_fallback: false,
         origin: origin(line, text),
     }
 }
@@ -391,6 +384,7 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
         }
     };
     let _ = ready.send(Ok(()));
+    let pools = path.as_ref().map_or_else(|| rules.pools(), |p| Arc::clone(p.pools()));
 
     // The outbound path's batched reader and writers, one writer per device.
     let mut reader = TunReader::new(1500);
@@ -421,6 +415,7 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
             let outcome = match (decision.allowed, decision.vpn.is_some()) {
                 (false, _) => Handled::Denied,
                 (true, true) => Handled::Tunneled,
+                (true, false) if !pool_admits(&pools, &decision, &summary.flow) => Handled::Denied,
                 (true, false) => Handled::Clear(clear_path::route_clear(&decision)),
             };
             let packet = &packet[..summary.total_len];
@@ -554,16 +549,22 @@ fn inside_host() -> InsideReport {
 /// Runs the inside host's server for one connection opened from the outside, and
 /// writes the peer address back to the client. Returns that peer address.
 fn inbound_server(ready: mpsc::Sender<()>) -> Result<SocketAddr, String> {
+    let (mut stream, peer) = accept_inbound(ready)?;
+    stream.write_all(peer.ip().to_string().as_bytes()).map_err(|e| e.to_string())?;
+    Ok(peer)
+}
+
+/// Accepts one TCP connection on `INBOUND_PORT`, waiting up to twice `IO_TIMEOUT`.
+fn accept_inbound(ready: mpsc::Sender<()>) -> Result<(TcpStream, SocketAddr), String> {
     let listener = TcpListener::bind(("0.0.0.0", INBOUND_PORT)).map_err(|e| e.to_string())?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let _ = ready.send(());
     let started = Instant::now();
     while started.elapsed() < IO_TIMEOUT * 2 {
         match listener.accept() {
-            Ok((mut stream, peer)) => {
-                let _ = stream.set_nonblocking(false);
-                stream.write_all(peer.ip().to_string().as_bytes()).map_err(|e| e.to_string())?;
-                return Ok(peer);
+            Ok((stream, peer)) => {
+                stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+                return Ok((stream, peer));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(e.to_string()),
@@ -820,4 +821,620 @@ fn run_lab(mode: Mode, test: &str) {
     if mode == Mode::PatDevice {
         assert_eq!(gateway.pat_rp_filter, "2", "strict rp_filter must become loose on the PAT device");
     }
+}
+
+/// Static NAT address that proxy ARP covers.
+const PROXIED_STATIC: &str = "203.0.113.100";
+/// Static NAT address of a `no-proxy-arp` rule.
+const UNPROXIED_STATIC: &str = "203.0.113.101";
+/// Dynamic NAT pool that proxy ARP covers.
+const PROXIED_POOL: [&str; 2] = ["203.0.113.120", "203.0.113.121"];
+/// The outside neighbour that sends the ARP requests.
+const NEIGHBOUR: &str = "203.0.113.9";
+
+/// Builds the rules of the proxy ARP test: static NAT with and without `no-proxy-arp`, a dynamic
+/// pool, and PAT to the interface address, which needs no entry.
+fn proxy_arp_policy(with_static: bool) -> PolicyConfig {
+    let mut proxied = nat_rule(
+        NatSection::Object,
+        NatKind::Static,
+        NatMapped::Addresses(vec![host(PROXIED_STATIC)]),
+        20,
+        "nat (inside,outside) static 203.0.113.100",
+    );
+    proxied.real_source = vec![host(INSIDE_HOST)];
+    let mut unproxied = nat_rule(
+        NatSection::Object,
+        NatKind::Static,
+        NatMapped::Addresses(vec![host(UNPROXIED_STATIC)]),
+        21,
+        "nat (inside,outside) static 203.0.113.101 no-proxy-arp",
+    );
+    unproxied.real_source = vec![host(INSIDE_POOLED)];
+    unproxied.no_proxy_arp = true;
+    let pool = NatMapped::Addresses(vec![AddrRange {
+        start: ip(PROXIED_POOL[0]),
+        end: ip(PROXIED_POOL[1]),
+    }]);
+    let dynamic = nat_rule(
+        NatSection::Manual,
+        NatKind::Dynamic,
+        pool,
+        22,
+        "nat (inside,outside) source dynamic inside pool",
+    );
+    let mut pat = nat_rule(
+        NatSection::AfterAuto,
+        NatKind::Dynamic,
+        NatMapped::Interface,
+        23,
+        "nat (inside,outside) after-auto source dynamic any interface",
+    );
+    pat.real_source = vec![AddrRange::ANY_V4];
+    let mut rules = vec![unproxied, dynamic, pat];
+    if with_static {
+        rules.insert(0, proxied);
+    }
+    PolicyConfig {
+        interfaces: vec![
+            interface("inside", 100, GATEWAY_INSIDE),
+            interface("outside", 0, GATEWAY_OUTSIDE),
+        ],
+        nat_rules: rules,
+        ..PolicyConfig::default()
+    }
+}
+
+/// Pings `address` once from namespace `ns`, so that the kernel resolves it by ARP, and
+/// returns the MAC address of the neighbour entry, if the resolution succeeded.
+fn resolve(ns: &str, address: &str) -> Option<String> {
+    // Nothing replies to the ping itself, because the request only starts the ARP
+    // exchange. The gateway delays replies to broadcast ARP requests by up to
+    // `proxy_delay` (0.8 s).
+    let _ = Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", address])
+        .output();
+    let output = Command::new("ip")
+        .args(["-n", ns, "neigh", "show", address])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "lladdr")?;
+    words.next().map(str::to_string)
+}
+
+/// Reads the MAC address of `device` in `ns` (sysfs shows the test's own namespace).
+fn link_mac(ns: &str, device: &str) -> String {
+    let output = Command::new("ip")
+        .args(["-n", ns, "link", "show", device])
+        .output()
+        .expect("ip link show");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let mut words = text.split_whitespace();
+    words
+        .find(|w| *w == "link/ether")
+        .and_then(|_| words.next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn proxy_entries(ns: &str) -> String {
+    let output = Command::new("ip")
+        .args(["-n", ns, "neigh", "show", "proxy"])
+        .output()
+        .expect("ip neigh show proxy");
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// What the gateway thread of the proxy ARP test reports.
+struct ProxyArpReport {
+    first: Vec<(String, Ipv4Addr)>,
+    after_reload: Vec<(String, Ipv4Addr)>,
+}
+
+/// The gateway replies to ARP on the outside device for the static and pool addresses, not
+/// for the `no-proxy-arp` address, drops a packet for a pool address without a
+/// translation, and removes its entries on reload and on removal.
+#[test]
+fn proxy_arp_mapped_addresses() {
+    if let Some(reason) = skip_reason() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED proxy ARP namespace test: {reason}"
+        );
+        return;
+    }
+    let ns = Namespaces::create("parp", &["gw", "nb"]).expect("creating the namespaces");
+    let (gateway, neighbour) = (ns.name(0).to_string(), ns.name(1).to_string());
+    run(
+        "ip",
+        &[
+            "-n",
+            &gateway,
+            "link",
+            "add",
+            OUTSIDE_DEV,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &neighbour,
+        ],
+    )
+    .expect("veth");
+    run(
+        "ip",
+        &[
+            "-n", &gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "in1",
+        ],
+    )
+    .expect("inside veth");
+    run(
+        "ip",
+        &[
+            "-n",
+            &gateway,
+            "addr",
+            "add",
+            &format!("{GATEWAY_OUTSIDE}/24"),
+            "dev",
+            OUTSIDE_DEV,
+        ],
+    )
+    .expect("address");
+    run(
+        "ip",
+        &[
+            "-n",
+            &gateway,
+            "addr",
+            "add",
+            &format!("{GATEWAY_INSIDE}/24"),
+            "dev",
+            INSIDE_DEV,
+        ],
+    )
+    .expect("address");
+    run(
+        "ip",
+        &[
+            "-n",
+            &neighbour,
+            "addr",
+            "add",
+            &format!("{NEIGHBOUR}/24"),
+            "dev",
+            "eth0",
+        ],
+    )
+    .expect("address");
+    for (namespace, device) in [
+        (&gateway, OUTSIDE_DEV),
+        (&gateway, INSIDE_DEV),
+        (&gateway, "in1"),
+        (&gateway, "lo"),
+        (&neighbour, "eth0"),
+        (&neighbour, "lo"),
+    ] {
+        run("ip", &["-n", namespace, "link", "set", device, "up"]).expect("link up");
+    }
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &gateway,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_forward=1",
+        ],
+    )
+    .expect("forwarding");
+    let gateway_mac = link_mac(&gateway, OUTSIDE_DEV);
+
+    let (to_gateway, gateway_rx) = mpsc::channel::<bool>();
+    let (from_gateway, report_rx) = mpsc::channel::<Result<(), String>>();
+    let gateway_thread = in_netns(&gateway, move || -> Result<ProxyArpReport, String> {
+        let _tun = tun::create(TUN_DEV, 1500, false, 1).map_err(|e| e.to_string())?;
+        let mut rules = NatRules::new();
+        rules
+            .update(&proxy_arp_policy(true), TUN_DEV)
+            .map_err(|e| e.to_string())?;
+        let first = rules.proxy_arp().installed().iter().cloned().collect();
+        let _ = from_gateway.send(Ok(()));
+        // Wait for the ARP checks, then reload without the static rule.
+        let _ = gateway_rx.recv_timeout(DEADLINE);
+        rules
+            .update(&proxy_arp_policy(false), TUN_DEV)
+            .map_err(|e| e.to_string())?;
+        let after_reload = rules.proxy_arp().installed().iter().cloned().collect();
+        let _ = from_gateway.send(Ok(()));
+        let _ = gateway_rx.recv_timeout(DEADLINE);
+        rules.remove();
+        Ok(ProxyArpReport {
+            first,
+            after_reload,
+        })
+    });
+    report_rx
+        .recv_timeout(DEADLINE)
+        .expect("gateway setup timed out")
+        .expect("gateway setup");
+
+    let resolved_static = resolve(&neighbour, PROXIED_STATIC);
+    let resolved_pool: Vec<Option<String>> = PROXIED_POOL
+        .iter()
+        .map(|a| resolve(&neighbour, a))
+        .collect();
+    let resolved_unproxied = resolve(&neighbour, UNPROXIED_STATIC);
+    let entries_first = proxy_entries(&gateway);
+    let dropped = proxy_forward_drops(&gateway);
+    let _ = to_gateway.send(true);
+    report_rx
+        .recv_timeout(DEADLINE)
+        .expect("gateway reload timed out")
+        .expect("gateway reload");
+    let entries_reload = proxy_entries(&gateway);
+    let _ = to_gateway.send(true);
+    let report = join(gateway_thread).expect("gateway");
+    let entries_removed = proxy_entries(&gateway);
+    let rules_removed = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["-n", &gateway, "rule", "show"])
+            .output()
+            .expect("ip rule")
+            .stdout,
+    )
+    .to_string();
+
+    assert_eq!(
+        resolved_static.as_deref(),
+        Some(gateway_mac.as_str()),
+        "the static NAT address resolves to the gateway"
+    );
+    for (address, resolved) in PROXIED_POOL.iter().zip(&resolved_pool) {
+        assert_eq!(
+            resolved.as_deref(),
+            Some(gateway_mac.as_str()),
+            "pool address {address} resolves to the gateway"
+        );
+    }
+    assert_eq!(
+        resolved_unproxied, None,
+        "the no-proxy-arp address stays unresolved"
+    );
+    assert_eq!(report.first.len(), 3, "entries: {:?}", report.first);
+    assert!(entries_first.contains(PROXIED_STATIC), "{entries_first}");
+    assert!(!entries_first.contains(UNPROXIED_STATIC), "{entries_first}");
+    assert!(
+        !entries_first.contains(GATEWAY_OUTSIDE),
+        "PAT to the interface address needs no entry: {entries_first}"
+    );
+    assert!(
+        dropped >= 1,
+        "the pings to pool addresses without a translation are dropped"
+    );
+    assert_eq!(
+        report.after_reload.len(),
+        2,
+        "entries after the reload: {:?}",
+        report.after_reload
+    );
+    assert!(
+        !entries_reload.contains(PROXIED_STATIC),
+        "the reload removes the static rule's entry: {entries_reload}"
+    );
+    assert!(entries_reload.contains(PROXIED_POOL[0]), "{entries_reload}");
+    assert_eq!(entries_removed.trim(), "", "removal deletes every entry");
+    assert!(
+        !rules_removed.contains(&clear_path::PROXY_ARP_PRIORITY.to_string()),
+        "removal deletes the rule: {rules_removed}"
+    );
+}
+
+/// Reads the packet counter of the `proxy_arp_forward` drop statement.
+fn proxy_forward_drops(ns: &str) -> u64 {
+    let output = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "nft",
+            "list",
+            "chain",
+            "ip",
+            TABLE,
+            "proxy_arp_forward",
+        ])
+        .output()
+        .expect("nft list chain");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let mut words = text.split_whitespace();
+    words
+        .find(|w| *w == "packets")
+        .and_then(|_| words.next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The dynamic NAT pool of the allocation test: two addresses for three inside hosts.
+const ALLOCATED_POOL: [&str; 2] = ["203.0.113.130", "203.0.113.131"];
+/// The third inside host, which finds the pool exhausted.
+const INSIDE_THIRD: &str = "198.18.10.4";
+
+fn pool_policy() -> PolicyConfig {
+    let pool = NatMapped::Addresses(vec![AddrRange { start: ip(ALLOCATED_POOL[0]), end: ip(ALLOCATED_POOL[1]) }]);
+    PolicyConfig {
+        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE)],
+        nat_rules: vec![nat_rule(NatSection::Manual, NatKind::Dynamic, pool, 30, "nat (inside,outside) source dynamic inside pool")],
+        ..PolicyConfig::default()
+    }
+}
+
+/// Runs a gateway with `NatRules` for `config` as the outbound worker does: each packet
+/// of a pool rule goes back into the TUN device only when its host has a pool address.
+/// Returns the number of rejected packets and the pools.
+fn lab_gateway(config: PolicyConfig, ready: mpsc::Sender<Result<(), String>>, stop: Arc<AtomicBool>) -> Result<(u64, Arc<clear_path::NatPools>), String> {
+    let main = tun::create(TUN_DEV, 1500, false, 1).map_err(|e| e.to_string())?;
+    run("ip", &["route", "add", "default", "dev", TUN_DEV, "table", TUNNEL_TABLE])?;
+    run("ip", &["rule", "add", "iif", INSIDE_DEV, "lookup", TUNNEL_TABLE, "priority", "1000"])?;
+    let engine = PolicyEngine::new(config.clone()).map_err(|e| e.to_string())?;
+    let mut rules = NatRules::new();
+    rules.update(&config, TUN_DEV).map_err(|e| e.to_string())?;
+    let pools = rules.pools();
+    let _ = ready.send(Ok(()));
+
+    let mut reader = TunReader::new(1500);
+    let mut writer = TunWriter::new(1500);
+    let mut rejected = 0;
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {
+        if !matches!(tun::wait_readable(&main[0], Duration::from_millis(100)), Ok(true)) {
+            continue;
+        }
+        reader.clear();
+        while reader.has_room() && matches!(reader.read(&main[0]), Ok(n) if n > 0) {}
+        for index in 0..reader.len() {
+            let packet = reader.packet_mut(index);
+            let Some(summary) = ipv4_summary(packet) else { continue };
+            let decision = engine.evaluate(&summary.flow, "inside", false);
+            if !pool_admits(&pools, &decision, &summary.flow) {
+                rejected += 1;
+                continue;
+            }
+            writer.push(&packet[..summary.total_len]);
+        }
+        if let Err(e) = writer.flush(&main[0]) {
+            eprintln!("writing into {TUN_DEV} failed: {e}");
+        }
+    }
+    rules.remove();
+    Ok((rejected, pools))
+}
+
+/// Asks the pool allocator, as the outbound worker does, whether a clear packet of a
+/// dynamic NAT pool rule may go back to the kernel.
+fn pool_admits(pools: &clear_path::NatPools, decision: &rampart_policy::Decision, flow: &Flow) -> bool {
+    let pool_rule = decision.translated.as_ref().filter(|t| matches!(t.kind, rampart_policy::TranslationKind::DynamicNat { .. })).map(|t| t.rule);
+    match (pool_rule, flow.src) {
+        (Some(rule), IpAddr::V4(host)) => pools.admit(rule, host, Instant::now()) == clear_path::Admission::Pass,
+        _ => true,
+    }
+}
+
+/// Builds the lab of the pool and NAT forms tests: an inside host with three addresses,
+/// the gateway and an outside host, or prints a SKIPPED line and returns `None` when the
+/// test cannot run here. The namespaces live as long as the returned value.
+fn three_address_lab(test: &str, description: &str) -> Option<(Namespaces, [String; 3])> {
+    if let Some(reason) = skip_reason() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED {description}: {reason}");
+        return None;
+    }
+    let ns = Namespaces::create(test, &["in", "gw", "out"]).expect("creating the namespaces");
+    let names = [ns.name(0).to_string(), ns.name(1).to_string(), ns.name(2).to_string()];
+    build_gateway_hosts(&names[0], &names[1], &names[2], &[INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD], &[SERVER_PAT]).expect("building the topology");
+    Some((ns, names))
+}
+
+/// What the inside host saw in the pool tests: the address each exchange left with.
+struct PoolReport {
+    first: Result<String, String>,
+    second: Result<String, String>,
+    third: Result<String, String>,
+    first_again: Result<String, String>,
+    rejected: u64,
+    /// The pool address of each of the three inside hosts at the end.
+    addresses: Vec<Option<Ipv4Addr>>,
+}
+
+/// Sends a UDP exchange from each of the three inside addresses through a pool of two
+/// addresses, then one more from the first. `None` when the test cannot run here.
+fn pool_exchanges(test: &str, pat_fallback: bool) -> Option<PoolReport> {
+    let (_ns, [inside, gateway, outside]) = three_address_lab(test, "dynamic NAT pool namespace test")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (server_ready, server_started) = mpsc::channel();
+    let server = {
+        let stop = Arc::clone(&stop);
+        in_netns(&outside, move || outside_host(stop, server_ready))
+    };
+    let mut config = pool_policy();
+    config.nat_rules[0].pat_fallback = pat_fallback;
+    let (gateway_ready, gateway_started) = mpsc::channel();
+    let gateway_thread = {
+        let stop = Arc::clone(&stop);
+        in_netns(&gateway, move || lab_gateway(config, gateway_ready, stop))
+    };
+    server_started.recv_timeout(DEADLINE).expect("outside host timed out");
+    gateway_started.recv_timeout(DEADLINE).expect("gateway timed out").expect("gateway setup");
+
+    let seen = |source: &'static str| join(in_netns(&inside, move || udp_exchange_with(source, SERVER_PAT, UDP_PORT).map(|(_, seen)| seen)));
+    let (first, second, third, first_again) = (seen(INSIDE_HOST), seen(INSIDE_POOLED), seen(INSIDE_THIRD), seen(INSIDE_HOST));
+    stop.store(true, Ordering::Relaxed);
+    let _ = join(server);
+    let (rejected, pools) = join(gateway_thread).expect("gateway");
+    let addresses = [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD].iter().map(|h| pools.address_of(0, v4(h))).collect();
+    Some(PoolReport { first, second, third, first_again, rejected, addresses })
+}
+
+/// Two inside hosts leave through a pool of two addresses with one address each, the
+/// first host keeps its address, and a third host finds the pool exhausted. The outside
+/// host reaches the pool addresses by the gateway's proxy ARP, without routes.
+#[test]
+fn pool_allocates_per_host() {
+    let Some(report) = pool_exchanges("pool", false) else { return };
+    assert_eq!(report.first.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host takes the first pool address");
+    assert_eq!(report.second.as_deref(), Ok(ALLOCATED_POOL[1]), "the second host takes an address of its own");
+    assert_eq!(report.third.as_ref().err().map(|e| e.contains("no UDP reply")), Some(true), "the third host finds the pool exhausted: {:?}", report.third);
+    assert_eq!(report.first_again.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host keeps its address");
+    assert!(report.rejected >= 1, "the rejected packets are counted");
+    assert_eq!(report.addresses, vec![Some(v4(ALLOCATED_POOL[0])), Some(v4(ALLOCATED_POOL[1])), None]);
+}
+
+/// With `interface` after the pool, the host that finds the pool exhausted leaves with
+/// PAT to the outside address instead of being dropped.
+#[test]
+fn pool_pat_fallback() {
+    let Some(report) = pool_exchanges("poolpat", true) else { return };
+    assert_eq!(report.first.as_deref(), Ok(ALLOCATED_POOL[0]), "the first host takes the first pool address");
+    assert_eq!(report.second.as_deref(), Ok(ALLOCATED_POOL[1]), "the second host takes an address of its own");
+    assert_eq!(report.third.as_deref(), Ok(GATEWAY_OUTSIDE), "the third host falls back to PAT");
+    assert_eq!(report.rejected, 0, "nothing is rejected");
+}
+
+/// Builds an inside host, a gateway that forwards and an outside host, joined by two
+/// veth pairs. The outside host has no routes to mapped addresses, so it reaches them
+/// by proxy ARP.
+fn build_gateway_hosts(inside: &str, gateway: &str, outside: &str, inside_addresses: &[&str], outside_addresses: &[&str]) -> Result<(), String> {
+    run("ip", &["-n", gateway, "link", "add", INSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", inside])?;
+    run("ip", &["-n", gateway, "link", "add", OUTSIDE_DEV, "type", "veth", "peer", "name", "eth0", "netns", outside])?;
+    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_INSIDE}/24"), "dev", INSIDE_DEV])?;
+    run("ip", &["-n", gateway, "addr", "add", &format!("{GATEWAY_OUTSIDE}/24"), "dev", OUTSIDE_DEV])?;
+    for address in inside_addresses {
+        run("ip", &["-n", inside, "addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
+    }
+    for address in outside_addresses {
+        run("ip", &["-n", outside, "addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
+    }
+    for (namespace, device) in [(gateway, INSIDE_DEV), (gateway, OUTSIDE_DEV), (inside, "eth0"), (outside, "eth0")] {
+        run("ip", &["-n", namespace, "link", "set", device, "up"])?;
+    }
+    for namespace in [inside, gateway, outside] {
+        run("ip", &["-n", namespace, "link", "set", "lo", "up"])?;
+    }
+    run("ip", &["-n", inside, "route", "add", "default", "via", GATEWAY_INSIDE])?;
+    run("ip", &["netns", "exec", gateway, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+}
+
+/// Twice NAT maps this /30 onto the outside subnet's 203.0.113.8/30, with a port change.
+const PREFIX_MAPPED: &str = "198.18.99.8";
+const PREFIX_REAL: &str = "203.0.113.8";
+/// The destination port range that the port range rule maps onto `PORT_RANGE_REAL`.
+const PORT_RANGE_MAPPED: PortRange = PortRange { start: 9100, end: 9101 };
+const PORT_RANGE_REAL: PortRange = PortRange { start: 9200, end: 9201 };
+/// The two mapped addresses of static NAT for the three inside addresses.
+const UNEQUAL_MAPPED: [&str; 2] = ["203.0.113.140", "203.0.113.141"];
+
+/// Rules for the three NAT forms that need one map element per address or port.
+fn forms_policy() -> PolicyConfig {
+    let prefix = |address: &str| AddrRange::v4_prefix(v4(address), 30);
+    let tcp = |real: PortRange, mapped: PortRange| Some(NatService { protocol: PROTO_TCP, source_port: false, real, mapped });
+    let mut prefix_port = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 70, "nat (inside,outside) source static inside inside destination static mapped real service p8079 p8080");
+    prefix_port.destination = Some((vec![prefix(PREFIX_MAPPED)], vec![prefix(PREFIX_REAL)]));
+    prefix_port.service = tcp(PortRange::single(SERVICE_PORT), PortRange::single(TCP_PORT));
+    let mut port_range = nat_rule(NatSection::Manual, NatKind::Static, NatMapped::Identity, 71, "nat (inside,outside) source static inside inside destination static server server service r9100 r9200");
+    port_range.destination = Some((vec![host(SERVER_PAT)], vec![host(SERVER_PAT)]));
+    port_range.service = tcp(PORT_RANGE_MAPPED, PORT_RANGE_REAL);
+    let unequal_mapped = NatMapped::Addresses(vec![AddrRange { start: ip(UNEQUAL_MAPPED[0]), end: ip(UNEQUAL_MAPPED[1]) }]);
+    let mut unequal = nat_rule(NatSection::Manual, NatKind::Static, unequal_mapped, 72, "nat (inside,outside) source static three two");
+    unequal.real_source = vec![AddrRange { start: ip(INSIDE_HOST), end: ip(INSIDE_THIRD) }];
+    PolicyConfig {
+        interfaces: vec![interface("inside", 100, GATEWAY_INSIDE), interface("outside", 0, GATEWAY_OUTSIDE)],
+        nat_rules: vec![prefix_port, port_range, unequal],
+        ..PolicyConfig::default()
+    }
+}
+
+/// Accepts TCP connections on `ports` until `stop` is set and writes the local port
+/// each connection arrived at.
+fn port_server(ports: PortRange, stop: Arc<AtomicBool>, ready: mpsc::Sender<()>) {
+    let listeners: Vec<TcpListener> = (ports.start..=ports.end).map(|port| TcpListener::bind(("0.0.0.0", port)).expect("binding a port server")).collect();
+    for listener in &listeners {
+        listener.set_nonblocking(true).expect("nonblocking listener");
+    }
+    let _ = ready.send(());
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {
+        for listener in &listeners {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let port = stream.local_addr().map(|a| a.port()).unwrap_or_default();
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.write_all(port.to_string().as_bytes());
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Accepts one TCP connection on `INBOUND_PORT` and writes the local address it arrived
+/// at, which shows the inside address that a mapped address reached.
+fn local_address_server(ready: mpsc::Sender<()>) -> Result<IpAddr, String> {
+    let (mut stream, _) = accept_inbound(ready)?;
+    let local = stream.local_addr().map_err(|e| e.to_string())?.ip();
+    stream.write_all(local.to_string().as_bytes()).map_err(|e| e.to_string())?;
+    Ok(local)
+}
+
+/// A destination prefix translated with a port change, a port range mapped onto another
+/// range, and static NAT of three addresses onto two, in both directions.
+#[test]
+fn nat_forms_with_maps() {
+    let Some((_ns, [inside, gateway, outside])) = three_address_lab("forms", "NAT forms namespace test") else { return };
+    // Replies to the identity NAT rules go to the inside addresses.
+    run("ip", &["-n", &outside, "route", "add", "198.18.10.0/24", "via", GATEWAY_OUTSIDE]).expect("route to the inside");
+    run("ip", &["-n", &outside, "addr", "add", &format!("{PREFIX_REAL}/32"), "dev", "eth0"]).expect("second outside address");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (server_ready, server_started) = mpsc::channel();
+    let servers = {
+        let (stop, ports_stop, ports_ready) = (Arc::clone(&stop), Arc::clone(&stop), server_ready.clone());
+        let echo = in_netns(&outside, move || outside_host(stop, server_ready));
+        let ports = in_netns(&outside, move || port_server(PORT_RANGE_REAL, ports_stop, ports_ready));
+        (echo, ports)
+    };
+    let (gateway_ready, gateway_started) = mpsc::channel();
+    let gateway_thread = {
+        let stop = Arc::clone(&stop);
+        in_netns(&gateway, move || lab_gateway(forms_policy(), gateway_ready, stop))
+    };
+    for _ in 0..2 {
+        server_started.recv_timeout(DEADLINE).expect("outside host timed out");
+    }
+    gateway_started.recv_timeout(DEADLINE).expect("gateway timed out").expect("gateway setup");
+
+    let prefix_target = "198.18.99.9";
+    let prefix_port = join(in_netns(&inside, move || tcp_exchange(prefix_target, SERVICE_PORT)));
+    let port_range: Vec<Result<String, String>> = (PORT_RANGE_MAPPED.start..=PORT_RANGE_MAPPED.end).map(|port| join(in_netns(&inside, move || tcp_exchange(SERVER_PAT, port)))).collect();
+    let seen = |source: &'static str| join(in_netns(&inside, move || udp_exchange_with(source, SERVER_PAT, UDP_PORT).map(|(_, seen)| seen)));
+    let unequal: Vec<Result<String, String>> = [INSIDE_HOST, INSIDE_POOLED, INSIDE_THIRD].into_iter().map(seen).collect();
+    let (inbound_ready, inbound_started) = mpsc::channel();
+    let inbound_server = in_netns(&inside, move || local_address_server(inbound_ready));
+    let _ = inbound_started.recv_timeout(DEADLINE);
+    let inbound_client = join(in_netns(&outside, move || tcp_exchange(UNEQUAL_MAPPED[1], INBOUND_PORT)));
+    let inbound_local = join(inbound_server);
+    stop.store(true, Ordering::Relaxed);
+    let _ = join(servers.0);
+    join(servers.1);
+    let _ = join(gateway_thread).expect("gateway");
+
+    assert_eq!(prefix_port.as_deref(), Ok(INSIDE_HOST), "the destination prefix with a port change reaches the real server's port 8080");
+    let expected_ports: Vec<Result<String, String>> = (PORT_RANGE_REAL.start..=PORT_RANGE_REAL.end).map(|p| Ok(p.to_string())).collect();
+    assert_eq!(port_range, expected_ports, "each mapped port reaches the real port at its offset");
+    let expected_sources = [UNEQUAL_MAPPED[0], UNEQUAL_MAPPED[1], UNEQUAL_MAPPED[0]].map(|a| Ok(a.to_string())).to_vec();
+    assert_eq!(unequal, expected_sources, "three real addresses wrap around two mapped addresses");
+    assert_eq!(inbound_local, Ok(ip(INSIDE_POOLED)), "the second mapped address reaches the second real address");
+    assert_eq!(inbound_client.as_deref(), Ok(INSIDE_POOLED), "the connection from the outside completes");
 }

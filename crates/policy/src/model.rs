@@ -177,6 +177,9 @@ pub struct NatRule {
     pub service: Option<NatService>,
     pub no_proxy_arp: bool,
     pub route_lookup: bool,
+    /// PAT to the mapped interface's address once the pool of a dynamic rule is
+    /// exhausted (`interface` after the pool).
+    pub pat_fallback: bool,
     pub origin: Origin,
 }
 

@@ -379,6 +379,7 @@ mod tests {
             service: None,
             no_proxy_arp: false,
             route_lookup: false,
+            pat_fallback: false,
             origin: origin(line, "nat"),
         }
     }

@@ -22,6 +22,7 @@ fn published_server_nat() -> NatRule {
         service: None,
         no_proxy_arp: false,
         route_lookup: false,
+        pat_fallback: false,
         origin: origin(70, " nat (inside,outside) static 203.0.113.100"),
     }
 }

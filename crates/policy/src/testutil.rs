@@ -116,6 +116,7 @@ pub fn identity_service_nat(port: u16, line: u32, name: &str) -> NatRule {
         }),
         no_proxy_arp: false,
         route_lookup: false,
+        pat_fallback: false,
         origin: origin(line, &format!("nat (inside,outside) source static flow_traffic flow_traffic service {name} {name}")),
     }
 }
@@ -133,6 +134,7 @@ pub fn after_auto_pat(line: u32) -> NatRule {
         service: None,
         no_proxy_arp: false,
         route_lookup: false,
+        pat_fallback: false,
         origin: origin(line, "nat (inside,outside) after-auto source dynamic any interface"),
     }
 }

@@ -81,6 +81,7 @@ impl Parser<'_> {
             service: None,
             no_proxy_arp: false,
             route_lookup: false,
+            pat_fallback: false,
             unidirectional: false,
             inactive: false,
             description: None,
@@ -102,6 +103,10 @@ impl Parser<'_> {
                     nat.service = Some((real, mapped));
                 }
                 "no-proxy-arp" | "route-lookup" => routing_option(c, &mut nat.no_proxy_arp, &mut nat.route_lookup),
+                "interface" if nat.kind == NatType::Dynamic && nat.mapped_source != NatAddr::Interface && nat.destination.is_none() && nat.service.is_none() => {
+                    c.next();
+                    nat.pat_fallback = true;
+                }
                 "unidirectional" => {
                     c.next();
                     nat.unidirectional = true;
@@ -151,6 +156,7 @@ impl Parser<'_> {
             service: None,
             no_proxy_arp: false,
             route_lookup: false,
+            pat_fallback: false,
             span: c.line.span,
         };
         while let Some(tok) = c.peek() {
@@ -164,6 +170,10 @@ impl Parser<'_> {
                     nat.service = Some((proto, real, mapped));
                 }
                 "no-proxy-arp" | "route-lookup" => routing_option(c, &mut nat.no_proxy_arp, &mut nat.route_lookup),
+                "interface" if nat.kind == NatType::Dynamic && nat.mapped != NatAddr::Interface => {
+                    c.next();
+                    nat.pat_fallback = true;
+                }
                 "net-to-net" | "dns" | "interface" => {
                     c.next();
                 }

@@ -81,6 +81,7 @@ fn nat(section: NatSection, kind: NatKind, real: Vec<AddrRange>, mapped: NatMapp
         service: None,
         no_proxy_arp: false,
         route_lookup: false,
+        pat_fallback: false,
         origin: origin(line, text),
     }
 }

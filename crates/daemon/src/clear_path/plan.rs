@@ -71,16 +71,21 @@ pub enum SourceAction {
     Masquerade,
     /// PAT to one address (a dynamic rule with a single mapped address).
     Pat { address: Ipv4Addr },
-    /// Dynamic NAT from a pool. Each inside host keeps one pool address for all its
-    /// connections, as the ASA's per-host xlate does.
-    Pool { start: Ipv4Addr, end: Ipv4Addr },
-    /// Dynamic NAT from a pool of several ranges or hosts (an object group). A hash of
-    /// the inside address picks the pool address, so each inside host keeps one.
-    PoolSet { addresses: Vec<Ipv4Addr> },
+    /// Dynamic NAT from a pool of addresses, in the engine's order. The daemon gives
+    /// each inside host an address of its own and adds it to nftables map `map`
+    /// (`NatPools`); `rule` is the index in `PolicyConfig::nat_rules`. With
+    /// `pat_fallback` a host without an address gets PAT to the device's address.
+    Pool { rule: usize, map: String, addresses: Vec<Ipv4Addr>, pat_fallback: bool },
     /// Static NAT of one host. With a `service` clause the source port is mapped too.
     Host { address: Ipv4Addr, port: Option<u16> },
     /// Static NAT of a subnet onto a subnet of equal size; the host part stays.
     Prefix { real: Prefix, mapped: Prefix },
+    /// Static NAT between address lists of any size, one `real : mapped` pair per real
+    /// address, as the engine maps them.
+    AddressMap { pairs: Vec<(Ipv4Addr, Ipv4Addr)> },
+    /// A source port range mapped onto another range, one `real : mapped` pair per
+    /// port. With `address` the source address becomes that address too.
+    PortMap { protocol: u8, address: Option<Ipv4Addr>, pairs: Vec<(u16, u16)> },
 }
 
 /// One source NAT statement, with the destination rewrite of the same rule.
@@ -107,7 +112,29 @@ pub enum DestinationAction {
     Prefix { mapped: Prefix, real: Prefix },
     /// The address stays and the port changes.
     Port { port: u16 },
+    /// A destination port range mapped onto another range, one `mapped : real` pair per
+    /// port. With `address` the destination address becomes that address too.
+    PortMap { protocol: u8, address: Option<Ipv4Addr>, pairs: Vec<(u16, u16)> },
+    /// One `mapped : real` address pair per mapped address, with an optional new
+    /// destination port (`protocol`, `port`).
+    AddressMap { pairs: Vec<(Ipv4Addr, Ipv4Addr)>, port: Option<(u8, u16)> },
 }
+
+impl DestinationAction {
+    /// True when the rewrite changes the destination address, so that the engine sends
+    /// the packet to the rule's mapped interface ("NAT divert").
+    pub fn translates_address(&self) -> bool {
+        match self {
+            DestinationAction::Host { .. } | DestinationAction::Prefix { .. } | DestinationAction::AddressMap { .. } => true,
+            DestinationAction::PortMap { address, .. } => address.is_some(),
+            DestinationAction::Port { .. } => false,
+        }
+    }
+}
+
+/// Maximum number of elements in the map of one `AddressMap` or `PortMap` statement,
+/// which the kernel rule lists one by one.
+pub const MAX_MAP_ELEMENTS: usize = 4096;
 
 /// One statement for connections opened from the mapped side of a static rule;
 /// `packet` matches the mapped side.
@@ -142,6 +169,22 @@ pub struct Unsupported {
     pub reason: String,
 }
 
+/// Mapped addresses of one NAT rule that the gateway replies to ARP requests for on the
+/// rule's mapped device, as the ASA's proxy ARP does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyArp {
+    pub origin: Origin,
+    pub device: String,
+    pub addresses: Vec<Ipv4Addr>,
+    /// Identity NAT: the addresses are the real hosts' own, which the main table
+    /// routes to the real interface already, so they need no route of their own.
+    pub identity: bool,
+}
+
+/// Maximum number of addresses that one rule gets proxy ARP entries for. A rule with
+/// more (identity NAT of `any`, say) would make the gateway reply for whole networks.
+pub const MAX_PROXY_ARP_ADDRESSES: usize = 4096;
+
 /// Everything `ClearPath::install` sets up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClearPlan {
@@ -162,6 +205,10 @@ pub struct ClearPlan {
     /// Destination NAT in the ASA's rule order.
     pub destination_nat: Vec<DestinationNat>,
     pub unsupported: Vec<Unsupported>,
+    /// Proxy ARP entries in rule order.
+    pub proxy_arp: Vec<ProxyArp>,
+    /// Rules whose mapped addresses get no proxy ARP entries, and why.
+    pub proxy_arp_skipped: Vec<Unsupported>,
 }
 
 /// The two statements a NAT rule can become.
@@ -194,6 +241,8 @@ impl ClearPlan {
             source_nat: Vec::new(),
             destination_nat: Vec::new(),
             unsupported: Vec::new(),
+            proxy_arp: Vec::new(),
+            proxy_arp_skipped: Vec::new(),
         };
         // The engine's order; a configuration it rejects keeps the configured order.
         let order: Vec<usize> = match NatTable::new(config) {
@@ -204,13 +253,26 @@ impl ClearPlan {
             let Some(rule) = config.nat_rules.get(index) else { continue };
             let lowered = match outside.as_deref() {
                 Some(outside) => {
-                    let context = Context { config, outside, outside_dev, device };
+                    let context = Context { config, rule: index, outside, outside_dev, device };
                     lower(rule, &context)
                 }
                 None => Err("no interface carries a crypto map or has security level 0, so the outside is unknown".into()),
             };
             match lowered {
                 Ok(lowered) => {
+                    match lowered
+                        .source
+                        .as_ref()
+                        .map(|s| proxy_arp_of(rule, &s.out_device))
+                    {
+                        Some(Ok(Some(entry))) => plan.proxy_arp.push(entry),
+                        Some(Err(reason)) => plan.proxy_arp_skipped.push(Unsupported {
+                            rule: index,
+                            origin: rule.origin.clone(),
+                            reason,
+                        }),
+                        _ => {}
+                    }
                     plan.source_nat.extend(lowered.source);
                     plan.destination_nat.extend(lowered.destination);
                 }
@@ -255,6 +317,8 @@ pub fn outside_nameif(config: &PolicyConfig) -> Option<String> {
 /// Configuration, outside interface and device lookup for `lower`.
 struct Context<'a> {
     config: &'a PolicyConfig,
+    /// Index of the rule being lowered in `config.nat_rules`.
+    rule: usize,
     outside: &'a str,
     outside_dev: &'a str,
     device: &'a dyn Fn(&str) -> Option<String>,
@@ -266,11 +330,30 @@ impl Context<'_> {
     }
 }
 
+/// The port translation of a `service` clause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PortChange {
+    /// Every port becomes this port.
+    One(u16),
+    /// A range onto a range: `(real, mapped)` per real port.
+    Map { protocol: u8, pairs: Vec<(u16, u16)> },
+}
+
 /// The rule's port translation, split by the side of the packet it rewrites.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct PortRewrite {
-    source: Option<u16>,
-    destination: Option<u16>,
+    source: Option<PortChange>,
+    destination: Option<PortChange>,
+}
+
+/// The source action of static NAT of one host to `address`, with the source port
+/// change of the rule's service.
+fn host_action(address: Ipv4Addr, change: Option<&PortChange>) -> SourceAction {
+    match change {
+        None => SourceAction::Host { address, port: None },
+        Some(PortChange::One(port)) => SourceAction::Host { address, port: Some(*port) },
+        Some(PortChange::Map { protocol, pairs }) => SourceAction::PortMap { protocol: *protocol, address: Some(address), pairs: pairs.clone() },
+    }
 }
 
 fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
@@ -301,7 +384,7 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
             if s.source_port { PortRewrite { source: port, destination: None } } else { PortRewrite { source: None, destination: port } }
         }
     };
-    let destination = forward_destination(rule, ports.destination)?;
+    let destination = forward_destination(rule, ports.destination.clone())?;
     let destinations = match &rule.destination {
         None => Vec::new(),
         Some((mapped, _)) => any_to_empty(mapped),
@@ -322,7 +405,8 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
     match (&rule.mapped_source, rule.kind) {
         (NatMapped::Identity, _) => {
             let action = match ports.source {
-                Some(port) => SourceAction::Port { port },
+                Some(PortChange::One(port)) => SourceAction::Port { port },
+                Some(PortChange::Map { protocol, pairs }) => SourceAction::PortMap { protocol, address: None, pairs },
                 None => SourceAction::Keep,
             };
             // Identity NAT changes a connection from the peer only through a translated
@@ -343,7 +427,7 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
             if ports.source.is_some() {
                 return Err("dynamic NAT with a source port translation; PAT allocates the source ports".into());
             }
-            let action = dynamic_action(mapped)?;
+            let action = dynamic_action(mapped, context.rule, rule.pat_fallback)?;
             Ok(Lowered { source: Some(statement(ClearRoute::Pat, packet, action)), destination: None })
         }
         (NatMapped::Interface, NatKind::Static) => {
@@ -352,12 +436,12 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
             // Without a service clause every connection to the interface address would
             // go to the inside host, IKE and ESP included.
             let reverse = reverse.filter(|_| rule.service.is_some());
-            let source = statement(ClearRoute::Plain, packet, SourceAction::Host { address, port: ports.source });
+            let source = statement(ClearRoute::Plain, packet, host_action(address, ports.source.as_ref()));
             Ok(Lowered { source: Some(source), destination: static_host_inbound(rule, &out_device, reverse, real, address) })
         }
         (NatMapped::Addresses(mapped), NatKind::Static) => {
             if let (Some(real), Some(address)) = (single_host(&rule.real_source), single_host(mapped)) {
-                let source = statement(ClearRoute::Plain, packet, SourceAction::Host { address, port: ports.source });
+                let source = statement(ClearRoute::Plain, packet, host_action(address, ports.source.as_ref()));
                 let inbound = static_host_inbound(rule, &out_device, reverse, real, address);
                 return Ok(Lowered { source: Some(source), destination: inbound });
             }
@@ -375,27 +459,73 @@ fn lower(rule: &NatRule, context: &Context<'_>) -> Result<Lowered, String> {
                     });
                     Ok(Lowered { source: Some(source), destination: inbound })
                 }
-                _ => Err("static NAT between ranges that are not one host or one prefix of equal length each (with no source port translation)".into()),
+                // Ranges of other sizes: the engine pairs the addresses by position and
+                // wraps around the shorter list. The Cisco ASA configuration guide
+                // ("Static NAT", other mapping scenarios) gives the same mapping: from the
+                // real side each real address uses its own mapped address, and a
+                // connection to a mapped address reaches the real address at its
+                // position, so the lowest real addresses are reachable from the mapped
+                // side when there are fewer mapped addresses.
+                _ if ports.source.is_none() => {
+                    let forward = address_pairs(&rule.real_source, mapped)?;
+                    let source = statement(ClearRoute::Plain, packet, SourceAction::AddressMap { pairs: forward });
+                    let backward = address_pairs(mapped, &rule.real_source)?;
+                    let inbound = reverse.filter(|_| rule.service.is_none()).map(|reverse| DestinationNat {
+                        origin: rule.origin.clone(),
+                        in_device: out_device.clone(),
+                        packet: PacketMatch { sources: reverse.peers, destinations: mapped.clone(), service: None },
+                        action: Some(DestinationAction::AddressMap { pairs: backward, port: None }),
+                        source: reverse.source,
+                    });
+                    Ok(Lowered { source: Some(source), destination: inbound })
+                }
+                _ => Err("static NAT of several addresses with a source port translation".into()),
             }
         }
     }
 }
 
-/// Maximum number of addresses in a dynamic pool of several ranges, because the kernel
-/// rule lists each of them.
-pub const MAX_POOL_ADDRESSES: usize = 1024;
+/// Derives the proxy ARP entry of a rule whose source statement leaves through
+/// `device`. The ASA replies to ARP requests on the mapped interface for the mapped source
+/// addresses of static and dynamic rules, identity NAT included, unless the rule has
+/// `no-proxy-arp`; it decides on the source addresses only, even for twice NAT. The
+/// interface address needs no entry, because the kernel replies for its own addresses.
+fn proxy_arp_of(rule: &NatRule, device: &str) -> Result<Option<ProxyArp>, String> {
+    if rule.no_proxy_arp {
+        return Ok(None);
+    }
+    let (ranges, identity) = match &rule.mapped_source {
+        NatMapped::Interface => return Ok(None),
+        NatMapped::Identity => (&rule.real_source, true),
+        NatMapped::Addresses(mapped) => (mapped, false),
+    };
+    let addresses = list_addresses(ranges, MAX_PROXY_ARP_ADDRESSES)
+        .map_err(|()| format!("more than {MAX_PROXY_ARP_ADDRESSES} mapped addresses; add `no-proxy-arp` and route them to the gateway"))?;
+    Ok(Some(ProxyArp {
+        origin: rule.origin.clone(),
+        device: device.to_string(),
+        addresses,
+        identity,
+    }))
+}
 
-fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
+/// Maximum number of addresses in a dynamic pool (a /16), because the daemon lists
+/// each of them for its allocator.
+pub const MAX_POOL_ADDRESSES: usize = 65_536;
+
+/// Name of the nftables map of the pool of rule `index`.
+pub fn pool_map_name(index: usize) -> String {
+    format!("pool_{index}")
+}
+
+fn dynamic_action(mapped: &NatMapped, index: usize, pat_fallback: bool) -> Result<SourceAction, String> {
     match mapped {
         NatMapped::Interface => Ok(SourceAction::Masquerade),
         NatMapped::Addresses(pool) => {
             if let Some(address) = single_host(pool) {
                 return Ok(SourceAction::Pat { address });
             }
-            if let [AddrRange { start: IpAddr::V4(start), end: IpAddr::V4(end) }] = pool.as_slice() {
-                return Ok(SourceAction::Pool { start: *start, end: *end });
-            }
-            pool_addresses(pool).map(|addresses| SourceAction::PoolSet { addresses })
+            pool_addresses(pool).map(|addresses| SourceAction::Pool { rule: index, map: pool_map_name(index), addresses, pat_fallback })
         }
         // The caller handles identity before dynamic kinds.
         NatMapped::Identity => Ok(SourceAction::Keep),
@@ -404,40 +534,76 @@ fn dynamic_action(mapped: &NatMapped) -> Result<SourceAction, String> {
 
 /// Lists every address of an IPv4 pool in the engine's order, up to `MAX_POOL_ADDRESSES`.
 fn pool_addresses(pool: &[AddrRange]) -> Result<Vec<Ipv4Addr>, String> {
+    list_addresses(pool, MAX_POOL_ADDRESSES).map_err(|()| {
+        format!("a dynamic pool with more than {MAX_POOL_ADDRESSES} addresses")
+    })
+}
+
+/// Lists every address of IPv4 ranges in order; fails when there are more than `limit`
+/// or a range is IPv6, which `lower` rejects before.
+fn list_addresses(ranges: &[AddrRange], limit: usize) -> Result<Vec<Ipv4Addr>, ()> {
     let mut addresses = Vec::new();
-    for range in pool {
+    for range in ranges {
         let (IpAddr::V4(start), IpAddr::V4(end)) = (range.start, range.end) else {
-            return Err("a dynamic pool with IPv6 addresses".into());
+            return Err(());
         };
         let (start, end) = (u32::from(start), u32::from(end));
         let count = end.saturating_sub(start) as usize + 1;
-        if addresses.len() + count > MAX_POOL_ADDRESSES {
-            return Err(format!("a dynamic pool of several ranges with more than {MAX_POOL_ADDRESSES} addresses"));
+        if addresses.len() + count > limit {
+            return Err(());
         }
         addresses.extend((start..=end).map(Ipv4Addr::from));
     }
     Ok(addresses)
 }
 
-/// Returns the port a service rewrites to, `None` when the ports stay. The engine maps a port
-/// at its offset within the real range onto the mapped range, wrapping around, so a
-/// single real or mapped port always yields the first mapped port.
-fn port_translation(service: &NatService) -> Result<Option<u16>, String> {
+/// Returns the port translation of a service, `None` when the ports stay. The engine
+/// maps a port at its offset within the real range onto the mapped range, wrapping
+/// around, so a single real or mapped port always yields the first mapped port, and
+/// a range onto a range becomes one pair per real port.
+fn port_translation(service: &NatService) -> Result<Option<PortChange>, String> {
     if service.real == service.mapped {
         return Ok(None);
     }
     if single_port(&service.real).is_some() || single_port(&service.mapped).is_some() {
-        return Ok(Some(service.mapped.start));
+        return Ok(Some(PortChange::One(service.mapped.start)));
     }
-    Err(format!(
-        "the service maps port range {}-{} onto range {}-{}; the kernel rules keep the offset within a range only for one port",
-        service.real.start, service.real.end, service.mapped.start, service.mapped.end
-    ))
+    let pairs = port_pairs(&service.real, &service.mapped)?;
+    Ok(Some(PortChange::Map { protocol: service.protocol, pairs }))
+}
+
+/// Pairs each port of `from` with the port the engine maps it to in `to`.
+fn port_pairs(from: &PortRange, to: &PortRange) -> Result<Vec<(u16, u16)>, String> {
+    let count = usize::from(from.end.saturating_sub(from.start)) + 1;
+    if count > MAX_MAP_ELEMENTS {
+        return Err(format!("the service maps {count} ports one by one, more than {MAX_MAP_ELEMENTS}"));
+    }
+    let span = u32::from(to.end.saturating_sub(to.start)) + 1;
+    let pairs = (from.start..=from.end)
+        .map(|port| {
+            let offset = u32::from(port - from.start) % span;
+            // The offset is below the span of a u16 range, so the sum fits.
+            (port, (u32::from(to.start) + offset) as u16)
+        })
+        .collect();
+    Ok(pairs)
+}
+
+/// Pairs each address of `from` with the address at the same position in `to`,
+/// wrapping around `to` as the engine does.
+fn address_pairs(from: &[AddrRange], to: &[AddrRange]) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>, String> {
+    let limit = || format!("more than {MAX_MAP_ELEMENTS} addresses, which the kernel rule would list one by one");
+    let from = list_addresses(from, MAX_MAP_ELEMENTS).map_err(|()| limit())?;
+    let to = list_addresses(to, MAX_MAP_ELEMENTS).map_err(|()| limit())?;
+    if to.is_empty() {
+        return Err("an empty address list".into());
+    }
+    Ok(from.iter().enumerate().map(|(i, a)| (*a, to[i % to.len()])).collect())
 }
 
 /// Derives the forward destination rewrite of a rule from its `destination static
 /// MAPPED REAL` clause and the destination port of its service.
-fn forward_destination(rule: &NatRule, port: Option<u16>) -> Result<Option<DestinationAction>, String> {
+fn forward_destination(rule: &NatRule, port: Option<PortChange>) -> Result<Option<DestinationAction>, String> {
     let address = match &rule.destination {
         None => None,
         Some((mapped, real)) if mapped == real => None,
@@ -450,10 +616,21 @@ fn forward_destination(rule: &NatRule, port: Option<u16>) -> Result<Option<Desti
     };
     match (address, port) {
         (None, None) => Ok(None),
-        (None, Some(port)) => Ok(Some(DestinationAction::Port { port })),
-        (Some(DestinationAction::Host { address, .. }), port) => Ok(Some(DestinationAction::Host { address, port })),
+        (None, Some(PortChange::One(port))) => Ok(Some(DestinationAction::Port { port })),
+        (None, Some(PortChange::Map { protocol, pairs })) => Ok(Some(DestinationAction::PortMap { protocol, address: None, pairs })),
+        (Some(DestinationAction::Host { address, .. }), Some(PortChange::Map { protocol, pairs })) => {
+            Ok(Some(DestinationAction::PortMap { protocol, address: Some(address), pairs }))
+        }
+        (Some(DestinationAction::Host { address, .. }), None) => Ok(Some(DestinationAction::Host { address, port: None })),
+        (Some(DestinationAction::Host { address, .. }), Some(PortChange::One(port))) => Ok(Some(DestinationAction::Host { address, port: Some(port) })),
         (Some(prefix), None) => Ok(Some(prefix)),
-        (Some(_), Some(_)) => Err("twice NAT that maps a destination prefix and translates the destination port".into()),
+        // A prefix with a new port becomes one pair per address, each with the port.
+        (Some(DestinationAction::Prefix { mapped, real }), Some(PortChange::One(port))) => {
+            let protocol = rule.service.as_ref().map_or(PROTO_TCP, |s| s.protocol);
+            let pairs = address_pairs(&[prefix_range(mapped)], &[prefix_range(real)])?;
+            Ok(Some(DestinationAction::AddressMap { pairs, port: Some((protocol, port)) }))
+        }
+        (Some(_), Some(_)) => Err("twice NAT that maps a destination prefix and maps a destination port range onto another".into()),
     }
 }
 
@@ -502,14 +679,21 @@ fn static_host_inbound(rule: &NatRule, in_device: &str, reverse: Option<Reverse>
     if ports_of_replies(rule) {
         return None;
     }
-    // `port_translation` accepted the service, so a changed port maps onto the first
-    // real port.
-    let port = rule.service.as_ref().filter(|s| s.real != s.mapped).map(|s| s.real.start);
+    // A changed port maps onto the first real port, unless both sides are ranges,
+    // which map port by port.
+    let changed = rule.service.as_ref().filter(|s| s.real != s.mapped);
+    let action = match changed {
+        Some(s) if single_port(&s.real).is_none() && single_port(&s.mapped).is_none() => {
+            let pairs = port_pairs(&s.mapped, &s.real).ok()?;
+            DestinationAction::PortMap { protocol: s.protocol, address: Some(real), pairs }
+        }
+        _ => DestinationAction::Host { address: real, port: changed.map(|s| s.real.start) },
+    };
     Some(DestinationNat {
         origin: rule.origin.clone(),
         in_device: in_device.to_string(),
         packet: PacketMatch { sources: reverse.peers, destinations: vec![AddrRange::host(IpAddr::V4(address))], service: inbound_service(rule) },
-        action: Some(DestinationAction::Host { address: real, port }),
+        action: Some(action),
         source: reverse.source,
     })
 }
@@ -630,7 +814,8 @@ mod tests {
     #[test]
     fn dynamic_pool() {
         let p = plan(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/28")]))]);
-        assert_eq!(p.source_nat[0].action, SourceAction::Pool { start: v4("203.0.113.64"), end: v4("203.0.113.79") });
+        let addresses: Vec<Ipv4Addr> = (64..=79).map(|i| Ipv4Addr::new(203, 0, 113, i)).collect();
+        assert_eq!(p.source_nat[0].action, SourceAction::Pool { rule: 0, map: "pool_0".into(), addresses, pat_fallback: false });
     }
 
     #[test]
@@ -638,12 +823,12 @@ mod tests {
         let pool = NatMapped::Addresses(vec![net("203.0.113.64/31"), net("203.0.113.80/31")]);
         let p = plan(vec![dynamic_rule("10.10.0.0/16", pool)]);
         let addresses = ["203.0.113.64", "203.0.113.65", "203.0.113.80", "203.0.113.81"].map(v4).to_vec();
-        assert_eq!(p.source_nat[0].action, SourceAction::PoolSet { addresses });
+        assert_eq!(p.source_nat[0].action, SourceAction::Pool { rule: 0, map: "pool_0".into(), addresses, pat_fallback: false });
     }
 
     #[test]
     fn dynamic_huge_split_pool_unsupported() {
-        let pool = NatMapped::Addresses(vec![net("198.18.0.0/22"), net("203.0.113.80/31")]);
+        let pool = NatMapped::Addresses(vec![net("198.18.0.0/16"), net("203.0.113.80/31")]);
         let p = plan(vec![dynamic_rule("10.10.0.0/16", pool)]);
         assert_eq!(p.unsupported.len(), 1);
     }
@@ -665,8 +850,31 @@ mod tests {
     }
 
     #[test]
-    fn static_unequal_subnets_unsupported() {
-        let p = plan(vec![static_rule("10.10.1.0/24", "203.0.113.0/25")]);
+    fn static_unequal_subnets_wrap() {
+        let p = plan(vec![static_rule("10.10.1.0/30", "203.0.113.0/31")]);
+        let pairs = [("10.10.1.0", "203.0.113.0"), ("10.10.1.1", "203.0.113.1"), ("10.10.1.2", "203.0.113.0"), ("10.10.1.3", "203.0.113.1")];
+        let pairs: Vec<(Ipv4Addr, Ipv4Addr)> = pairs.iter().map(|(r, m)| (v4(r), v4(m))).collect();
+        assert_eq!(p.source_nat[0].action, SourceAction::AddressMap { pairs });
+    }
+
+    #[test]
+    fn static_unequal_reverse_lowest_real() {
+        let p = plan(vec![static_rule("10.10.1.0/30", "203.0.113.0/31")]);
+        let pairs = vec![(v4("203.0.113.0"), v4("10.10.1.0")), (v4("203.0.113.1"), v4("10.10.1.1"))];
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::AddressMap { pairs, port: None }));
+    }
+
+    #[test]
+    fn static_one_to_many_reverse() {
+        let p = plan(vec![static_rule("10.10.1.5/32", "203.0.113.0/31")]);
+        assert_eq!(p.source_nat[0].action, SourceAction::AddressMap { pairs: vec![(v4("10.10.1.5"), v4("203.0.113.0"))] });
+        let pairs = vec![(v4("203.0.113.0"), v4("10.10.1.5")), (v4("203.0.113.1"), v4("10.10.1.5"))];
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::AddressMap { pairs, port: None }));
+    }
+
+    #[test]
+    fn static_unequal_too_large_unsupported() {
+        let p = plan(vec![static_rule("10.10.0.0/16", "203.0.113.0/25")]);
         assert!(p.source_nat.is_empty());
         assert_eq!(p.unsupported.len(), 1);
     }
@@ -748,11 +956,24 @@ mod tests {
     }
 
     #[test]
-    fn twice_nat_prefix_with_port_unsupported() {
+    fn twice_nat_prefix_with_port() {
+        let mut rule = identity_service_nat(80, 1, "http");
+        rule.destination = Some((vec![net("192.168.50.0/30")], vec![net("198.18.50.0/30")]));
+        if let Some(service) = rule.service.as_mut() {
+            service.mapped = PortRange::single(8080);
+        }
+        let p = plan(vec![rule]);
+        let pairs: Vec<(Ipv4Addr, Ipv4Addr)> = (0..4).map(|i| (Ipv4Addr::new(192, 168, 50, i), Ipv4Addr::new(198, 18, 50, i))).collect();
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::AddressMap { pairs, port: Some((PROTO_TCP, 8080)) }));
+    }
+
+    #[test]
+    fn twice_nat_prefix_with_port_range_unsupported() {
         let mut rule = identity_service_nat(80, 1, "http");
         rule.destination = Some((vec![net("192.168.50.0/24")], vec![net("198.18.50.0/24")]));
         if let Some(service) = rule.service.as_mut() {
-            service.mapped = PortRange::single(8080);
+            service.real = PortRange { start: 8000, end: 8009 };
+            service.mapped = PortRange { start: 9000, end: 9009 };
         }
         assert_eq!(plan(vec![rule]).unsupported.len(), 1);
     }
@@ -781,13 +1002,26 @@ mod tests {
     }
 
     #[test]
-    fn service_range_to_range_unsupported() {
+    fn service_range_to_range_maps_ports() {
         let mut rule = identity_service_nat(80, 1, "http");
         if let Some(service) = rule.service.as_mut() {
-            service.real = PortRange { start: 8000, end: 8009 };
-            service.mapped = PortRange { start: 9000, end: 9009 };
+            service.real = PortRange { start: 8000, end: 8002 };
+            service.mapped = PortRange { start: 9000, end: 9002 };
         }
-        assert_eq!(plan(vec![rule]).unsupported.len(), 1);
+        let p = plan(vec![rule]);
+        let pairs = vec![(8000, 9000), (8001, 9001), (8002, 9002)];
+        assert_eq!(p.source_nat[0].destination, Some(DestinationAction::PortMap { protocol: PROTO_TCP, address: None, pairs }));
+    }
+
+    #[test]
+    fn static_source_port_range_both_directions() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange { start: 8000, end: 8001 }, mapped: PortRange { start: 9000, end: 9001 } });
+        let p = plan(vec![rule]);
+        let forward = vec![(8000, 9000), (8001, 9001)];
+        assert_eq!(p.source_nat[0].action, SourceAction::PortMap { protocol: PROTO_TCP, address: Some(v4("203.0.113.100")), pairs: forward });
+        let backward = vec![(9000, 8000), (9001, 8001)];
+        assert_eq!(p.destination_nat[0].action, Some(DestinationAction::PortMap { protocol: PROTO_TCP, address: Some(v4("10.10.1.100")), pairs: backward }));
     }
 
     #[test]
@@ -859,9 +1093,57 @@ mod tests {
     }
 
     #[test]
+    fn proxy_arp_static_and_pool() {
+        let p = plan(vec![
+            static_rule("10.10.1.100/32", "203.0.113.100/32"),
+            dynamic_rule(
+                "10.10.0.0/16",
+                NatMapped::Addresses(vec![net("203.0.113.64/31")]),
+            ),
+        ]);
+        let addresses: Vec<Vec<Ipv4Addr>> =
+            p.proxy_arp.iter().map(|e| e.addresses.clone()).collect();
+        assert_eq!(
+            addresses,
+            vec![
+                vec![v4("203.0.113.100")],
+                vec![v4("203.0.113.64"), v4("203.0.113.65")]
+            ]
+        );
+        assert_eq!(p.proxy_arp[0].device, "eth1");
+    }
+
+    #[test]
+    fn proxy_arp_respects_no_proxy_arp() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.no_proxy_arp = true;
+        assert!(plan(vec![rule]).proxy_arp.is_empty());
+    }
+
+    #[test]
+    fn proxy_arp_interface_pat_none() {
+        assert!(plan(vec![after_auto_pat(52)]).proxy_arp.is_empty());
+    }
+
+    #[test]
+    fn proxy_arp_identity_unrouted() {
+        let p = plan(vec![identity_service_nat(80, 1, "http")]);
+        assert!(
+            p.proxy_arp.is_empty(),
+            "a /16 of real addresses passes the limit"
+        );
+        assert_eq!(p.proxy_arp_skipped.len(), 1);
+        let mut rule = identity_service_nat(80, 1, "http");
+        rule.real_source = vec![net("10.10.1.0/30")];
+        let p = plan(vec![rule]);
+        assert!(p.proxy_arp[0].identity);
+        assert_eq!(p.proxy_arp[0].addresses.len(), 4);
+    }
+
+    #[test]
     fn unsupported_rules_indices() {
         let mut config = guide_config();
-        config.nat_rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), static_rule("10.10.1.0/24", "203.0.113.0/25"), after_auto_pat(52)];
+        config.nat_rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), static_rule("10.10.0.0/16", "203.0.113.0/25"), after_auto_pat(52)];
         assert_eq!(unsupported_rules(&config), vec![1]);
     }
 }

@@ -18,6 +18,7 @@
 //! a connection only, so the counters count connections per configuration line.
 
 use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr};
 
 use rampart_policy::flow::PROTO_TCP;
 use rampart_policy::model::{AddrRange, Origin, PortRange};
@@ -50,6 +51,14 @@ pub fn render(plan: &ClearPlan) -> String {
     let _ = writeln!(out, "table ip {TABLE}");
     let _ = writeln!(out, "delete table ip {TABLE}");
     let _ = writeln!(out, "table ip {TABLE} {{");
+    for statement in &plan.source_nat {
+        if let SourceAction::Pool { map, .. } = &statement.action {
+            // Filled by `NatPools`, one `inside host : pool address` element per host.
+            let _ = writeln!(out, "\tmap {map} {{");
+            let _ = writeln!(out, "\t\ttype ipv4_addr : ipv4_addr");
+            let _ = writeln!(out, "\t}}");
+        }
+    }
 
     let mapped_devices = plan.mapped_devices();
     let mut devices = vec![quote(&plan.outside_dev), quote(&plan.tun_dev), quote(&plan.pat_dev)];
@@ -89,8 +98,66 @@ pub fn render(plan: &ClearPlan) -> String {
         reverse_source_nat(&mut out, statement, reverse_mark(index));
     }
     let _ = writeln!(out, "\t}}");
+    proxy_arp_forward(&mut out, plan);
     let _ = writeln!(out, "}}");
     out
+}
+
+/// Writes the chain that drops packets from a mapped device to a mapped address that no
+/// translation rewrote: the proxy ARP routes would carry them into the TUN device.
+/// Identity NAT addresses keep their own routes and are not listed.
+fn proxy_arp_forward(out: &mut String, plan: &ClearPlan) {
+    let mut by_device: Vec<(&str, Vec<AddrRange>)> = Vec::new();
+    for entry in plan.proxy_arp.iter().filter(|e| !e.identity) {
+        let position = match by_device
+            .iter()
+            .position(|(device, _)| *device == entry.device)
+        {
+            Some(position) => position,
+            None => {
+                by_device.push((&entry.device, Vec::new()));
+                by_device.len() - 1
+            }
+        };
+        by_device[position].1.extend(
+            entry
+                .addresses
+                .iter()
+                .map(|a| AddrRange::host(IpAddr::V4(*a))),
+        );
+    }
+    if by_device.is_empty() {
+        return;
+    }
+    chain_header(out, "proxy_arp_forward", "filter", "forward", "filter");
+    for (device, mut ranges) in by_device {
+        ranges.sort_by_key(|r| r.start);
+        ranges.dedup();
+        let _ = writeln!(
+            out,
+            "\t\tiifname {} ip daddr {} counter drop",
+            quote(device),
+            addresses(&merge_adjacent(ranges))
+        );
+    }
+    let _ = writeln!(out, "\t}}");
+}
+
+/// Joins sorted ranges that touch or overlap, because an nft set rejects overlapping
+/// intervals.
+fn merge_adjacent(ranges: Vec<AddrRange>) -> Vec<AddrRange> {
+    let mut merged: Vec<AddrRange> = Vec::new();
+    for range in ranges {
+        if let Some(last) = merged.last_mut()
+            && let (IpAddr::V4(end), IpAddr::V4(start)) = (last.end, range.start)
+            && u32::from(start) <= u32::from(end).saturating_add(1)
+        {
+            last.end = last.end.max(range.end);
+            continue;
+        }
+        merged.push(range);
+    }
+    merged
 }
 
 /// Formats the mark of source statement `index`.
@@ -125,7 +192,7 @@ fn rule_choice(out: &mut String, plan: &ClearPlan, statement: &SourceNat, mark: 
         ClearRoute::Pat => &plan.pat_dev,
         ClearRoute::Plain => &plan.tun_dev,
     };
-    let diverted = matches!(statement.destination, Some(DestinationAction::Host { .. } | DestinationAction::Prefix { .. }));
+    let diverted = statement.destination.as_ref().is_some_and(DestinationAction::translates_address);
     let route = if match_route && !diverted { format!(" fib daddr oifname {}", quote(&statement.out_device)) } else { String::new() };
     let prefix = format!("iifname {}{}{route} counter ct mark set {mark}", quote(device), packet_match(&statement.packet));
     origin_comment(out, &statement.origin);
@@ -166,18 +233,47 @@ fn source_nat(out: &mut String, statement: &SourceNat, mark: String) {
         }
         SourceAction::Masquerade => with_ports(out, "masquerade", &format!(" to :{PAT_PORTS}")),
         SourceAction::Pat { address } => with_ports(out, &format!("snat to {address}"), &format!(":{PAT_PORTS}")),
-        SourceAction::Pool { start, end } => {
-            let _ = writeln!(out, "\t\t{prefix} counter snat to {start}-{end} persistent");
-        }
-        SourceAction::PoolSet { addresses } => {
-            let elements: Vec<String> = addresses.iter().enumerate().map(|(i, a)| format!("{i} : {a}")).collect();
-            let _ = writeln!(out, "\t\t{prefix} counter snat to jhash ip saddr mod {} map {{ {} }}", addresses.len(), elements.join(", "));
+        SourceAction::Pool { map, pat_fallback, .. } => {
+            let _ = writeln!(out, "\t\t{prefix} counter snat to ip saddr map @{map}");
+            // A host without an element found the pool exhausted: it gets the PAT
+            // fallback, or the drop keeps its packets from leaving untranslated.
+            if *pat_fallback {
+                with_ports(out, "masquerade", &format!(" to :{PAT_PORTS}"));
+            } else {
+                let _ = writeln!(out, "\t\t{prefix} counter drop");
+            }
         }
         SourceAction::Host { address, port } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat to {address}{}", port_suffix(*port));
         }
         SourceAction::Prefix { real, mapped } => {
             let _ = writeln!(out, "\t\t{prefix} counter snat ip prefix to ip saddr map {{ {real} : {mapped} }}");
+        }
+        SourceAction::AddressMap { pairs } => {
+            let _ = writeln!(out, "\t\t{prefix} counter snat ip to ip saddr map {}", map_elements(pairs));
+        }
+        SourceAction::PortMap { protocol, address, pairs } => {
+            let _ = writeln!(out, "\t\t{prefix} counter {}", port_map_nat("snat", "sport", *protocol, *address, pairs));
+        }
+    }
+}
+
+/// Formats the `{ key : value, ... }` elements of an nft map.
+fn map_elements<K: std::fmt::Display, V: std::fmt::Display>(pairs: &[(K, V)]) -> String {
+    let elements: Vec<String> = pairs.iter().map(|(key, value)| format!("{key} : {value}")).collect();
+    format!("{{ {} }}", elements.join(", "))
+}
+
+/// Formats a NAT statement that maps ports one by one (`side` is `sport` or `dport`), and the
+/// address too when `address` is set: `snat to :tcp sport map { 8000 : 9000 }` or
+/// `snat ip to tcp sport map { 8000 : 203.0.113.5 . 9000 }`.
+fn port_map_nat(kind: &str, side: &str, protocol: u8, address: Option<Ipv4Addr>, pairs: &[(u16, u16)]) -> String {
+    let protocol = protocol_name(protocol);
+    match address {
+        None => format!("{kind} to :{protocol} {side} map {}", map_elements(pairs)),
+        Some(address) => {
+            let pairs: Vec<(u16, String)> = pairs.iter().map(|(from, to)| (*from, format!("{address} . {to}"))).collect();
+            format!("{kind} ip to {protocol} {side} map {}", map_elements(&pairs))
         }
     }
 }
@@ -223,6 +319,12 @@ fn dnat(action: &DestinationAction) -> String {
         DestinationAction::Host { address, port } => format!("dnat to {address}{}", port_suffix(*port)),
         DestinationAction::Prefix { mapped, real } => format!("dnat ip prefix to ip daddr map {{ {mapped} : {real} }}"),
         DestinationAction::Port { port } => format!("dnat to :{port}"),
+        DestinationAction::PortMap { protocol, address, pairs } => port_map_nat("dnat", "dport", *protocol, *address, pairs),
+        DestinationAction::AddressMap { pairs, port: None } => format!("dnat ip to ip daddr map {}", map_elements(pairs)),
+        DestinationAction::AddressMap { pairs, port: Some((_, port)) } => {
+            let pairs: Vec<(Ipv4Addr, String)> = pairs.iter().map(|(from, to)| (*from, format!("{to} . {port}"))).collect();
+            format!("dnat ip to ip daddr map {}", map_elements(&pairs))
+        }
     }
 }
 
@@ -362,18 +464,26 @@ table ip rampart {
     }
 
     #[test]
-    fn render_pool_persistent() {
+    fn render_pool_map() {
         let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/28")]))]);
+        assert!(text.contains("\tmap pool_0 {\n\t\ttype ipv4_addr : ipv4_addr\n\t}\n"), "{text}");
         assert!(text.contains("iifname \"rampart0p\" ip saddr 10.10.0.0/16 counter ct mark set 0x52410000 accept"), "{text}");
-        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to 203.0.113.64-203.0.113.79 persistent"), "{text}");
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter snat to ip saddr map @pool_0\n"), "{text}");
     }
 
     #[test]
-    fn render_pool_set_hashes_source() {
-        let pool = NatMapped::Addresses(vec![net("203.0.113.64/31"), net("203.0.113.80/32")]);
-        let text = rendered(vec![dynamic_rule("10.10.0.0/16", pool)]);
-        let expected = "counter snat to jhash ip saddr mod 3 map { 0 : 203.0.113.64, 1 : 203.0.113.65, 2 : 203.0.113.80 }";
-        assert!(text.contains(expected), "{text}");
+    fn render_pool_pat_fallback() {
+        let mut rule = dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/31")]));
+        rule.pat_fallback = true;
+        let text = rendered(vec![rule]);
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" meta l4proto { tcp, udp } counter masquerade to :1024-65535\n"), "{text}");
+        assert!(!text.contains("ct mark 0x52410000 oifname \"eth1\" counter drop"), "{text}");
+    }
+
+    #[test]
+    fn render_pool_drops_unallocated() {
+        let text = rendered(vec![dynamic_rule("10.10.0.0/16", NatMapped::Addresses(vec![net("203.0.113.64/31")]))]);
+        assert!(text.contains("ct mark 0x52410000 oifname \"eth1\" counter drop\n"), "{text}");
     }
 
     #[test]
@@ -463,6 +573,44 @@ table ip rampart {
         let rules = vec![static_rule("10.10.1.100/32", "203.0.113.100/32"), after_auto_pat(52)];
         let text = rendered(rules);
         assert!(text.contains("iifname \"rampart0p\" counter ct mark set 0x52410001 accept"), "{text}");
+    }
+
+    #[test]
+    fn render_static_unequal_maps() {
+        let text = rendered(vec![static_rule("10.10.1.0/31", "203.0.113.9/32")]);
+        assert!(text.contains("counter snat ip to ip saddr map { 10.10.1.0 : 203.0.113.9, 10.10.1.1 : 203.0.113.9 }\n"), "{text}");
+        assert!(text.contains("ip daddr 203.0.113.9 counter dnat ip to ip daddr map { 203.0.113.9 : 10.10.1.0 }\n"), "{text}");
+    }
+
+    #[test]
+    fn render_port_range_map() {
+        let mut rule = identity_service_nat(80, 50, "http");
+        if let Some(service) = rule.service.as_mut() {
+            service.real = PortRange { start: 8000, end: 8001 };
+            service.mapped = PortRange { start: 9000, end: 9001 };
+        }
+        let text = rendered(vec![rule]);
+        assert!(text.contains("tcp dport 8000-8001 counter ct mark set 0x52410000 dnat to :tcp dport map { 8000 : 9000, 8001 : 9001 }\n"), "{text}");
+    }
+
+    #[test]
+    fn render_source_port_range_with_address() {
+        let mut rule = static_rule("10.10.1.100/32", "203.0.113.100/32");
+        rule.service = Some(NatService { protocol: PROTO_TCP, source_port: true, real: PortRange { start: 8000, end: 8001 }, mapped: PortRange { start: 9000, end: 9001 } });
+        let text = rendered(vec![rule]);
+        assert!(text.contains("counter snat ip to tcp sport map { 8000 : 203.0.113.100 . 9000, 8001 : 203.0.113.100 . 9001 }\n"), "{text}");
+        assert!(text.contains("dnat ip to tcp dport map { 9000 : 10.10.1.100 . 8000, 9001 : 10.10.1.100 . 8001 }\n"), "{text}");
+    }
+
+    #[test]
+    fn render_prefix_with_port() {
+        let mut rule = identity_service_nat(80, 50, "http");
+        rule.destination = Some((vec![net("198.51.100.0/31")], vec![net("198.18.50.0/31")]));
+        if let Some(service) = rule.service.as_mut() {
+            service.mapped = PortRange::single(8080);
+        }
+        let text = rendered(vec![rule]);
+        assert!(text.contains("dnat ip to ip daddr map { 198.51.100.0 : 198.18.50.0 . 8080, 198.51.100.1 : 198.18.50.1 . 8080 }\n"), "{text}");
     }
 
     #[test]
