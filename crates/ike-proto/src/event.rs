@@ -129,6 +129,10 @@ pub struct IkeSaInfo {
     pub established_secs: u64,
     pub nat_detected_local: bool,
     pub nat_detected_remote: bool,
+    /// Message ID of this node's next request (RFC 7296 section 2.2).
+    pub next_message_id: u32,
+    /// Message ID expected in the peer's next request.
+    pub peer_message_id: u32,
     pub children: Vec<ChildSaInfo>,
 }
 

@@ -407,6 +407,8 @@ impl IkeSa {
                 .map_or(0, |t| now.saturating_duration_since(t).as_secs()),
             nat_detected_local: self.nat_local,
             nat_detected_remote: self.nat_remote,
+            next_message_id: self.next_mid,
+            peer_message_id: self.peer_mid,
             children: self
                 .children
                 .iter()
