@@ -218,3 +218,85 @@ fn connect_error(socket: &Path, config: &str, e: &std::io::Error) -> String {
         _ => format!("connecting to control socket {path} failed: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(input: Option<PathBuf>, socket: Option<PathBuf>) -> Source {
+        Source { socket, config: None, input, format: Format::Text }
+    }
+
+    fn write_temp(name: &str, text: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("rampart-show-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn connect_error_missing_socket() {
+        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let message = connect_error(Path::new("/run/rampart/branch.sock"), "branch.cfg", &e);
+        assert!(message.contains("/run/rampart/branch.sock"), "{message}");
+        assert!(message.contains("rampart run --config branch.cfg"), "{message}");
+    }
+
+    #[test]
+    fn connect_error_permission_denied() {
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let message = connect_error(Path::new("/run/rampart/branch.sock"), "branch.cfg", &e);
+        assert!(message.starts_with("permission denied on control socket /run/rampart/branch.sock"), "{message}");
+        assert!(message.contains("run as root"), "{message}");
+    }
+
+    #[test]
+    fn fetch_without_source_names_options() {
+        let err = fetch::<IpsecStats>(&source(None, None), "show crypto ipsec stats").unwrap_err();
+        assert!(err.contains("--config FILE"), "{err}");
+    }
+
+    #[test]
+    fn fetch_reports_gateway_error() {
+        let path = write_temp("error.json", r#"{"error": "the control plane did not answer in time"}"#);
+        let err = fetch::<IpsecStats>(&source(Some(path.clone()), None), "show crypto ipsec stats").unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.contains("rejected `show crypto ipsec stats`"), "{err}");
+        assert!(err.contains("did not answer in time"), "{err}");
+    }
+
+    #[test]
+    fn fetch_rejects_wrong_document() {
+        let path = write_temp("wrong.json", r#"{"children": 5}"#);
+        let err = fetch::<IpsecSas>(&source(Some(path.clone()), None), "show crypto ipsec sa").unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.contains("does not match `show crypto ipsec sa`"), "{err}");
+    }
+
+    #[test]
+    fn fetch_reads_stats_from_input() {
+        let path = write_temp("stats.json", r#"{"active_tunnels": 1, "inbound": {"packets": 7}}"#);
+        let stats = fetch::<IpsecStats>(&source(Some(path.clone()), None), "show crypto ipsec stats").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(stats.active_tunnels, 1);
+        assert_eq!(stats.inbound.packets, 7);
+    }
+
+    #[test]
+    fn query_unix_socket_round_trip() {
+        let path = std::env::temp_dir().join(format!("rampart-show-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut stream), &mut line).unwrap();
+            stream.write_all(b"{\"active_tunnels\": 2}\n").unwrap();
+            line
+        });
+        let stats = fetch::<IpsecStats>(&source(None, Some(path.clone())), "show crypto ipsec stats").unwrap();
+        let line = server.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(line, "show crypto ipsec stats\n");
+        assert_eq!(stats.active_tunnels, 2);
+    }
+}
