@@ -25,7 +25,9 @@ fi
 # into their own environment. Versions are pinned to the ones the checks were
 # written against; a newer template may parse differently.
 pyenv="${RAMPART_PYENV:-/opt/rampart/pyenv}"
+# Without PyPI the checks that need them print SKIP, so a failure here only warns.
 if ! "$pyenv/bin/python3" -c 'import ntc_templates, textfsm' 2>/dev/null; then
-  python3 -m venv "$pyenv"
-  "$pyenv/bin/pip" install --quiet ntc-templates==9.3.0 textfsm==2.1.0
+  if ! { python3 -m venv "$pyenv" && "$pyenv/bin/pip" install --quiet ntc-templates==9.3.0 textfsm==2.1.0; }; then
+    echo "install-deps: installing ntc-templates and textfsm into $pyenv failed; the ASA parser checks will be skipped" >&2
+  fi
 fi

@@ -10,12 +10,15 @@ use rampart_show::model::{IkeChild, IkeSa, IpsecSas};
 use crate::sa_table::{self, SaTables};
 use crate::shared::PolicyState;
 
-/// `show crypto ikev2 sa`: every IKE SA with its Child SAs, without key material.
+/// Builds `show crypto ikev2 sa`: every IKE SA with its Child SAs, without key material.
 pub fn ike_sas(engine: &Engine, now: Instant) -> Vec<IkeSa> {
     engine.ike_sas(now).iter().map(ike_sa).collect()
 }
 
+/// Converts the engine's snapshot. An SA still in IKE_SA_INIT has no suite yet, so
+/// its algorithm fields are empty and its group 0.
 fn ike_sa(sa: &IkeSaInfo) -> IkeSa {
+    let negotiated = sa.negotiated;
     IkeSa {
         peer: sa.peer,
         peer_name: sa.peer_name.clone(),
@@ -26,11 +29,11 @@ fn ike_sa(sa: &IkeSaInfo) -> IkeSa {
         spi_i: sa.spi_i,
         spi_r: sa.spi_r,
         state: sa.state.clone(),
-        encr: sa.encr.name().to_string(),
-        encr_key_bits: sa.encr.key_length_attribute().unwrap_or(0),
-        integ: sa.integ.map(|i| i.name().to_string()),
-        prf: sa.prf.name().to_string(),
-        dh_group: sa.dh_group.transform_id(),
+        encr: if negotiated { sa.encr.name().to_string() } else { String::new() },
+        encr_key_bits: if negotiated { sa.encr.key_length_attribute().unwrap_or(0) } else { 0 },
+        integ: sa.integ.filter(|_| negotiated).map(|i| i.name().to_string()),
+        prf: if negotiated { sa.prf.name().to_string() } else { String::new() },
+        dh_group: if negotiated { sa.dh_group.transform_id() } else { 0 },
         local_id: sa.local_id.clone(),
         remote_id: sa.remote_id.clone(),
         lifetime_secs: sa.lifetime_secs,
@@ -60,7 +63,7 @@ fn ike_child(c: &ChildSaInfo) -> IkeChild {
     }
 }
 
-/// `show crypto ipsec sa`: the SA tables' children, completed with the crypto map
+/// Builds `show crypto ipsec sa`: the SA tables' children, completed with the crypto map
 /// entry and ACE of the configuration and the lifetimes that the IKE engine enforces.
 ///
 /// The data plane enforces no lifetime of its own (the engine rekeys), so the

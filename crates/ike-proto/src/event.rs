@@ -119,6 +119,9 @@ pub struct IkeSaInfo {
     pub spi_r: u64,
     /// READY, CONNECTING, REKEYING or DELETING.
     pub state: String,
+    /// True once IKE_SA_INIT chose a suite. Until then `encr`, `integ`, `prf` and
+    /// `dh_group` are placeholders.
+    pub negotiated: bool,
     pub encr: Encr,
     pub integ: Option<Integ>,
     pub prf: Prf,

@@ -387,6 +387,7 @@ impl IkeSa {
             spi_i: self.spi_i,
             spi_r: self.spi_r,
             state: self.state_name().to_string(),
+            negotiated: chosen.is_some(),
             encr: chosen.map_or(Encr::Null, |c| c.suite.encr),
             integ: chosen.and_then(|c| c.suite.integ),
             prf: chosen.map_or(Prf::HmacSha1, |c| c.suite.prf),

@@ -99,14 +99,23 @@ fn write_ike_sa(out: &mut String, sa: &IkeSa, session_id: u64, detail: bool) {
         endpoint(sa.remote),
         tunnel_status(&sa.state)
     );
-    let _ = writeln!(
-        out,
-        "      Encr: {}, keysize: {}, Hash: {}, DH Grp:{}, Auth sign: PSK, Auth verify: PSK",
-        names::ike_encr(&sa.encr),
-        sa.encr_key_bits,
-        names::ike_hash(sa.integ.as_deref()),
-        sa.dh_group
-    );
+    if sa.encr.is_empty() {
+        // NOTE: this wording for an SA without a suite follows Cisco IOS IKEv2 output.
+        // The ASA's wording for it is unconfirmed.
+        let _ = writeln!(
+            out,
+            "      Encr: Unknown, keysize: 0, Hash: Unknown, DH Grp:0, Auth sign: Unknown, Auth verify: Unknown"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "      Encr: {}, keysize: {}, Hash: {}, DH Grp:{}, Auth sign: PSK, Auth verify: PSK",
+            names::ike_encr(&sa.encr),
+            sa.encr_key_bits,
+            names::ike_hash(sa.integ.as_deref()),
+            sa.dh_group
+        );
+    }
     let _ = writeln!(out, "      Life/Active Time: {}/{} sec", sa.lifetime_secs, sa.established_secs);
     if detail {
         write_ike_sa_detail(out, sa, session_id);

@@ -35,13 +35,15 @@ pub struct IkeSa {
     pub spi_r: u64,
     /// READY, CONNECTING, REKEYING or DELETING.
     pub state: String,
+    /// Empty, as `prf` is, while IKE_SA_INIT has not chosen a suite yet.
     pub encr: String,
     /// Key length of `encr` in bits; 0 for ciphers without a key length attribute.
     #[serde(default)]
     pub encr_key_bits: u16,
     pub integ: Option<String>,
     pub prf: String,
-    /// IANA Diffie-Hellman group number, which the ASA's `group N` also uses.
+    /// IANA Diffie-Hellman group number, which the ASA's `group N` also uses; 0 while
+    /// IKE_SA_INIT has not chosen one.
     pub dh_group: u16,
     pub local_id: String,
     pub remote_id: String,
