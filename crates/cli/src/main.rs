@@ -8,6 +8,7 @@ mod check;
 mod packet_tracer;
 mod run;
 mod show;
+mod show_crypto;
 
 #[derive(Parser)]
 #[command(name = "rampart", version, about = "IKEv2/IPsec site-to-site VPN gateway configured in Cisco ASA CLI syntax")]
@@ -24,7 +25,7 @@ enum Command {
     Run(run::Args),
     /// Trace a packet through the policy of a configuration, as the ASA's packet-tracer does.
     PacketTracer(packet_tracer::Args),
-    /// Show commands whose output comes from a configuration file alone.
+    /// ASA show commands: the configuration, and the running gateway's SAs and counters.
     Show(show::Args),
 }
 

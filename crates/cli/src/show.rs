@@ -1,4 +1,5 @@
-//! `rampart show`: ASA show commands whose output comes from a configuration file alone.
+//! `rampart show`: ASA show commands, from a configuration file (`running-config`) or
+//! from a running gateway (`crypto ...`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,11 +18,15 @@ enum ShowCommand {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Show the running gateway's IKE and IPsec SAs and counters, as the ASA's
+    /// `show crypto ...` commands do.
+    Crypto(crate::show_crypto::Args),
 }
 
 pub fn main(args: Args) -> ExitCode {
     match args.command {
         ShowCommand::RunningConfig { config } => running_config(&config),
+        ShowCommand::Crypto(args) => crate::show_crypto::main(args),
     }
 }
 

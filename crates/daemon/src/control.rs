@@ -31,16 +31,16 @@ const MAX_LINE: u64 = 512;
 pub fn execute(line: &str, now: Instant, engine: &mut Engine, shared: &Shared) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
     let value = match words.as_slice() {
-        ["show", "crypto", "ikev2", "sa"] => serde_json::to_value(engine.ike_sas(now)).unwrap_or_else(error_value),
-        ["show", "crypto", "ipsec", "sa"] => shared.sa().snapshot(now),
+        ["show", "crypto", "ikev2", "sa"] => to_value(crate::show::ike_sas(engine, now)),
+        ["show", "crypto", "ipsec", "sa"] => to_value(crate::show::ipsec_sas(&shared.sa(), engine, &shared.policy(), now)),
         ["show", "crypto", "ipsec", "stats"] => {
             let mut stats = shared.sa().stats();
-            stats["not_tunneled"] = json!(shared.not_tunneled.load(Ordering::Relaxed));
-            stats["clear_forwarded"] = json!(shared.clear_forwarded.load(Ordering::Relaxed));
-            stats["send_errors"] = json!(shared.send_errors.load(Ordering::Relaxed));
-            stats["tun_write_errors"] = json!(shared.tun_write_errors.load(Ordering::Relaxed));
-            stats["ike_queue_drops"] = json!(shared.ike_queue_drops.load(Ordering::Relaxed));
-            stats
+            stats.not_tunneled = shared.not_tunneled.load(Ordering::Relaxed);
+            stats.clear_forwarded = shared.clear_forwarded.load(Ordering::Relaxed);
+            stats.send_errors = shared.send_errors.load(Ordering::Relaxed);
+            stats.tun_write_errors = shared.tun_write_errors.load(Ordering::Relaxed);
+            stats.ike_queue_drops = shared.ike_queue_drops.load(Ordering::Relaxed);
+            to_value(stats)
         }
         ["show", "memory"] => show_memory(now, engine),
         ["clear", "crypto", "ipsec", "sa", "peer", addr] => match addr.parse::<IpAddr>() {
@@ -81,8 +81,8 @@ fn show_memory(now: Instant, engine: &Engine) -> serde_json::Value {
     })
 }
 
-fn error_value(e: serde_json::Error) -> serde_json::Value {
-    json!({ "error": format!("serializing the snapshot failed: {e}") })
+fn to_value<T: serde::Serialize>(document: T) -> serde_json::Value {
+    serde_json::to_value(document).unwrap_or_else(|e| json!({ "error": format!("serializing the snapshot failed: {e}") }))
 }
 
 /// The listening control socket; the socket file is removed on drop.

@@ -28,6 +28,7 @@ pub mod route_plan;
 pub mod routing;
 pub mod sa_table;
 pub mod shared;
+pub mod show;
 pub mod signals;
 pub mod tun;
 pub mod udp;

@@ -18,7 +18,7 @@ use rampart_esp::selector::Selector;
 use rampart_esp::DropReason;
 use rampart_ike::config::TrafficSelector;
 use rampart_ike::ChildSaKeys;
-use serde_json::{json, Value};
+use rampart_show::model::{self as show, IpsecChild, IpsecSas, IpsecStats};
 
 /// Engine indices of a Child SA: the crypto map entry (peer) and its permit entry.
 pub type ChildId = (usize, usize);
@@ -107,7 +107,8 @@ pub fn child_id(key: &ChildKey) -> ChildId {
     ((key.child >> 16) as usize, (key.child & 0xFFFF) as usize)
 }
 
-fn selectors(ts: &[TrafficSelector]) -> Vec<Selector> {
+/// Converts the IKE engine's traffic selectors into the SAD's.
+pub(crate) fn selectors(ts: &[TrafficSelector]) -> Vec<Selector> {
     ts.iter()
         .map(|t| Selector {
             protocol: t.protocol,
@@ -291,93 +292,140 @@ impl SaTables {
             .collect()
     }
 
-    /// `show crypto ipsec sa` as JSON: every child with its SAs and counters.
-    pub fn snapshot(&self, now: Instant) -> Value {
+    /// `show crypto ipsec sa`: every child with its SAs and counters. The fields that
+    /// come from the configuration and the IKE engine (crypto map, ACE, lifetimes)
+    /// are left empty here and filled by `crate::show::ipsec_sas`.
+    pub fn snapshot(&self, now: Instant) -> IpsecSas {
         let mut children = Vec::new();
         for (key, handle) in self.sad.children() {
             let (peer, child) = child_id(&key);
             let Some(out) = self.sad.outbound(handle) else { continue };
             let info = out.info();
             let counters = self.sad.counters(handle).unwrap_or_default();
-            let inbound: Vec<Value> = self
-                .sad
-                .inbound_sas(handle)
-                .map(|sa| json!({ "spi": format!("0x{:08X}", sa.spi()), "bytes": sa.counters().bytes_in }))
-                .collect();
-            children.push(json!({
-                "peer_index": peer,
-                "child_index": child,
-                "local": info.local.to_string(),
-                "remote": info.remote.to_string(),
-                "udp_encap": info.udp_encap,
-                "encr": info.encr.name(),
-                "integ": info.integ.map(|i| i.name()),
-                "local_ts": info.local_ts.iter().map(selector_text).collect::<Vec<_>>(),
-                "remote_ts": info.remote_ts.iter().map(selector_text).collect::<Vec<_>>(),
-                "outbound_spi": format!("0x{:08X}", out.spi()),
-                "inbound": inbound,
-                "established_secs": now.saturating_duration_since(info.installed_at).as_secs(),
-                "path_mtu": self.sad.path_mtu(handle),
-                "pkts_encaps": counters.pkts_encaps,
-                "pkts_encrypt": counters.pkts_encrypt,
-                "pkts_digest": counters.pkts_digest,
-                "pkts_decaps": counters.pkts_decaps,
-                "pkts_decrypt": counters.pkts_decrypt,
-                "pkts_verify": counters.pkts_verify,
-                "bytes_out": counters.bytes_out,
-                "bytes_in": counters.bytes_in,
-                "pre_frag_successes": counters.pre_frag_successes,
-                "pre_frag_failures": counters.pre_frag_failures,
-                "fragments_created": counters.fragments_created,
-                "pmtus_sent": counters.pmtus_sent,
-                "pmtus_rcvd": counters.pmtus_rcvd,
-                "send_errors": counters.send_errors,
-                "recv_errors": counters.recv_errors,
-                "replay_failures": counters.replay_failures,
-                "auth_failures": counters.auth_failures,
-            }));
+            let inbound: Vec<&InboundSa> = self.sad.inbound_sas(handle).collect();
+            // The newest inbound SA is the current one; an older one is the remains
+            // of a rekey, kept until the IKE engine deletes it.
+            let current_inbound_spi = inbound.iter().max_by_key(|sa| sa.info().installed_at).map(|sa| sa.spi());
+            children.push(IpsecChild {
+                peer_index: peer,
+                child_index: child,
+                interface: String::new(),
+                crypto_map: String::new(),
+                sequence: 0,
+                ace: String::new(),
+                ike_sa_id: 0,
+                local: info.local,
+                remote: self.floated.get(&key).copied().unwrap_or(info.remote),
+                udp_encap: info.udp_encap,
+                encr: info.encr.name().to_string(),
+                encr_key_bits: info.encr.key_length_attribute().unwrap_or(0),
+                integ: info.integ.map(|i| i.name().to_string()),
+                pfs_group: None,
+                local_ts: info.local_ts.iter().map(selector_text).collect(),
+                remote_ts: info.remote_ts.iter().map(selector_text).collect(),
+                local_selectors: info.local_ts.iter().map(show_selector).collect(),
+                remote_selectors: info.remote_ts.iter().map(show_selector).collect(),
+                outbound_spi: out.spi(),
+                inbound: inbound
+                    .iter()
+                    .map(|sa| show::InboundSa {
+                        spi: sa.spi(),
+                        bytes: sa.counters().bytes_in,
+                        remaining_kb: None,
+                        remaining_secs: None,
+                        replay_bitmap: sa.replay_bitmap(),
+                    })
+                    .collect(),
+                outbound: Some(show::OutboundSa { spi: out.spi(), bytes: out.counters().bytes_out, remaining_kb: None, remaining_secs: None }),
+                current_inbound_spi,
+                established_secs: now.saturating_duration_since(info.installed_at).as_secs(),
+                path_mtu: self.sad.path_mtu(handle),
+                media_mtu: 0,
+                ipsec_overhead: Overhead::for_sa(out).worst_case(),
+                pkts_encaps: counters.pkts_encaps,
+                pkts_encrypt: counters.pkts_encrypt,
+                pkts_digest: counters.pkts_digest,
+                pkts_decaps: counters.pkts_decaps,
+                pkts_decrypt: counters.pkts_decrypt,
+                pkts_verify: counters.pkts_verify,
+                bytes_out: counters.bytes_out,
+                bytes_in: counters.bytes_in,
+                pre_frag_successes: counters.pre_frag_successes,
+                pre_frag_failures: counters.pre_frag_failures,
+                fragments_created: counters.fragments_created,
+                pmtus_sent: counters.pmtus_sent,
+                pmtus_rcvd: counters.pmtus_rcvd,
+                decapsulated_frgs_needing_reassembly: counters.decapsulated_frgs_needing_reassembly,
+                tfc_rcvd: counters.tfc_rcvd,
+                send_errors: counters.send_errors,
+                recv_errors: counters.recv_errors,
+                replay_failures: counters.replay_failures,
+                auth_failures: counters.auth_failures,
+            });
         }
-        json!({ "children": children })
+        IpsecSas { children }
     }
 
-    /// `show crypto ipsec stats` as JSON, with every drop reason.
-    pub fn stats(&self) -> Value {
+    /// `show crypto ipsec stats` of the data plane, with every drop reason. The
+    /// daemon-wide counters (`not_tunneled` and the rest) are added by the caller.
+    pub fn stats(&self) -> IpsecStats {
         let s = self.sad.stats();
-        let drops: serde_json::Map<String, Value> =
-            DropReason::ALL.iter().map(|r| (r.name().to_string(), json!(s.drops_for(*r)))).collect();
-        json!({
-            "active_tunnels": self.sad.active_tunnels(),
-            "previous_tunnels": self.sad.previous_tunnels(),
-            "inbound": {
-                "bytes": s.inbound.bytes,
-                "packets": s.inbound.packets,
-                "dropped_packets": s.inbound.dropped_packets,
-                "replay_failures": s.inbound.replay_failures,
-                "authentications": s.inbound.authentications,
-                "authentication_failures": s.inbound.authentication_failures,
-                "decryptions": s.inbound.decryptions,
-                "decryption_failures": s.inbound.decryption_failures,
-                "tfc_packets": s.inbound.tfc_packets,
-                "decapsulated_fragments_needing_reassembly": s.inbound.decapsulated_fragments_needing_reassembly,
+        let i = &s.inbound;
+        let o = &s.outbound;
+        IpsecStats {
+            active_tunnels: self.sad.active_tunnels() as u64,
+            previous_tunnels: self.sad.previous_tunnels(),
+            inbound: show::InboundStats {
+                bytes: i.bytes,
+                decompressed_bytes: i.decompressed_bytes,
+                packets: i.packets,
+                dropped_packets: i.dropped_packets,
+                replay_failures: i.replay_failures,
+                authentications: i.authentications,
+                authentication_failures: i.authentication_failures,
+                decryptions: i.decryptions,
+                decryption_failures: i.decryption_failures,
+                tfc_packets: i.tfc_packets,
+                decapsulated_fragments_needing_reassembly: i.decapsulated_fragments_needing_reassembly,
+                valid_icmp_errors_rcvd: i.valid_icmp_errors_rcvd,
+                invalid_icmp_errors_rcvd: i.invalid_icmp_errors_rcvd,
             },
-            "outbound": {
-                "bytes": s.outbound.bytes,
-                "packets": s.outbound.packets,
-                "dropped_packets": s.outbound.dropped_packets,
-                "authentications": s.outbound.authentications,
-                "encryptions": s.outbound.encryptions,
-                "encryption_failures": s.outbound.encryption_failures,
-                "pre_fragmentation_successes": s.outbound.pre_fragmentation_successes,
-                "pre_fragmentation_failures": s.outbound.pre_fragmentation_failures,
-                "fragments_created": s.outbound.fragments_created,
-                "pmtus_sent": s.outbound.pmtus_sent,
-                "pmtus_rcvd": s.outbound.pmtus_rcvd,
+            outbound: show::OutboundStats {
+                bytes: o.bytes,
+                uncompressed_bytes: o.uncompressed_bytes,
+                packets: o.packets,
+                dropped_packets: o.dropped_packets,
+                authentications: o.authentications,
+                authentication_failures: o.authentication_failures,
+                encryptions: o.encryptions,
+                encryption_failures: o.encryption_failures,
+                tfc_packets: o.tfc_packets,
+                fragmentation_successes: o.fragmentation_successes,
+                pre_fragmentation_successes: o.pre_fragmentation_successes,
+                post_fragmentation_successes: o.post_fragmentation_successes,
+                fragmentation_failures: o.fragmentation_failures,
+                pre_fragmentation_failures: o.pre_fragmentation_failures,
+                post_fragmentation_failures: o.post_fragmentation_failures,
+                fragments_created: o.fragments_created,
+                pmtus_sent: o.pmtus_sent,
+                pmtus_rcvd: o.pmtus_rcvd,
             },
-            "protocol_failures": s.protocol_failures,
-            "missing_sa_failures": s.missing_sa_failures,
-            "system_capacity_failures": s.system_capacity_failures,
-            "drops": drops,
-        })
+            protocol_failures: s.protocol_failures,
+            missing_sa_failures: s.missing_sa_failures,
+            system_capacity_failures: s.system_capacity_failures,
+            drops: DropReason::ALL.iter().map(|r| (r.name().to_string(), s.drops_for(*r))).collect(),
+            ..IpsecStats::default()
+        }
+    }
+}
+
+pub(crate) fn show_selector(s: &Selector) -> show::Selector {
+    show::Selector {
+        protocol: s.protocol,
+        start_addr: s.start_addr,
+        end_addr: s.end_addr,
+        start_port: s.start_port,
+        end_port: s.end_port,
     }
 }
 
@@ -453,6 +501,48 @@ mod tests {
         tables.install(&keys("198.51.100.2:4500", 0x101, 0x201, Some((0x100, 0x200))), 1024, now).unwrap();
         assert_eq!(spi_out(&tables), Some(0x201));
         assert_eq!(inbound_spis(&tables), vec![0x100, 0x101]);
+    }
+
+    #[test]
+    fn snapshot_names_current_inbound_after_rekey() {
+        let mut tables = SaTables::new();
+        let now = Instant::now();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, now).unwrap();
+        let later = now + std::time::Duration::from_secs(60);
+        tables.install(&keys("198.51.100.2:4500", 0x101, 0x201, Some((0x100, 0x200))), 1024, later).unwrap();
+        let snapshot = tables.snapshot(later);
+        let child = &snapshot.children[0];
+        assert_eq!(child.outbound_spi, 0x201);
+        assert_eq!(child.current_inbound_spi, Some(0x101));
+        assert_eq!(child.inbound.len(), 2);
+    }
+
+    #[test]
+    fn snapshot_describes_the_sa() {
+        let mut tables = SaTables::new();
+        let now = Instant::now();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, now).unwrap();
+        let snapshot = tables.snapshot(now);
+        let child = &snapshot.children[0];
+        assert_eq!((child.peer_index, child.child_index), (0, 1));
+        assert_eq!(child.encr, "AES_GCM_16-256");
+        assert_eq!(child.encr_key_bits, 256);
+        assert_eq!(child.integ, None);
+        assert_eq!(child.local_selectors[0].end_addr.to_string(), "255.255.255.255");
+        assert_eq!(child.outbound.as_ref().map(|o| o.spi), Some(0x200));
+        assert_eq!(child.inbound[0].replay_bitmap, 0);
+        // Outer IPv4 20 + UDP 8 + ESP header 8 + IV 8 + trailer 2 + ICV 16 + padding 3.
+        assert_eq!(child.ipsec_overhead, 65);
+    }
+
+    #[test]
+    fn snapshot_json_keeps_hex_spis() {
+        let mut tables = SaTables::new();
+        let now = Instant::now();
+        tables.install(&keys("198.51.100.2:4500", 0x100, 0x200, None), 1024, now).unwrap();
+        let value = serde_json::to_value(tables.snapshot(now)).unwrap();
+        assert_eq!(value["children"][0]["outbound_spi"], "0x00000200");
+        assert_eq!(value["children"][0]["inbound"][0]["spi"], "0x00000100");
     }
 
     #[test]

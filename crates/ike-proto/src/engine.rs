@@ -467,6 +467,11 @@ impl Engine {
         parts
     }
 
+    /// Returns the configuration in use, the last one given to `new` or `reconfigure`.
+    pub fn config(&self) -> &IkeConfig {
+        &self.config
+    }
+
     pub fn ike_sas(&self, now: Instant) -> Vec<IkeSaInfo> {
         let mut v: Vec<IkeSaInfo> = self
             .sas

@@ -119,6 +119,9 @@ pub struct IkeSaInfo {
     pub spi_r: u64,
     /// READY, CONNECTING, REKEYING or DELETING.
     pub state: String,
+    /// True once IKE_SA_INIT chose a suite. Until then `encr`, `integ`, `prf` and
+    /// `dh_group` are placeholders.
+    pub negotiated: bool,
     pub encr: Encr,
     pub integ: Option<Integ>,
     pub prf: Prf,
@@ -129,6 +132,10 @@ pub struct IkeSaInfo {
     pub established_secs: u64,
     pub nat_detected_local: bool,
     pub nat_detected_remote: bool,
+    /// Message ID of this node's next request (RFC 7296 section 2.2).
+    pub next_message_id: u32,
+    /// Message ID expected in the peer's next request.
+    pub peer_message_id: u32,
     pub children: Vec<ChildSaInfo>,
 }
 

@@ -387,6 +387,7 @@ impl IkeSa {
             spi_i: self.spi_i,
             spi_r: self.spi_r,
             state: self.state_name().to_string(),
+            negotiated: chosen.is_some(),
             encr: chosen.map_or(Encr::Null, |c| c.suite.encr),
             integ: chosen.and_then(|c| c.suite.integ),
             prf: chosen.map_or(Prf::HmacSha1, |c| c.suite.prf),
@@ -407,6 +408,8 @@ impl IkeSa {
                 .map_or(0, |t| now.saturating_duration_since(t).as_secs()),
             nat_detected_local: self.nat_local,
             nat_detected_remote: self.nat_remote,
+            next_message_id: self.next_mid,
+            peer_message_id: self.peer_mid,
             children: self
                 .children
                 .iter()
