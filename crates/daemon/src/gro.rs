@@ -87,14 +87,6 @@ impl Coalescer {
         Coalescer { bufs, items: Vec::with_capacity(capacity.max(1)), vnet, udp: vnet && udp }
     }
 
-    /// Changes the offloads that later batches assume. Packets already queued keep theirs.
-    pub fn set_offloads(&mut self, vnet: bool, udp: bool) {
-        if self.items.is_empty() {
-            self.vnet = vnet;
-            self.udp = vnet && udp;
-        }
-    }
-
     pub fn is_full(&self) -> bool {
         self.items.len() == self.bufs.len()
     }
@@ -220,9 +212,9 @@ impl Coalescer {
     }
 
     /// Writes every queued packet with `write`, which gets the virtio-net header and the
-    /// packet when the device takes one, else the packet alone. The batch is emptied
-    /// even when a write fails, so one bad packet cannot block the others; the first
-    /// error is returned.
+    /// packet when the device takes one, else the packet alone. Every packet is written
+    /// even after a failed write, so one bad packet cannot block the others, and the
+    /// first error is returned.
     pub fn flush_with(&mut self, mut write: impl FnMut(&[u8]) -> std::io::Result<usize>) -> std::io::Result<()> {
         let mut result = Ok(());
         for (item, buf) in self.items.iter().zip(self.bufs.iter_mut()) {
@@ -251,12 +243,14 @@ fn finish(item: &Item, buf: &mut [u8]) {
         VnetHdr::default().emit(hdr);
         return;
     }
+
     let ihl = usize::from(item.ihl);
     let total = packet.len();
     packet[2..4].copy_from_slice(&(total as u16).to_be_bytes());
     gso::set_ipv4_checksum(packet, ihl);
+
     let l4_len = total - ihl;
-    // With F_NEEDS_CSUM the checksum field holds the pseudo-header sum, and the kernel
+    // With F_NEEDS_CSUM the checksum field contains the pseudo-header sum, and the kernel
     // adds the rest per segment.
     let (gso_type, protocol, csum_offset) = match item.kind {
         Kind::Udp => {
@@ -282,9 +276,10 @@ fn tcp_seq(packet: &[u8], ihl: usize) -> u32 {
     u32::from_be_bytes([packet[ihl + 4], packet[ihl + 5], packet[ihl + 6], packet[ihl + 7]])
 }
 
-/// Returns how `packet` may be coalesced, or `None` when it is written as it is: not
-/// IPv4 TCP or UDP, IP options, a fragment, no payload, or TCP flags other than ACK
-/// and PSH (SYN, FIN, RST, URG, ECE and CWR each change what the segments mean).
+/// Returns how `packet` may be coalesced, or `None` when it is written as it is. That
+/// is the case for anything but IPv4 TCP or UDP, IP options, fragments, packets without
+/// payload, and TCP flags other than ACK and PSH, because SYN, FIN, RST, URG, ECE and
+/// CWR each change what the segments mean.
 fn candidate(packet: &[u8], udp: bool) -> Option<Candidate> {
     if packet.len() < 28 || packet[0] != 0x45 {
         return None;
@@ -349,8 +344,8 @@ mod tests {
         out
     }
 
-    /// The packet with identification zero: with DF set, the kernel numbers the
-    /// segments of a super-packet on its own.
+    /// Returns the packet with identification zero, because with DF set the kernel
+    /// numbers the segments of a super-packet on its own.
     fn without_id(packet: &[u8]) -> Vec<u8> {
         let mut p = packet.to_vec();
         p[4] = 0;

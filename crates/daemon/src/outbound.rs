@@ -7,10 +7,10 @@
 //! reserves every SA's sequence numbers in one step (see `esp_batch`) and encrypts on
 //! cached SAs without the SA tables' lock. The segments of a super-packet are cut
 //! straight into their ESP slots. Consecutive ESP packets to one peer with one size
-//! leave in one UDP GSO send. With several TUN queues the kernel spreads flows
-//! over the queues, one worker each, and the workers share a [`TicketOrder`]: a batch
-//! reserves and takes its ticket in one step and sends after every earlier ticket, so
-//! each SA's packets leave in sequence number order.
+//! leave in one UDP GSO send. With several TUN queues the kernel spreads flows over
+//! the queues, one worker each, and the workers share a [`TicketOrder`]. A batch
+//! reserves its numbers and takes its ticket in one step, and it sends after every
+//! earlier ticket, so each SA's packets leave in sequence number order.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -80,8 +80,9 @@ enum Verdict {
 /// The treatment that turns one read into ESP packets.
 #[derive(Clone, Copy, Debug)]
 enum Protect {
-    /// The packet as it is, or fragmented first to at most `fragment` octets.
-    Packet { fragment: Option<usize> },
+    /// The `len` octets of the packet as they are, or fragmented first to at most
+    /// `fragment` octets.
+    Packet { len: usize, fragment: Option<usize> },
     /// Each segment of a super-packet in its own ESP packet.
     Segments,
     /// Each segment fragmented first to at most `max_len` octets, because the segments
@@ -317,7 +318,7 @@ impl Outbound {
             },
         };
         let slot = self.reservations.add(id, &sa, count);
-        self.plan.push(Planned { read, egress, slot, count, protect: Protect::Packet { fragment } });
+        self.plan.push(Planned { read, egress, slot, count, protect: Protect::Packet { len: packet.len(), fragment } });
     }
 
     /// Plans the segments of a TSO/USO super-packet, whose flow is classified once.
@@ -509,12 +510,10 @@ impl Outbound {
 /// Encrypts the planned read on the sequence numbers from `first` on.
 fn protect(shared: &Shared, stats: &mut StatsDelta, batch: &mut EspBatch, plan: &Planned, sa: &OutboundSa, first: u64, read: Read<'_>) {
     match (plan.protect, read) {
-        (Protect::Packet { fragment: None }, Read::Packet(packet)) => {
-            let len = ipv4_total_len(packet);
+        (Protect::Packet { len, fragment: None }, Read::Packet(packet)) => {
             batch.encapsulate(stats, plan.egress, sa, &packet[..len], first);
         }
-        (Protect::Packet { fragment: Some(max_len) }, Read::Packet(packet)) => {
-            let len = ipv4_total_len(packet);
+        (Protect::Packet { len, fragment: Some(max_len) }, Read::Packet(packet)) => {
             batch.fragment_and_encapsulate(shared, stats, plan.egress, sa, &packet[..len], max_len, first, plan.count);
         }
         (Protect::Segments, Read::Segments(segments)) => {
@@ -537,11 +536,6 @@ fn protect(shared: &Shared, stats: &mut StatsDelta, batch: &mut EspBatch, plan: 
         // The plan was made from this same read, so the kinds always match.
         _ => stats.drop(Direction::Outbound, DropReason::BadInnerPacket),
     }
-}
-
-/// Returns the IPv4 total length of a packet that `ipv4_summary` accepted.
-fn ipv4_total_len(packet: &[u8]) -> usize {
-    usize::from(u16::from_be_bytes([packet[2], packet[3]])).min(packet.len())
 }
 
 /// A worker's copy of the egress of each child it sends on.

@@ -260,20 +260,12 @@ impl TunReader {
 /// super-packets where the device takes them (see `gro`).
 pub struct TunWriter {
     batch: Coalescer,
-    /// Whether the offloads were taken from a device; until then the batch assumes
-    /// none and learns them at the first flush.
-    known: bool,
 }
 
 impl TunWriter {
-    /// Creates a writer that learns the device's offloads at its first flush.
-    pub fn new(_mtu: u16) -> TunWriter {
-        TunWriter { batch: Coalescer::new(BATCH, false, false), known: false }
-    }
-
     /// Creates a writer for `device`, coalescing as far as its offloads allow.
     pub fn for_device(device: &SyncDevice) -> TunWriter {
-        TunWriter { batch: Coalescer::new(BATCH, device.tcp_gso(), device.udp_gso()), known: true }
+        TunWriter { batch: Coalescer::new(BATCH, device.tcp_gso(), device.udp_gso()) }
     }
 
     pub fn is_full(&self) -> bool {
@@ -292,28 +284,6 @@ impl TunWriter {
     /// Writes every queued packet. The batch is emptied even when a write fails, so a
     /// broken packet cannot block the ones after it.
     pub fn flush(&mut self, device: &SyncDevice) -> io::Result<()> {
-        let vnet = device.tcp_gso();
-        if !self.known {
-            // Packets queued before the offloads were known carry no merged segments,
-            // so they are valid either way.
-            self.known = true;
-            let result = self.batch.flush_with(|packet| write_plain(device, vnet, packet));
-            self.batch.set_offloads(vnet, device.udp_gso());
-            return result;
-        }
         self.batch.flush_with(|buf| device.send(buf))
     }
-}
-
-/// Writes a packet queued without a virtio-net header, adding an empty one when the
-/// device expects it.
-fn write_plain(device: &SyncDevice, vnet: bool, packet: &[u8]) -> io::Result<usize> {
-    if !vnet {
-        return device.send(packet);
-    }
-    let header = [0u8; VNET_HDR_LEN];
-    let iov = [io::IoSlice::new(&header), io::IoSlice::new(packet)];
-    // SAFETY: two valid iovecs over live buffers; the count passed is 2.
-    let written = unsafe { libc::writev(device.as_raw_fd(), iov.as_ptr().cast(), 2) };
-    if written < 0 { Err(io::Error::last_os_error()) } else { Ok(written as usize) }
 }

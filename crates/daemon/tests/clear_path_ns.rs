@@ -388,8 +388,8 @@ fn gateway(mode: Mode, ready: mpsc::Sender<Result<(), String>>, stop: Arc<Atomic
 
     // The outbound path's batched reader and writers, one writer per device.
     let mut reader = TunReader::new(1500);
-    let mut plain = TunWriter::new(1500);
-    let mut pat = TunWriter::new(1500);
+    let mut plain = TunWriter::for_device(&main[0]);
+    let mut pat = TunWriter::for_device(path.as_ref().map_or(&main[0], |p| &**p.pat_device()));
     let mut handled = Vec::new();
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {
@@ -1189,7 +1189,7 @@ fn lab_gateway(config: PolicyConfig, ready: mpsc::Sender<Result<(), String>>, st
     let _ = ready.send(Ok(()));
 
     let mut reader = TunReader::new(1500);
-    let mut writer = TunWriter::new(1500);
+    let mut writer = TunWriter::for_device(&main[0]);
     let mut rejected = 0;
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && started.elapsed() < DEADLINE {

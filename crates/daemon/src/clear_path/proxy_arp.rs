@@ -59,7 +59,7 @@ impl ProxyArpEntries {
         if self.netlink.is_none() {
             let mut netlink = Netlink::open()?;
             // NOTE: routes that a killed process left in PROXY_ARP_TABLE stay until the
-            // next route for the same address replaces them; without the rule they
+            // next route for the same address replaces them. Without the rule they
             // route nothing.
             match netlink.delete_stale_rules(PROXY_ARP_TABLE, &[PROXY_ARP_PRIORITY]) {
                 Ok(0) => {}
